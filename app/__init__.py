@@ -1,0 +1,1 @@
+"""liveupdates: a real-time live-blog server."""

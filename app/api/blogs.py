@@ -1,0 +1,74 @@
+"""Blogs: created and changed by admins, read by anyone."""
+
+from fastapi import APIRouter, HTTPException, status
+from sqlalchemy import case, select
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import col
+
+from app.deps import AdminToken, BlogDep, DatabaseDep, HubDep, SessionDep
+from app.eventlog import Change
+from app.models import Blog, BlogCreate, BlogList, BlogPublic, BlogStatus, BlogUpdate, now
+
+router = APIRouter(prefix="/api/blogs", tags=["blogs"])
+
+
+@router.post("", status_code=status.HTTP_201_CREATED, response_model=BlogPublic)
+async def create_blog(payload: BlogCreate, db: DatabaseDep, _: AdminToken) -> BlogPublic:
+    """Create a live blog (admin)."""
+    try:
+        async with db.write() as session:
+            blog = Blog(**payload.model_dump())
+            session.add(blog)
+            await session.flush()
+    except IntegrityError:
+        raise HTTPException(
+            status.HTTP_409_CONFLICT, f"a blog with slug {payload.slug!r} exists"
+        ) from None
+    return BlogPublic.of(blog)
+
+
+@router.get("", response_model=BlogList)
+async def list_blogs(session: SessionDep) -> BlogList:
+    """All blogs, live ones first, newest first."""
+    live_first = case((col(Blog.status) == BlogStatus.live, 0), else_=1)
+    blogs = await session.scalars(
+        select(Blog).order_by(live_first, col(Blog.created_at).desc(), col(Blog.id).desc())
+    )
+    return BlogList(blogs=[BlogPublic.of(b) for b in blogs])
+
+
+@router.get("/{slug}", response_model=BlogPublic)
+async def get_blog(blog: BlogDep) -> BlogPublic:
+    """One blog, with `offset`: the offset of its latest event."""
+    return BlogPublic.of(blog)
+
+
+@router.patch("/{slug}", response_model=BlogPublic)
+async def update_blog(
+    slug: str, payload: BlogUpdate, db: DatabaseDep, hub: HubDep, _: AdminToken
+) -> BlogPublic:
+    """Change a blog's title, description or notice, or end (or reopen) it (admin)."""
+    changes = payload.model_dump(exclude_unset=True)
+    if "title" in changes and changes["title"] is None:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "title cannot be null")
+    if changes.get("notice") == "":
+        changes["notice"] = None
+    if "description" in changes and changes["description"] is None:
+        changes["description"] = ""
+    if "status" in changes and changes["status"] is None:
+        del changes["status"]
+    async with Change(db, hub) as change:
+        blog = await change.claim_offset(slug)
+        if blog is None:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, f"no blog {slug!r}")
+        changes = {k: v for k, v in changes.items() if getattr(blog, k) != v}
+        if not changes:
+            change.abandon()  # and with it the offset just claimed
+            return BlogPublic.of(blog).model_copy(update={"offset": blog.last_offset - 1})
+        if "status" in changes:
+            blog.ended_at = now() if changes["status"] == BlogStatus.ended else None
+        for field, value in changes.items():
+            setattr(blog, field, value)
+        public = BlogPublic.of(blog)
+        change.append(blog, {"type": "blog.updated", "blog": public.model_dump(mode="json")})
+    return public

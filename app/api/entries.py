@@ -1,0 +1,266 @@
+"""Entries: posted by any newsroom token, edited by editors or their own reporter."""
+
+import base64
+import binascii
+import hashlib
+import re
+from datetime import UTC, datetime
+from typing import Annotated
+
+import orjson
+from fastapi import APIRouter, Header, HTTPException, Path, Query, Response, status
+from sqlalchemy import and_, or_, select
+from sqlmodel import col
+
+from app.deps import BlogDep, CurrentToken, DatabaseDep, HubDep, SessionDep
+from app.eventlog import Change
+from app.models import (
+    IDEMPOTENCY_KEY_MAX,
+    ApiToken,
+    Blog,
+    BlogStatus,
+    Entry,
+    EntryCreate,
+    EntryPage,
+    EntryPublic,
+    EntryUpdate,
+    IdempotencyKey,
+    Role,
+    now,
+)
+from app.render import render_markdown
+
+router = APIRouter(prefix="/api/blogs/{slug}/entries", tags=["entries"])
+
+EntryId = Annotated[int, Path(ge=1, le=2**63 - 1)]
+_IDEMPOTENCY_KEY = re.compile(rf"^[\x21-\x7e]{{1,{IDEMPOTENCY_KEY_MAX}}}$")
+_IF_MATCH = re.compile(r'^\s*(?:W/)?"?(\d{1,18})"?\s*$')
+
+
+def _not_found(slug: str, entry_id: int | None = None) -> HTTPException:
+    what = f"no entry {entry_id} in blog {slug!r}" if entry_id else f"no blog {slug!r}"
+    return HTTPException(status.HTTP_404_NOT_FOUND, what)
+
+
+def _encode_cursor(entry: Entry) -> str:
+    micros = int(entry.published_at.timestamp() * 1_000_000)
+    return base64.urlsafe_b64encode(f"{micros}.{entry.id}".encode()).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str) -> tuple[datetime, int]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        micros, entry_id = (int(part) for part in raw.split("."))
+        return datetime.fromtimestamp(micros / 1_000_000, UTC), entry_id
+    except (ValueError, binascii.Error, UnicodeDecodeError, OverflowError, OSError):
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT, "invalid `before` cursor"
+        ) from None
+
+
+def _may_change(token: ApiToken, entry: Entry) -> None:
+    if token.role == Role.reporter and entry.author_token_id != token.id:
+        raise HTTPException(
+            status.HTTP_403_FORBIDDEN, "reporters may only change their own entries"
+        )
+
+
+@router.post("", status_code=status.HTTP_201_CREATED, response_model=EntryPublic)
+async def create_entry(
+    slug: str,
+    payload: EntryCreate,
+    response: Response,
+    db: DatabaseDep,
+    hub: HubDep,
+    token: CurrentToken,
+    idempotency_key: Annotated[str | None, Header()] = None,
+) -> EntryPublic | Response:
+    """Post an entry. With an `Idempotency-Key`, a retry returns the first result."""
+    fingerprint = ""
+    if idempotency_key is not None:
+        if not _IDEMPOTENCY_KEY.match(idempotency_key):
+            raise HTTPException(
+                status.HTTP_400_BAD_REQUEST,
+                f"Idempotency-Key must be 1 to {IDEMPOTENCY_KEY_MAX} visible ASCII characters",
+            )
+        fingerprint = hashlib.sha256(
+            orjson.dumps([slug, payload.model_dump()], option=orjson.OPT_SORT_KEYS)
+        ).hexdigest()
+
+    assert token.id is not None
+    async with Change(db, hub) as change:
+        blog = await change.claim_offset(slug)
+        if blog is None:
+            raise _not_found(slug)
+        if idempotency_key is not None:
+            first = await change.session.get(IdempotencyKey, (token.id, idempotency_key))
+            if first is not None:
+                change.abandon()
+                if first.fingerprint != fingerprint:
+                    raise HTTPException(
+                        status.HTTP_422_UNPROCESSABLE_CONTENT,
+                        "this Idempotency-Key was used for a different request",
+                    )
+                return Response(
+                    first.response,
+                    status.HTTP_201_CREATED,
+                    headers={"Idempotent-Replayed": "true"},
+                    media_type="application/json",
+                )
+        if blog.status == BlogStatus.ended:
+            raise HTTPException(status.HTTP_409_CONFLICT, f"blog {slug!r} has ended")
+        assert blog.id is not None
+        entry = Entry(
+            blog_id=blog.id,
+            headline=payload.headline or None,
+            body=payload.body,
+            html=render_markdown(payload.body),
+            key_event=payload.key_event,
+            pinned=payload.pinned,
+            author=token.name,
+            author_token_id=token.id,
+        )
+        change.session.add(entry)
+        await change.session.flush()
+        public = EntryPublic.of(entry, slug)
+        as_json = public.model_dump(mode="json")
+        change.append(blog, {"type": "entry.created", "entry": as_json})
+        if idempotency_key is not None:
+            change.session.add(
+                IdempotencyKey(
+                    token_id=token.id,
+                    key=idempotency_key,
+                    fingerprint=fingerprint,
+                    response=orjson.dumps(as_json).decode(),
+                )
+            )
+    response.headers["Location"] = f"/api/blogs/{slug}/entries/{entry.id}"
+    response.headers["ETag"] = f'"{entry.version}"'
+    return public
+
+
+@router.get("", response_model=EntryPage)
+async def list_entries(
+    blog: BlogDep,
+    session: SessionDep,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    before: Annotated[str | None, Query(max_length=64)] = None,
+) -> EntryPage:
+    """Entries newest first by `published_at`; pass `next` back as `before` for older ones."""
+    query = select(Entry).where(col(Entry.blog_id) == blog.id)
+    if before is not None:
+        published_at, entry_id = _decode_cursor(before)
+        query = query.where(
+            or_(
+                col(Entry.published_at) < published_at,
+                and_(col(Entry.published_at) == published_at, col(Entry.id) < entry_id),
+            )
+        )
+    query = query.order_by(col(Entry.published_at).desc(), col(Entry.id).desc())
+    query = query.limit(limit + 1)
+    entries = list(await session.scalars(query))
+    more = len(entries) > limit
+    entries = entries[:limit]
+    return EntryPage(
+        entries=[EntryPublic.of(e, blog.slug) for e in entries],
+        next=_encode_cursor(entries[-1]) if more else None,
+    )
+
+
+@router.get("/{entry_id}", response_model=EntryPublic)
+async def get_entry(
+    blog: BlogDep, entry_id: EntryId, session: SessionDep, response: Response
+) -> EntryPublic:
+    """One entry; its `ETag` is its version, for `If-Match` on edits."""
+    entry = await session.get(Entry, entry_id)
+    if entry is None or entry.blog_id != blog.id:
+        raise _not_found(blog.slug, entry_id)
+    response.headers["ETag"] = f'"{entry.version}"'
+    return EntryPublic.of(entry, blog.slug)
+
+
+async def _locked_entry(change: Change, slug: str, entry_id: int) -> tuple[Blog, Entry]:
+    blog = await change.claim_offset(slug)
+    if blog is None:
+        raise _not_found(slug)
+    entry = await change.session.get(Entry, entry_id, populate_existing=True)
+    if entry is None or entry.blog_id != blog.id:
+        raise _not_found(slug, entry_id)
+    return blog, entry
+
+
+def _check_if_match(if_match: str | None, entry: Entry) -> None:
+    if if_match is None or if_match.strip() == "*":
+        return
+    found = _IF_MATCH.match(if_match)
+    if found is None:
+        raise HTTPException(
+            status.HTTP_400_BAD_REQUEST, 'If-Match must be an entry version, e.g. "3"'
+        )
+    if int(found.group(1)) != entry.version:
+        raise HTTPException(
+            status.HTTP_412_PRECONDITION_FAILED,
+            f"entry {entry.id} is at version {entry.version}; reload it and retry",
+        )
+
+
+@router.patch("/{entry_id}", response_model=EntryPublic)
+async def update_entry(
+    slug: str,
+    entry_id: EntryId,
+    payload: EntryUpdate,
+    response: Response,
+    db: DatabaseDep,
+    hub: HubDep,
+    token: CurrentToken,
+    if_match: Annotated[str | None, Header()] = None,
+) -> EntryPublic:
+    """Edit an entry. `published_at` never changes; an edit of the text sets `updated_at`."""
+    changes = payload.model_dump(exclude_unset=True)
+    if "body" in changes and changes["body"] is None:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "body cannot be null")
+    for flag in ("key_event", "pinned"):
+        if flag in changes and changes[flag] is None:
+            del changes[flag]
+    if "headline" in changes:
+        changes["headline"] = changes["headline"] or None
+
+    async with Change(db, hub) as change:
+        blog, entry = await _locked_entry(change, slug, entry_id)
+        _may_change(token, entry)
+        _check_if_match(if_match, entry)
+        changes = {k: v for k, v in changes.items() if getattr(entry, k) != v}
+        if not changes:
+            change.abandon()
+            public = EntryPublic.of(entry, slug)
+        else:
+            if "body" in changes:
+                entry.html = render_markdown(changes["body"])
+            if "body" in changes or "headline" in changes:
+                entry.updated_at = now()
+            for field, value in changes.items():
+                setattr(entry, field, value)
+            entry.version += 1
+            await change.session.flush()
+            public = EntryPublic.of(entry, slug)
+            change.append(blog, {"type": "entry.updated", "entry": public.model_dump(mode="json")})
+    response.headers["ETag"] = f'"{public.version}"'
+    return public
+
+
+@router.delete("/{entry_id}", status_code=status.HTTP_204_NO_CONTENT)
+async def delete_entry(
+    slug: str,
+    entry_id: EntryId,
+    db: DatabaseDep,
+    hub: HubDep,
+    token: CurrentToken,
+    if_match: Annotated[str | None, Header()] = None,
+) -> None:
+    """Delete an entry; readers are told to remove it."""
+    async with Change(db, hub) as change:
+        blog, entry = await _locked_entry(change, slug, entry_id)
+        _may_change(token, entry)
+        _check_if_match(if_match, entry)
+        await change.session.delete(entry)
+        change.append(blog, {"type": "entry.deleted", "entry_id": entry_id})

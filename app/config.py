@@ -1,0 +1,48 @@
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./data/liveupdates.db"
+
+
+class Settings(BaseSettings):
+    """Every setting of the service, read from the environment and `.env`."""
+
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+
+    database_url: str = DEFAULT_DATABASE_URL
+    broker_url: str = "memory://"
+    allowed_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    media_dir: Path = Path("./media")
+    public_url: str = ""
+
+    # Requests whose body is larger than this are refused with 413 before they are read.
+    max_body_bytes: int = Field(default=256 * 1024, ge=1024)
+    db_pool_size: int = Field(default=10, ge=1)
+    db_max_overflow: int = Field(default=20, ge=0)
+
+    @field_validator("allowed_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [o.strip().rstrip("/") for o in value.split(",") if o.strip()]
+        return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _async_driver(cls, value: str) -> str:
+        """Accept the usual spellings and pick the async driver for each database."""
+        for prefix, replacement in (
+            ("postgres://", "postgresql+asyncpg://"),
+            ("postgresql://", "postgresql+asyncpg://"),
+            ("sqlite://", "sqlite+aiosqlite://"),
+        ):
+            if value.startswith(prefix):
+                return replacement + value.removeprefix(prefix)
+        return value
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")

@@ -1,0 +1,87 @@
+"""Dependencies shared by the routers, as Annotated aliases."""
+
+from collections.abc import AsyncIterator, Callable, Coroutine
+from typing import Annotated, Any
+
+from fastapi import Depends, HTTPException, Request, status
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
+
+from app.auth import find_token
+from app.db import Database
+from app.hub import Hub
+from app.models import ApiToken, Blog, Role
+
+
+def get_db(request: Request) -> Database:
+    db: Database = request.app.state.db
+    return db
+
+
+def get_hub(request: Request) -> Hub:
+    hub: Hub = request.app.state.hub
+    return hub
+
+
+DatabaseDep = Annotated[Database, Depends(get_db)]
+HubDep = Annotated[Hub, Depends(get_hub)]
+
+
+async def get_session(db: DatabaseDep) -> AsyncIterator[AsyncSession]:
+    async with db.read() as session:
+        yield session
+
+
+SessionDep = Annotated[AsyncSession, Depends(get_session)]
+
+_bearer = HTTPBearer(auto_error=False, description="An API token: `liveupdates token create`")
+
+
+async def current_token(
+    db: DatabaseDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> ApiToken:
+    if credentials is None:
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED,
+            "missing bearer token",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    # A session of its own, closed at once: a writer must not hold a pooled connection
+    # while it queues for the write lock.
+    async with db.read() as session:
+        token = await find_token(session, credentials.credentials)
+    if token is None:
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED,
+            "unknown or revoked token",
+            headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
+        )
+    return token
+
+
+CurrentToken = Annotated[ApiToken, Depends(current_token)]
+
+
+def require_role(*roles: Role) -> Callable[..., Coroutine[Any, Any, ApiToken]]:
+    async def dependency(token: CurrentToken) -> ApiToken:
+        if token.role not in roles:
+            raise HTTPException(status.HTTP_403_FORBIDDEN, f"the {token.role} role cannot do this")
+        return token
+
+    return dependency
+
+
+AdminToken = Annotated[ApiToken, Depends(require_role(Role.admin))]
+
+
+async def valid_blog(slug: str, session: SessionDep) -> Blog:
+    blog = await session.scalar(select(Blog).where(col(Blog.slug) == slug))
+    if blog is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no blog {slug!r}")
+    return blog
+
+
+BlogDep = Annotated[Blog, Depends(valid_blog)]

@@ -1,0 +1,112 @@
+"""The per-blog event log: every change takes the blog's next offset in its own transaction.
+
+    async with Change(db, hub) as change:
+        blog = await change.claim_offset(slug)      # locks the blog row, offset += 1
+        ...                                          # change rows through change.session
+        change.append(blog, {"type": "entry.created", "entry": ...})
+    # committed; only now is the event handed to the hub
+
+Postgres serialises writers of one blog on the row lock taken by the UPDATE; SQLite has one
+writer at a time anyway (see db.py). Either way offsets are unique and gapless, because
+a rolled-back transaction takes its offset with it.
+"""
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Any, Protocol, Self
+
+import orjson
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
+
+from app.db import Database
+from app.models import Blog, Event
+
+
+class Publisher(Protocol):
+    def publish(self, blog_id: int, offset: int, data: bytes) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class LoggedEvent:
+    blog_id: int
+    offset: int
+    data: bytes
+
+
+def encode(event: dict[str, Any]) -> bytes:
+    return orjson.dumps(event)
+
+
+class _Abandoned(Exception):
+    pass
+
+
+class Change:
+    """One write transaction whose events are published after, and only after, it commits."""
+
+    def __init__(self, db: Database, publisher: Publisher) -> None:
+        self._db = db
+        self._publisher = publisher
+        self._events: list[LoggedEvent] = []
+        self._abandoned = False
+
+    async def __aenter__(self) -> Self:
+        self._context = self._db.write()
+        self.session: AsyncSession = await self._context.__aenter__()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if exc is None and self._abandoned:
+            # Leave as if by an error, so the transaction rolls back.
+            await self._context.__aexit__(_Abandoned, _Abandoned(), None)
+            return
+        await self._context.__aexit__(exc_type, exc, tb)
+        if exc is None:
+            for event in self._events:
+                self._publisher.publish(event.blog_id, event.offset, event.data)
+
+    async def claim_offset(self, slug: str) -> Blog | None:
+        """Lock the blog for this transaction and take its next offset."""
+        blog: Blog | None = await self.session.scalar(
+            update(Blog)
+            .where(col(Blog.slug) == slug)
+            .values(last_offset=col(Blog.last_offset) + 1)
+            .returning(Blog)
+            .execution_options(populate_existing=True)
+        )
+        return blog
+
+    def append(self, blog: Blog, event: dict[str, Any]) -> bytes:
+        """Log `event` at the offset this transaction claimed; returns its wire bytes."""
+        assert blog.id is not None
+        data = encode({"type": event["type"], "offset": blog.last_offset, **event})
+        self.session.add(
+            Event(blog_id=blog.id, offset=blog.last_offset, type=event["type"], data=data.decode())
+        )
+        self._events.append(LoggedEvent(blog.id, blog.last_offset, data))
+        return data
+
+    def abandon(self) -> None:
+        """Roll the transaction back when the block ends: nothing changed after all."""
+        self._abandoned = True
+
+
+async def read_events(
+    session: AsyncSession, blog_id: int, after: int, limit: int, upto: int | None = None
+) -> Sequence[LoggedEvent]:
+    """Events of a blog with offset > `after` (and <= `upto`), oldest first."""
+    query = select(col(Event.offset), col(Event.data)).where(
+        col(Event.blog_id) == blog_id, col(Event.offset) > after
+    )
+    if upto is not None:
+        query = query.where(col(Event.offset) <= upto)
+    rows = await session.execute(query.order_by(col(Event.offset)).limit(limit))
+    return [LoggedEvent(blog_id, offset, data.encode()) for offset, data in rows]

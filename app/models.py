@@ -1,0 +1,264 @@
+"""Tables, and the shapes the API reads (Create/Update) and writes (Public)."""
+
+import zoneinfo
+from datetime import UTC, datetime
+from enum import StrEnum
+from functools import cache
+from typing import Annotated
+
+from pydantic import AfterValidator, ConfigDict, StringConstraints, field_validator
+from sqlalchemy import DateTime, Index, Text, TypeDecorator
+from sqlalchemy.engine import Dialect
+from sqlmodel import Field, SQLModel
+
+# Limits a client can rely on; API.md and the README repeat them.
+SLUG_PATTERN = r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$"
+TITLE_MAX = 200
+DESCRIPTION_MAX = 2_000
+NOTICE_MAX = 1_000
+HEADLINE_MAX = 200
+BODY_MAX = 20_000
+NAME_MAX = 100
+IDEMPOTENCY_KEY_MAX = 255
+
+# Named constraints, so that migrations can refer to them on every database.
+SQLModel.metadata.naming_convention = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """An aware UTC datetime on every database (SQLite keeps no offset of its own)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _no_nul(value: str) -> str:
+    # Postgres text cannot hold NUL, and no human wrote one: refuse it everywhere.
+    if "\x00" in value:
+        raise ValueError("must not contain NUL characters")
+    return value
+
+
+def _text(max_length: int, min_length: int = 0) -> StringConstraints:
+    return StringConstraints(strip_whitespace=True, min_length=min_length, max_length=max_length)
+
+
+NoNul = AfterValidator(_no_nul)
+Title = Annotated[str, _text(TITLE_MAX, min_length=1), NoNul]
+Description = Annotated[str, _text(DESCRIPTION_MAX), NoNul]
+Notice = Annotated[str, _text(NOTICE_MAX), NoNul]
+Headline = Annotated[str, _text(HEADLINE_MAX), NoNul]
+Body = Annotated[str, _text(BODY_MAX, min_length=1), NoNul]
+
+
+@cache
+def _timezones() -> frozenset[str]:
+    return frozenset(zoneinfo.available_timezones())
+
+
+class BlogStatus(StrEnum):
+    live = "live"
+    ended = "ended"
+
+
+class Role(StrEnum):
+    admin = "admin"
+    editor = "editor"
+    reporter = "reporter"
+
+
+# --- tables -------------------------------------------------------------------------------
+
+
+class Blog(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    slug: str = Field(max_length=64, unique=True)
+    title: str = Field(max_length=TITLE_MAX)
+    description: str = Field(default="", sa_type=Text)
+    notice: str | None = Field(default=None, sa_type=Text)
+    status: str = Field(default=BlogStatus.live, max_length=16)
+    timezone: str = Field(default="UTC", max_length=64)
+    created_at: datetime = Field(default_factory=now, sa_type=UTCDateTime)
+    ended_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # The offset of the blog's latest event; bumped in the transaction of each change.
+    last_offset: int = Field(default=0)
+
+
+class Entry(SQLModel, table=True):
+    __table_args__ = (Index("ix_entry_blog_published", "blog_id", "published_at", "id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    blog_id: int = Field(foreign_key="blog.id", ondelete="CASCADE")
+    headline: str | None = Field(default=None, max_length=HEADLINE_MAX)
+    body: str = Field(sa_type=Text)
+    html: str = Field(sa_type=Text)
+    key_event: bool = False
+    pinned: bool = False
+    author: str = Field(max_length=NAME_MAX)
+    author_token_id: int | None = Field(
+        default=None, foreign_key="apitoken.id", ondelete="SET NULL", index=True
+    )
+    published_at: datetime = Field(default_factory=now, sa_type=UTCDateTime)
+    updated_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    version: int = 1
+
+
+class Event(SQLModel, table=True):
+    """The per-blog event log: what readers replay from an offset."""
+
+    blog_id: int = Field(foreign_key="blog.id", ondelete="CASCADE", primary_key=True)
+    offset: int = Field(primary_key=True)
+    type: str = Field(max_length=32)
+    # The event exactly as it goes on the wire, so a replay sends stored bytes as they are.
+    data: str = Field(sa_type=Text)
+    created_at: datetime = Field(default_factory=now, sa_type=UTCDateTime)
+
+
+class ApiToken(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=NAME_MAX)
+    role: str = Field(max_length=16)
+    token_hash: str = Field(max_length=64, unique=True)
+    created_at: datetime = Field(default_factory=now, sa_type=UTCDateTime)
+    revoked_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class IdempotencyKey(SQLModel, table=True):
+    """The first answer to a post made with an Idempotency-Key, replayed on retries."""
+
+    token_id: int = Field(foreign_key="apitoken.id", ondelete="CASCADE", primary_key=True)
+    key: str = Field(max_length=IDEMPOTENCY_KEY_MAX, primary_key=True)
+    fingerprint: str = Field(max_length=64)
+    response: str = Field(sa_type=Text)
+    created_at: datetime = Field(default_factory=now, sa_type=UTCDateTime)
+
+
+# --- API shapes ---------------------------------------------------------------------------
+
+
+class _Input(SQLModel):
+    model_config = ConfigDict(extra="forbid")  # type: ignore[assignment]
+
+
+class BlogCreate(_Input):
+    slug: Annotated[str, StringConstraints(pattern=SLUG_PATTERN, max_length=64)]
+    title: Title
+    description: Description = ""
+    timezone: str = "UTC"
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        if value not in _timezones():
+            raise ValueError("unknown IANA time zone, e.g. Europe/London")
+        return value
+
+
+class BlogUpdate(_Input):
+    title: Title | None = None
+    description: Description | None = None
+    notice: Notice | None = None
+    status: BlogStatus | None = None
+
+
+class BlogPublic(SQLModel):
+    slug: str
+    title: str
+    description: str
+    notice: str | None
+    status: BlogStatus
+    timezone: str
+    created_at: datetime
+    ended_at: datetime | None
+    offset: int
+
+    @classmethod
+    def of(cls, blog: Blog) -> "BlogPublic":
+        return cls(
+            slug=blog.slug,
+            title=blog.title,
+            description=blog.description,
+            notice=blog.notice or None,
+            status=BlogStatus(blog.status),
+            timezone=blog.timezone,
+            created_at=blog.created_at,
+            ended_at=blog.ended_at,
+            offset=blog.last_offset,
+        )
+
+
+class BlogList(SQLModel):
+    blogs: list[BlogPublic]
+
+
+class EntryCreate(_Input):
+    headline: Headline | None = None
+    body: Body
+    key_event: bool = False
+    pinned: bool = False
+
+
+class EntryUpdate(_Input):
+    headline: Headline | None = None
+    body: Body | None = None
+    key_event: bool | None = None
+    pinned: bool | None = None
+
+
+class EntryPublic(SQLModel):
+    id: int
+    blog: str
+    headline: str | None
+    body: str
+    html: str
+    key_event: bool
+    pinned: bool
+    author: str
+    published_at: datetime
+    updated_at: datetime | None
+    version: int
+
+    @classmethod
+    def of(cls, entry: Entry, blog_slug: str) -> "EntryPublic":
+        assert entry.id is not None
+        return cls(
+            id=entry.id,
+            blog=blog_slug,
+            headline=entry.headline or None,
+            body=entry.body,
+            html=entry.html,
+            key_event=entry.key_event,
+            pinned=entry.pinned,
+            author=entry.author,
+            published_at=entry.published_at,
+            updated_at=entry.updated_at,
+            version=entry.version,
+        )
+
+
+class EntryPage(SQLModel):
+    entries: list[EntryPublic]
+    next: str | None
