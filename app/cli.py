@@ -29,7 +29,11 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
         host=args.host,
         port=args.port,
         workers=args.workers,
+        # Readers get the same pre-built frame; compressing per reader would undo that.
         ws_per_message_deflate=False,
+        ws_ping_interval=settings.heartbeat_seconds,
+        ws_ping_timeout=settings.heartbeat_seconds,
+        ws_max_size=settings.reader_message_bytes,
         log_level=args.log_level,
     )
     return 0

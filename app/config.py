@@ -20,6 +20,17 @@ class Settings(BaseSettings):
 
     # Requests whose body is larger than this are refused with 413 before they are read.
     max_body_bytes: int = Field(default=256 * 1024, ge=1024)
+    # Live readers: unsent bytes a reader may have before it is dropped (it resumes later).
+    reader_buffer_bytes: int = Field(default=256 * 1024, ge=4096)
+    # WebSocket pings (and SSE keep-alives) on idle connections; no pong in time: dropped.
+    heartbeat_seconds: float = Field(default=25.0, gt=0)
+    # Largest message a reader may send; readers have nothing to say, so this is small.
+    reader_message_bytes: int = Field(default=4096, ge=128)
+    # How long the hub holds an early event before reading the missing ones from the log,
+    # and how often it checks the log for events a broker may have dropped.
+    hub_hold_seconds: float = Field(default=0.1, gt=0)
+    hub_catchup_seconds: float = Field(default=2.0, gt=0)
+
     db_pool_size: int = Field(default=10, ge=1)
     db_max_overflow: int = Field(default=20, ge=0)
 

@@ -1,9 +1,250 @@
-"""Fan-out of committed events to the readers of each blog (completed by the live issue)."""
+"""Fan-out of committed events to the readers of each blog, strictly in offset order.
+
+Commit order and publish order can differ (two coroutines, two instances, a broker), and a
+broker can drop a message. So each blog's channel remembers the last offset it delivered,
+holds an early event briefly, and reads a missing one from the event log if it does not
+come. Readers therefore see every offset once, in order, whatever the broker did.
+
+An event is encoded once, as a `Frame`, and the same bytes go to every reader. Delivery
+never awaits a reader: a reader takes the frame or is dropped (see readers.py).
+"""
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from typing import Protocol
+
+from sqlalchemy import select
+from sqlmodel import col
+
+from app.broker import Broker
+from app.db import Database
+from app.eventlog import read_events
+from app.models import Blog
+
+log = logging.getLogger("liveupdates.hub")
+
+REPLAY_PAGE = 500
+
+
+def websocket_frame(payload: bytes) -> bytes:
+    """One unmasked, final WebSocket text frame (RFC 6455 §5.2), as a server sends it."""
+    size = len(payload)
+    if size < 126:
+        header = bytes((0x81, size))
+    elif size < 1 << 16:
+        header = bytes((0x81, 126)) + size.to_bytes(2, "big")
+    else:
+        header = bytes((0x81, 127)) + size.to_bytes(8, "big")
+    return header + payload
+
+
+class Frame:
+    """An event, encoded once; its WebSocket and SSE forms are built once, on first use."""
+
+    __slots__ = ("offset", "data", "_ws", "_sse")
+
+    def __init__(self, offset: int, data: bytes) -> None:
+        self.offset = offset
+        self.data = data
+        self._ws: bytes | None = None
+        self._sse: bytes | None = None
+
+    @property
+    def ws(self) -> bytes:
+        if self._ws is None:
+            self._ws = websocket_frame(self.data)
+        return self._ws
+
+    @property
+    def sse(self) -> bytes:
+        if self._sse is None:
+            self._sse = b"id: %d\ndata: %b\n\n" % (self.offset, self.data)
+        return self._sse
+
+
+class Reader(Protocol):
+    def deliver(self, frame: Frame) -> None:
+        """Take the frame now, without awaiting anything."""
+
+
+class Channel:
+    """One blog's readers and its delivery position."""
+
+    def __init__(self, hub: "Hub", blog_id: int) -> None:
+        self.hub = hub
+        self.blog_id = blog_id
+        self.readers: set[Reader] = set()
+        self.last: int | None = None  # the last offset delivered; None until known
+        self.pending: dict[int, Frame] = {}
+        self.ready = asyncio.Event()
+        self._filler: asyncio.Task[None] | None = None
+
+    def start(self, last: int) -> None:
+        if self.last is None:
+            self.last = last
+            self.ready.set()
+            self._drain()
+
+    def offer(self, frame: Frame) -> None:
+        if self.last is not None and frame.offset <= self.last:
+            return
+        self.pending[frame.offset] = frame
+        self._drain()
+
+    def _drain(self) -> None:
+        if self.last is None:
+            return
+        pending = self.pending
+        while pending:
+            frame = pending.pop(self.last + 1, None)
+            if frame is None:
+                break
+            self.last = frame.offset
+            for reader in tuple(self.readers):
+                reader.deliver(frame)
+        for offset in [o for o in pending if o <= self.last]:
+            del pending[offset]
+        if pending:
+            self.fill_soon(self.hub.hold_seconds)
+
+    def fill_soon(self, delay: float, upto: int | None = None) -> None:
+        """Fetch what is missing from the event log unless it arrives within `delay`."""
+        if self._filler is None or self._filler.done():
+            self._filler = asyncio.create_task(self._fill(delay, upto))
+
+    async def _fill(self, delay: float, upto: int | None) -> None:
+        await asyncio.sleep(delay)
+        try:
+            while self.last is not None and self.readers:
+                target = min(self.pending) - 1 if self.pending else upto
+                if target is None or target <= self.last:
+                    return
+                async with self.hub.db.read() as session:
+                    events = await read_events(
+                        session, self.blog_id, self.last, REPLAY_PAGE, upto=target
+                    )
+                if not events:
+                    log.warning("blog %s: offsets %s..%s missing", self.blog_id, self.last, target)
+                    return
+                for event in events:
+                    self.pending.setdefault(event.offset, Frame(event.offset, event.data))
+                self.hub.filled += len(events)
+                self._drain()  # (its own refill is a no-op: this task is the filler)
+        except Exception:
+            log.exception("blog %s: filling a gap from the event log failed", self.blog_id)
+            self._filler = None
+            self.fill_soon(1.0, upto)
+
+    def close(self) -> None:
+        if self._filler is not None:
+            self._filler.cancel()
 
 
 class Hub:
-    def __init__(self) -> None:
-        self.published: dict[int, int] = {}
+    """The readers of every blog on this instance, fed by this instance and the broker."""
+
+    def __init__(
+        self,
+        db: Database,
+        broker: Broker,
+        hold_seconds: float = 0.1,
+        catchup_seconds: float = 2.0,
+    ) -> None:
+        self.db = db
+        self.broker = broker
+        self.hold_seconds = hold_seconds
+        self.catchup_seconds = catchup_seconds
+        self.channels: dict[int, Channel] = {}
+        self.filled = 0  # events read from the log because the broker did not bring them
+        self._catchup: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        await self.broker.start(self._received, self.catch_up)
+        self._catchup = asyncio.create_task(self._catch_up_forever())
+
+    async def stop(self) -> None:
+        if self._catchup is not None:
+            self._catchup.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._catchup
+        for channel in self.channels.values():
+            channel.close()
+        await self.broker.stop()
 
     def publish(self, blog_id: int, offset: int, data: bytes) -> None:
-        self.published[blog_id] = max(offset, self.published.get(blog_id, 0))
+        """Called once a change has committed: deliver here, and tell the other instances."""
+        self._received(blog_id, offset, data)
+        self.broker.publish(blog_id, offset, data)
+
+    def _received(self, blog_id: int, offset: int, data: bytes) -> None:
+        channel = self.channels.get(blog_id)
+        if channel is not None:
+            channel.offer(Frame(offset, data))
+
+    @contextlib.asynccontextmanager
+    async def subscribe(self, blog_id: int, reader: Reader) -> AsyncIterator[int]:
+        """Deliver the blog's events to `reader` from now on.
+
+        Yields the offset from which delivery starts: every event after it reaches the
+        reader, in order; every event up to it is already in the event log.
+        """
+        channel = self.channels.get(blog_id)
+        if channel is None:
+            channel = self.channels[blog_id] = Channel(self, blog_id)
+            channel.readers.add(reader)
+            try:
+                async with self.db.read() as session:
+                    last = await session.scalar(
+                        select(col(Blog.last_offset)).where(col(Blog.id) == blog_id)
+                    )
+                channel.start(last or 0)
+            except BaseException:
+                self._leave(channel, reader)
+                raise
+        else:
+            channel.readers.add(reader)
+            await channel.ready.wait()
+        assert channel.last is not None
+        try:
+            yield channel.last
+        finally:
+            self._leave(channel, reader)
+
+    def _leave(self, channel: Channel, reader: Reader) -> None:
+        channel.readers.discard(reader)
+        if not channel.readers and self.channels.get(channel.blog_id) is channel:
+            channel.close()
+            del self.channels[channel.blog_id]
+
+    def reader_count(self) -> int:
+        return sum(len(c.readers) for c in self.channels.values())
+
+    async def catch_up(self) -> None:
+        """Bring every channel up to the event log: after a broker outage, and periodically,
+        so that a dropped message is delivered even when no later event reveals the gap."""
+        channels = [c for c in self.channels.values() if c.last is not None]
+        if not channels:
+            return
+        async with self.db.read() as session:
+            rows = await session.execute(
+                select(col(Blog.id), col(Blog.last_offset)).where(
+                    col(Blog.id).in_([c.blog_id for c in channels])
+                )
+            )
+        latest = {blog_id: offset for blog_id, offset in rows}
+        for channel in channels:
+            target = latest.get(channel.blog_id)
+            if target is not None and channel.last is not None and target > channel.last:
+                # An event committed a moment ago may still be on its way: give it the
+                # usual grace before reading it from the log.
+                channel.fill_soon(self.hold_seconds, upto=target)
+
+    async def _catch_up_forever(self) -> None:
+        while True:
+            await asyncio.sleep(self.catchup_seconds)
+            try:
+                await self.catch_up()
+            except Exception:
+                log.warning("catch-up with the event log failed", exc_info=True)

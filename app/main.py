@@ -8,11 +8,14 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
+from app import live
 from app.api import blogs, entries
+from app.broker import make_broker
 from app.config import Settings
 from app.db import Database
 from app.hub import Hub
 from app.limits import BodySizeLimit
+from app.readers import ExposeTransport
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -21,11 +24,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         db = Database(settings)
+        hub = Hub(
+            db,
+            make_broker(settings.broker_url),
+            hold_seconds=settings.hub_hold_seconds,
+            catchup_seconds=settings.hub_catchup_seconds,
+        )
         app.state.db = db
-        app.state.hub = Hub()
+        app.state.hub = hub
+        await hub.start()
         try:
             yield
         finally:
+            await hub.stop()
             await db.dispose()
 
     app = FastAPI(
@@ -36,6 +47,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(ExposeTransport)
 
     @app.exception_handler(OperationalError)
     @app.exception_handler(InterfaceError)
@@ -50,6 +62,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app.include_router(blogs.router)
     app.include_router(entries.router)
+    app.include_router(live.router)
     return app
 
 

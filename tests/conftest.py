@@ -2,13 +2,15 @@
 
 import asyncio
 import os
-from collections.abc import AsyncIterator
+import socket
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import asyncpg
 import httpx
 import pytest
+import uvicorn
 from fastapi import FastAPI
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
@@ -59,11 +61,21 @@ def settings(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFa
 
 
 @pytest.fixture
-async def app(settings: Settings) -> AsyncIterator[FastAPI]:
+async def clean_db(settings: Settings) -> AsyncIterator[None]:
+    """Each test starts from, and leaves, empty tables."""
+    yield
+    db = Database(settings)
+    try:
+        await _empty_tables(db)
+    finally:
+        await db.dispose()
+
+
+@pytest.fixture
+async def app(settings: Settings, clean_db: None) -> AsyncIterator[FastAPI]:
     app = create_app(settings)
     async with app.router.lifespan_context(app):
         yield app
-        await _empty_tables(app.state.db)
 
 
 async def _empty_tables(db: Database) -> None:
@@ -100,16 +112,20 @@ class Tokens:
 
 
 @pytest.fixture
-async def tokens(db: Database) -> Tokens:
+async def tokens(settings: Settings, clean_db: None) -> Tokens:
     made = {}
-    async with db.write() as session:
-        for attr, name, role in (
-            ("admin", "Ada Admin", Role.admin),
-            ("editor", "Ed Editor", Role.editor),
-            ("reporter", "Rita Reporter", Role.reporter),
-            ("other_reporter", "Otto Reporter", Role.reporter),
-        ):
-            _, made[attr] = await create_token(session, name, role)
+    db = Database(settings)
+    try:
+        async with db.write() as session:
+            for attr, name, role in (
+                ("admin", "Ada Admin", Role.admin),
+                ("editor", "Ed Editor", Role.editor),
+                ("reporter", "Rita Reporter", Role.reporter),
+                ("other_reporter", "Otto Reporter", Role.reporter),
+            ):
+                _, made[attr] = await create_token(session, name, role)
+    finally:
+        await db.dispose()
     return Tokens(**made)
 
 
@@ -123,3 +139,66 @@ async def blog(client: httpx.AsyncClient, tokens: Tokens) -> dict[str, object]:
     assert response.status_code == 201, response.text
     created: dict[str, object] = response.json()
     return created
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class LiveServer:
+    """A real uvicorn server on a local port, in the test's own event loop."""
+
+    app: FastAPI
+    port: int
+    server: uvicorn.Server
+    task: "asyncio.Task[None]"
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def ws_url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}"
+
+    async def stop(self) -> None:
+        self.server.should_exit = True
+        await asyncio.wait_for(self.task, 15)
+
+
+StartServer = Callable[..., Awaitable[LiveServer]]
+
+
+@pytest.fixture
+async def start_server(settings: Settings, clean_db: None) -> AsyncIterator[StartServer]:
+    """Start servers built from the test settings with some overridden; all stop at the end."""
+    servers: list[LiveServer] = []
+
+    async def start(**overrides: object) -> LiveServer:
+        app = create_app(settings.model_copy(update=overrides))
+        port = free_port()
+        config = uvicorn.Config(
+            app,
+            host="127.0.0.1",
+            port=port,
+            log_level="warning",
+            ws_per_message_deflate=False,
+            ws_ping_interval=app.state.settings.heartbeat_seconds,
+            ws_ping_timeout=app.state.settings.heartbeat_seconds,
+            ws_max_size=app.state.settings.reader_message_bytes,
+        )
+        server = uvicorn.Server(config)
+        task = asyncio.create_task(server.serve())
+        while not server.started:
+            assert not task.done(), "the server did not start"
+            await asyncio.sleep(0.01)
+        live = LiveServer(app, port, server, task)
+        servers.append(live)
+        return live
+
+    yield start
+    for live in servers:
+        await live.stop()

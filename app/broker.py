@@ -1,0 +1,142 @@
+"""How instances tell each other about committed events: a doorbell, not a source of truth.
+
+`memory://` is one process; `redis://` uses Redis pub/sub, which drops messages while a
+connection is down. The hub turns a drop into a gap and fills it from the event log, and
+after a reconnect it catches up every blog at once.
+"""
+
+import asyncio
+import contextlib
+import logging
+import os
+from collections.abc import Awaitable, Callable
+from typing import Protocol
+
+import redis.asyncio as redis
+from redis.exceptions import RedisError
+
+log = logging.getLogger("liveupdates.broker")
+
+OnMessage = Callable[[int, int, bytes], None]
+OnReconnect = Callable[[], Awaitable[None]]
+
+CHANNEL = "liveupdates:events"
+OUTBOX_LIMIT = 10_000
+
+
+class Broker(Protocol):
+    async def start(self, on_message: OnMessage, on_reconnect: OnReconnect) -> None: ...
+    async def stop(self) -> None: ...
+    def publish(self, blog_id: int, offset: int, data: bytes) -> None: ...
+
+
+class MemoryBroker:
+    """A single process: the hub already delivered locally, nobody else to tell."""
+
+    async def start(self, on_message: OnMessage, on_reconnect: OnReconnect) -> None:
+        pass
+
+    async def stop(self) -> None:
+        pass
+
+    def publish(self, blog_id: int, offset: int, data: bytes) -> None:
+        pass
+
+
+class RedisBroker:
+    """Redis pub/sub on one channel; each message is `<instance> <blog> <offset>\\n<json>`."""
+
+    def __init__(self, url: str, reconnect_seconds: float = 0.5) -> None:
+        self.url = url
+        self.instance = f"{os.getpid()}-{os.urandom(4).hex()}".encode()
+        self.reconnect_seconds = reconnect_seconds
+        self.reconnects = 0
+        self._outbox: asyncio.Queue[bytes] = asyncio.Queue(OUTBOX_LIMIT)
+        self._tasks: list[asyncio.Task[None]] = []
+
+    async def start(self, on_message: OnMessage, on_reconnect: OnReconnect) -> None:
+        self._on_message = on_message
+        self._on_reconnect = on_reconnect
+        self._subscribed = asyncio.Event()
+        self._tasks = [
+            asyncio.create_task(self._listen(), name="redis-listen"),
+            asyncio.create_task(self._send(), name="redis-send"),
+        ]
+        # Serve even if Redis is down at start; readers are caught up once it is back.
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._subscribed.wait(), timeout=5)
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    def publish(self, blog_id: int, offset: int, data: bytes) -> None:
+        message = b"%b %d %d\n%b" % (self.instance, blog_id, offset, data)
+        try:
+            self._outbox.put_nowait(message)
+        except asyncio.QueueFull:
+            # Redis has been away for a long while; other instances catch up from the log.
+            log.warning("redis outbox full; dropping the doorbell for blog %d", blog_id)
+
+    async def _send(self) -> None:
+        client = redis.Redis.from_url(self.url)
+        try:
+            while True:
+                message = await self._outbox.get()
+                while True:
+                    try:
+                        await client.publish(CHANNEL, message)
+                        break
+                    except (RedisError, OSError) as error:
+                        log.warning("redis publish failed (%s); retrying", error)
+                        await asyncio.sleep(self.reconnect_seconds)
+        finally:
+            await client.aclose()
+
+    async def _listen(self) -> None:
+        first = True
+        while True:
+            client = redis.Redis.from_url(self.url)
+            try:
+                async with client.pubsub(ignore_subscribe_messages=True) as pubsub:
+                    await pubsub.subscribe(CHANNEL)
+                    self._subscribed.set()
+                    if not first:
+                        self.reconnects += 1
+                        log.info("redis: subscribed again; catching up from the event log")
+                        try:
+                            await self._on_reconnect()
+                        except Exception:
+                            log.warning("catch-up after reconnecting failed", exc_info=True)
+                    first = False
+                    while True:
+                        message = await pubsub.get_message(timeout=30.0)
+                        if message is not None and message["type"] == "message":
+                            self._dispatch(message["data"])
+            except (RedisError, OSError) as error:
+                log.warning("redis subscription lost (%s); reconnecting", error)
+                first = False
+            finally:
+                with contextlib.suppress(Exception):
+                    await client.aclose()
+            await asyncio.sleep(self.reconnect_seconds)
+
+    def _dispatch(self, message: bytes) -> None:
+        head, _, data = message.partition(b"\n")
+        try:
+            instance, blog_id, offset = head.split(b" ")
+            if instance != self.instance:
+                self._on_message(int(blog_id), int(offset), data)
+        except ValueError:
+            log.warning("redis: ignoring a malformed message")
+
+
+def make_broker(url: str) -> Broker:
+    if url.startswith("memory://"):
+        return MemoryBroker()
+    if url.startswith(("redis://", "rediss://", "unix://")):
+        return RedisBroker(url)
+    raise ValueError(f"BROKER_URL must be memory:// or redis://..., not {url!r}")

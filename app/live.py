@@ -1,0 +1,209 @@
+"""Readers' live connections: WebSocket and Server-Sent Events.
+
+Both follow the same path: subscribe first (live events start to collect), say hello with
+the offset delivery starts from, replay the event log after `since` page by page, then go
+live. Every offset reaches the reader once, in order, with no gap between replay and live.
+"""
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from typing import Annotated
+from urllib.parse import urlsplit
+
+import orjson
+from fastapi import APIRouter, Header, HTTPException, Query, Request, WebSocket, status
+from fastapi.responses import StreamingResponse
+from sqlmodel import col, select
+from starlette.websockets import WebSocketDisconnect
+
+from app.config import Settings
+from app.db import Database
+from app.deps import BlogDep, DatabaseDep, HubDep
+from app.eventlog import read_events
+from app.hub import REPLAY_PAGE, Frame, Hub
+from app.models import Blog, BlogPublic
+from app.readers import QueueReader, TransportReader, find_transport
+
+router = APIRouter(tags=["live"])
+
+NO_SUCH_BLOG = 4404
+BAD_OFFSET = 4400
+POLICY_VIOLATION = 1008
+
+
+def parse_since(raw: str | None) -> int | None:
+    """`since` as given by a client: None, or a non-negative integer (ValueError otherwise)."""
+    if raw is None or raw == "":
+        return None
+    if not raw.isascii() or not raw.isdigit() or len(raw) > 18:
+        raise ValueError("since must be a non-negative integer offset")
+    return int(raw)
+
+
+def origin_allowed(origin: str | None, host: str | None, settings: Settings) -> bool:
+    """Refuse cross-site WebSocket hijacking: a browser always sends Origin."""
+    if origin is None:
+        return True  # not a browser; it could send any Origin it liked anyway
+    origin = origin.rstrip("/")
+    allowed = set(settings.allowed_origins)
+    if "*" in allowed or origin in allowed:
+        return True
+    if settings.public_url:
+        public = urlsplit(settings.public_url)
+        if origin == f"{public.scheme}://{public.netloc}":
+            return True
+    return urlsplit(origin).netloc == host
+
+
+def hello(blog: Blog, position: int) -> bytes:
+    public = BlogPublic.of(blog).model_dump(mode="json")
+    public["offset"] = position
+    return orjson.dumps({"type": "hello", "offset": position, "blog": public})
+
+
+async def _blog(db: Database, slug: str) -> Blog | None:
+    async with db.read() as session:
+        blog: Blog | None = await session.scalar(select(Blog).where(col(Blog.slug) == slug))
+        return blog
+
+
+async def replay(db: Database, blog_id: int, after: int, upto: int) -> AsyncIterator[Frame]:
+    """Logged events in (after, upto], read a page at a time."""
+    while after < upto:
+        async with db.read() as session:
+            events = await read_events(session, blog_id, after, REPLAY_PAGE, upto=upto)
+        if not events:
+            return
+        for event in events:
+            yield Frame(event.offset, event.data)
+        after = events[-1].offset
+
+
+@router.websocket("/ws/blogs/{slug}")
+async def blog_socket(websocket: WebSocket, slug: str) -> None:
+    """A reader's live connection: hello, the events after `since`, then live events."""
+    settings: Settings = websocket.app.state.settings
+    db: Database = websocket.app.state.db
+    hub: Hub = websocket.app.state.hub
+    if not origin_allowed(websocket.headers.get("origin"), websocket.headers.get("host"), settings):
+        await websocket.close(POLICY_VIOLATION)  # before accept: the server answers 403
+        return
+    blog = await _blog(db, slug)
+    await websocket.accept()
+    if blog is None or blog.id is None:
+        await websocket.close(NO_SUCH_BLOG, f"no blog {slug!r}")
+        return
+    try:
+        since = parse_since(websocket.query_params.get("since"))
+    except ValueError as error:
+        await websocket.close(BAD_OFFSET, str(error))
+        return
+
+    transport = find_transport(websocket.scope)
+    reader: TransportReader | QueueReader = (
+        TransportReader(transport, settings.reader_buffer_bytes)
+        if transport is not None
+        else QueueReader(settings.reader_buffer_bytes)
+    )
+    blog_id = blog.id
+    try:
+        async with hub.subscribe(blog_id, reader) as position:
+            blog = await _blog(db, slug) or blog  # as of now, for hello
+            if since is not None and since > blog.last_offset:
+                await websocket.close(
+                    BAD_OFFSET, f"since={since} is beyond the latest offset {blog.last_offset}"
+                )
+                return
+            reader.sent = position if since is None else since
+            await websocket.send_text(hello(blog, position).decode())
+            if since is not None:
+                async for frame in replay(db, blog_id, since, position):
+                    await websocket.send_text(frame.data.decode())
+                    reader.sent = frame.offset
+            reader.go_live()
+            if isinstance(reader, TransportReader):
+                await _until_disconnect(websocket)
+            else:
+                await _pump(websocket, reader)
+    except WebSocketDisconnect:
+        pass
+
+
+async def _until_disconnect(websocket: WebSocket) -> None:
+    """Readers have nothing to say; what they send is ignored until they go."""
+    while (await websocket.receive())["type"] != "websocket.disconnect":
+        pass
+
+
+async def _pump(websocket: WebSocket, reader: QueueReader) -> None:
+    async def send() -> None:
+        while (batch := await reader.next_batch()) is not None:
+            for frame in batch:
+                await websocket.send_text(frame.data.decode())
+        await websocket.close(4008, "too slow; reconnect with ?since=<last offset>")
+
+    sender = asyncio.create_task(send())
+    receiver = asyncio.create_task(_until_disconnect(websocket))
+    try:
+        await asyncio.wait({sender, receiver}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in (sender, receiver):
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, WebSocketDisconnect, RuntimeError):
+                await task
+
+
+@router.get(
+    "/blogs/{slug}/events",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"text/event-stream": {}}}},
+)
+async def blog_events(
+    request: Request,
+    blog: BlogDep,
+    db: DatabaseDep,
+    hub: HubDep,
+    since: Annotated[str | None, Query(max_length=18)] = None,
+    last_event_id: Annotated[str | None, Header(max_length=18)] = None,
+) -> StreamingResponse:
+    """Server-Sent Events: the same events as the WebSocket, `id:` = offset; resumable
+    with `Last-Event-ID` or `?since=`."""
+    try:
+        start = parse_since(last_event_id if last_event_id is not None else since)
+    except ValueError as error:
+        raise HTTPException(status.HTTP_400_BAD_REQUEST, str(error)) from None
+    if start is not None and start > blog.last_offset:
+        raise HTTPException(
+            status.HTTP_400_BAD_REQUEST,
+            f"since={start} is beyond the latest offset {blog.last_offset}",
+        )
+    settings: Settings = request.app.state.settings
+    assert blog.id is not None
+    blog_id = blog.id
+
+    async def stream() -> AsyncIterator[bytes]:
+        reader = QueueReader(settings.reader_buffer_bytes)
+        async with hub.subscribe(blog_id, reader) as position:
+            current = await _blog(db, blog.slug) or blog
+            reader.sent = position if start is None else start
+            yield b"retry: 2000\ndata: %b\n\n" % hello(current, position)
+            if start is not None:
+                async for frame in replay(db, blog_id, start, position):
+                    yield frame.sse
+                    reader.sent = frame.offset
+            while True:
+                try:
+                    batch = await asyncio.wait_for(reader.next_batch(), settings.heartbeat_seconds)
+                except TimeoutError:
+                    yield b": keep-alive\n\n"
+                    continue
+                if batch is None:
+                    return  # too slow: the browser reconnects with Last-Event-ID
+                yield b"".join(frame.sse for frame in batch)
+
+    return StreamingResponse(
+        stream(),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )

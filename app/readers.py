@@ -1,0 +1,146 @@
+"""Readers of a blog's events, each bounded in bytes and never awaited by the publisher.
+
+`TransportReader` writes the pre-built WebSocket frame straight to the connection's
+asyncio transport, the cheapest delivery there is; the transport's write buffer is the
+backlog, bounded by `limit`. `QueueReader` keeps a bounded queue for a task that awaits
+the ASGI send: SSE, and WebSockets where no transport can be reached (test clients,
+other ASGI servers). Either way, a reader past its bound is dropped, not waited for; it
+comes back with the last offset it saw and resumes.
+"""
+
+import asyncio
+from collections import deque
+from typing import Any
+
+from starlette.types import Scope, Send
+
+from app.hub import Frame
+
+SLOW_READER = 4008
+SLOW_READER_REASON = "too slow; reconnect with ?since=<last offset>"
+# A dropped reader gets this long for the close frame to leave before the socket is cut.
+CLOSE_GRACE_SECONDS = 2.0
+
+
+def close_frame(code: int, reason: str) -> bytes:
+    payload = code.to_bytes(2, "big") + reason.encode()[:123]
+    return bytes((0x88, len(payload))) + payload
+
+
+class TransportReader:
+    def __init__(self, transport: asyncio.WriteTransport, limit: int) -> None:
+        self.transport = transport
+        self.limit = limit
+        self.sent = 0
+        self.dropped = False
+        self._held: list[Frame] | None = []  # live frames that arrive during the replay
+        self._held_bytes = 0
+
+    def deliver(self, frame: Frame) -> None:
+        if self.dropped or frame.offset <= self.sent:
+            return
+        if self._held is not None:
+            self._held.append(frame)
+            self._held_bytes += len(frame.data)
+            if self._held_bytes > self.limit:
+                self.drop()
+            return
+        self._write(frame)
+
+    def _write(self, frame: Frame) -> None:
+        transport = self.transport
+        if transport.is_closing():
+            self.dropped = True
+            return
+        data = frame.ws
+        if transport.get_write_buffer_size() + len(data) > self.limit:
+            self.drop()
+            return
+        transport.write(data)
+        self.sent = frame.offset
+
+    def go_live(self) -> None:
+        """The replay is sent: write what arrived meanwhile, then write as frames come."""
+        held, self._held = self._held or [], None
+        for frame in held:
+            if not self.dropped and frame.offset > self.sent:
+                self._write(frame)
+
+    def drop(self) -> None:
+        if self.dropped:
+            return
+        self.dropped = True
+        transport = self.transport
+        if not transport.is_closing():
+            transport.write(close_frame(SLOW_READER, SLOW_READER_REASON))
+            asyncio.get_running_loop().call_later(CLOSE_GRACE_SECONDS, transport.abort)
+
+
+class QueueReader:
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.sent = 0
+        self.dropped = False
+        self._queue: deque[Frame] = deque()
+        self._bytes = 0
+        self._ready = asyncio.Event()
+
+    def deliver(self, frame: Frame) -> None:
+        if self.dropped or frame.offset <= self.sent:
+            return
+        self._bytes += len(frame.data)
+        if self._bytes > self.limit:
+            self.drop()
+            return
+        self._queue.append(frame)
+        self._ready.set()
+
+    def drop(self) -> None:
+        self.dropped = True
+        self._queue.clear()
+        self._ready.set()
+
+    def go_live(self) -> None:
+        """Nothing to do: live frames wait in the queue, and `next_batch` skips old ones."""
+
+    async def next_batch(self) -> list[Frame] | None:
+        """The frames to send next, in order; None once the reader has been dropped."""
+        while True:
+            await self._ready.wait()
+            self._ready.clear()
+            if self.dropped:
+                return None
+            batch = [f for f in self._queue if f.offset > self.sent]
+            self._queue.clear()
+            self._bytes = 0
+            if batch:
+                self.sent = batch[-1].offset
+                return batch
+
+
+def find_transport(scope: Scope) -> asyncio.WriteTransport | None:
+    """The asyncio transport under this WebSocket, when the ASGI server is uvicorn."""
+    transport: Any = scope.get("liveupdates.transport")
+    if transport is None or not hasattr(transport, "get_write_buffer_size"):
+        return None
+    return transport  # type: ignore[no-any-return]
+
+
+class ExposeTransport:
+    """Outermost middleware: note the server's transport in a WebSocket's scope.
+
+    uvicorn's `send` for a WebSocket is a method of its protocol object, which holds the
+    connection's transport. Frames written there whole, in order, are exactly what the
+    server would have written for us, minus a copy and a coroutine per reader.
+    """
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Any, send: Send) -> None:
+        if scope["type"] == "websocket":
+            protocol = getattr(send, "__self__", None)
+            transport = getattr(protocol, "transport", None)
+            if transport is not None:
+                scope = {**scope, "liveupdates.transport": transport}
+        await self.app(scope, receive, send)

@@ -1,0 +1,126 @@
+"""The hub delivers each blog's events once, in offset order, whatever order they arrive in."""
+
+import asyncio
+
+from fastapi import FastAPI
+
+from app.db import Database
+from app.eventlog import Change, LoggedEvent
+from app.hub import Frame, Hub, websocket_frame
+from app.models import Blog
+from app.readers import QueueReader
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.events: list[LoggedEvent] = []
+
+    def publish(self, blog_id: int, offset: int, data: bytes) -> None:
+        self.events.append(LoggedEvent(blog_id, offset, data))
+
+
+async def log_events(db: Database, count: int) -> tuple[int, list[LoggedEvent]]:
+    """A blog with `count` logged events that were never handed to the hub."""
+    async with db.write() as session:
+        blog = Blog(slug="hub", title="Hub")
+        session.add(blog)
+        await session.flush()
+    recorder = Recorder()
+    for n in range(count):
+        async with Change(db, recorder) as change:
+            claimed = await change.claim_offset("hub")
+            assert claimed is not None
+            change.append(claimed, {"type": "note", "n": n})
+    assert blog.id is not None
+    return blog.id, recorder.events
+
+
+async def received(reader: QueueReader, count: int) -> list[int]:
+    offsets: list[int] = []
+    while len(offsets) < count:
+        batch = await asyncio.wait_for(reader.next_batch(), 5)
+        assert batch is not None
+        offsets += [f.offset for f in batch]
+    return offsets
+
+
+async def test_out_of_order_and_duplicate_events_are_delivered_once_in_order(app: FastAPI) -> None:
+    hub: Hub = app.state.hub
+    blog_id, _ = await log_events(app.state.db, 3)
+    reader = QueueReader(1 << 20)
+    async with hub.subscribe(blog_id, reader) as position:
+        assert position == 3  # everything logged so far is history for this reader
+        recorder = Recorder()
+        for _ in range(3):
+            async with Change(app.state.db, recorder) as change:
+                claimed = await change.claim_offset("hub")
+                assert claimed is not None
+                change.append(claimed, {"type": "note"})
+        e4, e5, e6 = recorder.events
+        for event in (e6, e4, e4, e5, e6):
+            hub.publish(event.blog_id, event.offset, event.data)
+        assert await received(reader, 3) == [4, 5, 6]
+
+
+async def test_a_missing_event_is_read_from_the_log(app: FastAPI) -> None:
+    hub: Hub = app.state.hub
+    db: Database = app.state.db
+    blog_id, _ = await log_events(db, 0)
+    reader = QueueReader(1 << 20)
+    async with hub.subscribe(blog_id, reader) as position:
+        assert position == 0
+        recorder = Recorder()
+        for _ in range(3):
+            async with Change(db, recorder) as change:
+                claimed = await change.claim_offset("hub")
+                assert claimed is not None
+                change.append(claimed, {"type": "note"})
+        # Only the last one is published: 1 and 2 were "dropped by the broker".
+        last = recorder.events[-1]
+        hub.publish(last.blog_id, last.offset, last.data)
+        assert await received(reader, 3) == [1, 2, 3]
+        assert hub.filled == 2
+
+
+async def test_a_lost_last_event_is_caught_up(app: FastAPI) -> None:
+    hub: Hub = app.state.hub
+    db: Database = app.state.db
+    blog_id, _ = await log_events(db, 0)
+    reader = QueueReader(1 << 20)
+    async with hub.subscribe(blog_id, reader):
+        async with Change(db, Recorder()) as change:
+            claimed = await change.claim_offset("hub")
+            assert claimed is not None
+            change.append(claimed, {"type": "note"})
+        # Never published, and nothing comes after it: the catch-up finds it in the log.
+        await hub.catch_up()
+        assert await received(reader, 1) == [1]
+
+
+async def test_the_channel_goes_when_its_last_reader_does(app: FastAPI) -> None:
+    hub: Hub = app.state.hub
+    blog_id, _ = await log_events(app.state.db, 1)
+    async with hub.subscribe(blog_id, QueueReader(1024)):
+        async with hub.subscribe(blog_id, QueueReader(1024)):
+            assert hub.reader_count() == 2
+        assert hub.reader_count() == 1
+    assert hub.channels == {}
+
+
+def test_queue_reader_is_bounded_in_bytes() -> None:
+    reader = QueueReader(limit=100)
+    reader.deliver(Frame(1, b"x" * 60))
+    assert not reader.dropped
+    reader.deliver(Frame(2, b"x" * 60))
+    assert reader.dropped
+    reader.deliver(Frame(3, b"x"))
+    assert asyncio.run(reader.next_batch()) is None
+
+
+def test_websocket_frames() -> None:
+    assert websocket_frame(b"hi") == b"\x81\x02hi"
+    assert websocket_frame(b"x" * 200)[:4] == b"\x81\x7e\x00\xc8"
+    assert websocket_frame(b"x" * 70_000)[:10] == b"\x81\x7f" + (70_000).to_bytes(8, "big")
+    frame = Frame(7, b'{"a":1}')
+    assert frame.ws is frame.ws  # built once
+    assert frame.sse == b'id: 7\ndata: {"a":1}\n\n'
