@@ -36,14 +36,18 @@ class Api:
 
     async def post(self, body: str, slug: str = "live", **extra: object) -> Event:
         r = await self.client.post(
-            f"/api/blogs/{slug}/entries", json={"body": body, **extra}, headers=self.tokens.auth("editor")
+            f"/api/blogs/{slug}/entries",
+            json={"body": body, **extra},
+            headers=self.tokens.auth("editor"),
         )
         assert r.status_code == 201, r.text
         return dict(r.json())
 
     async def patch(self, entry_id: int, slug: str = "live", **changes: object) -> httpx.Response:
         return await self.client.patch(
-            f"/api/blogs/{slug}/entries/{entry_id}", json=changes, headers=self.tokens.auth("editor")
+            f"/api/blogs/{slug}/entries/{entry_id}",
+            json=changes,
+            headers=self.tokens.auth("editor"),
         )
 
     async def delete(self, entry_id: int, slug: str = "live") -> httpx.Response:
@@ -78,7 +82,9 @@ class WebsocketsSocket:
 
 
 @asynccontextmanager
-async def reader(server: LiveServer, query: str = "", slug: str = "live") -> AsyncIterator[WebsocketsSocket]:
+async def reader(
+    server: LiveServer, query: str = "", slug: str = "live"
+) -> AsyncIterator[WebsocketsSocket]:
     async with connect(f"{server.ws_url}/ws/blogs/{slug}{query}") as ws:
         yield WebsocketsSocket(ws)
 
@@ -305,14 +311,24 @@ async def test_sse_resumes_with_last_event_id(server: LiveServer, api: Api) -> N
 
         _, hello = await next_event()
         assert hello["type"] == "hello" and hello["offset"] == 4
-        assert await next_event() == ("3", {"type": "entry.created", "offset": 3, "entry": posted[2]})
-        assert await next_event() == ("4", {"type": "entry.created", "offset": 4, "entry": posted[3]})
+        assert await next_event() == (
+            "3",
+            {"type": "entry.created", "offset": 3, "entry": posted[2]},
+        )
+        assert await next_event() == (
+            "4",
+            {"type": "entry.created", "offset": 4, "entry": posted[3]},
+        )
         live = await api.post("live")
         assert await next_event() == ("5", {"type": "entry.created", "offset": 5, "entry": live})
 
 
 async def test_sse_bad_offsets_are_400(server: LiveServer, api: Api) -> None:
-    for params, headers in (({"since": "x"}, {}), ({}, {"Last-Event-ID": "-4"}), ({"since": "9"}, {})):
+    for params, headers in (
+        ({"since": "x"}, {}),
+        ({}, {"Last-Event-ID": "-4"}),
+        ({"since": "9"}, {}),
+    ):
         r = await api.client.get("/blogs/live/events", params=params, headers=headers)
         assert r.status_code == 400
     assert (await api.client.get("/blogs/nope/events")).status_code == 404
@@ -324,14 +340,28 @@ async def test_sse_bad_offsets_are_400(server: LiveServer, api: Api) -> None:
 async def test_fallback_path_delivers_in_order_and_resumes(
     app: FastAPI, client: httpx.AsyncClient, tokens: Tokens
 ) -> None:
-    await client.post("/api/blogs", json={"slug": "live", "title": "Live"}, headers=tokens.auth("admin"))
-    first = (await client.post("/api/blogs/live/entries", json={"body": "one"}, headers=tokens.auth("editor"))).json()
-    async with httpx.AsyncClient(transport=ASGIWebSocketTransport(app), base_url="http://testserver") as ws_client:
+    await client.post(
+        "/api/blogs", json={"slug": "live", "title": "Live"}, headers=tokens.auth("admin")
+    )
+    first = (
+        await client.post(
+            "/api/blogs/live/entries", json={"body": "one"}, headers=tokens.auth("editor")
+        )
+    ).json()
+    async with httpx.AsyncClient(
+        transport=ASGIWebSocketTransport(app), base_url="http://testserver"
+    ) as ws_client:
         async with aconnect_ws("/ws/blogs/live?since=0", ws_client) as ws:
             assert (await ws.receive_json())["type"] == "hello"
             assert await ws.receive_json() == {"type": "entry.created", "offset": 1, "entry": first}
             posted = [
-                (await client.post("/api/blogs/live/entries", json={"body": f"n{n}"}, headers=tokens.auth("editor"))).json()
+                (
+                    await client.post(
+                        "/api/blogs/live/entries",
+                        json={"body": f"n{n}"},
+                        headers=tokens.auth("editor"),
+                    )
+                ).json()
                 for n in range(5)
             ]
             for offset, entry in enumerate(posted, start=2):

@@ -1,0 +1,166 @@
+"""Several instances on one Postgres and one Redis: a post on one reaches readers on all,
+gapless and duplicate-free even when Redis goes away and comes back mid-stream."""
+
+import asyncio
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import httpx
+import orjson
+import pytest
+from websockets.asyncio.client import connect
+
+from app.config import Settings
+from tests.conftest import Tokens, free_port
+
+LIVEUPDATES = str(Path(sys.executable).with_name("liveupdates"))
+pytestmark = pytest.mark.parametrize("settings", ["postgres"], indirect=True)
+
+
+class RedisServer:
+    def __init__(self, tmp: Path) -> None:
+        self.port = free_port()
+        self.tmp = tmp
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        redis_server = shutil.which("redis-server")
+        assert redis_server, "redis-server is not installed"
+        self.process = subprocess.Popen(
+            [redis_server, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+             "--appendonly", "no", "--dir", str(self.tmp)],
+            stdout=subprocess.DEVNULL,
+        )  # fmt: skip
+        wait_for_port(self.port)
+
+    def kill(self) -> None:
+        assert self.process is not None
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait()
+
+
+def wait_for_port(port: int, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            httpx.get(f"http://127.0.0.1:{port}/", timeout=0.5)
+            return
+        except httpx.RemoteProtocolError:
+            return  # something answers, if not in HTTP (Redis)
+        except httpx.TransportError:
+            time.sleep(0.1)
+    raise AssertionError(f"nothing listens on port {port}")
+
+
+@pytest.fixture
+def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
+    server = RedisServer(tmp_path)
+    server.start()
+    yield server
+    if server.process and server.process.poll() is None:
+        server.kill()
+
+
+@pytest.fixture
+def instances(
+    settings: Settings, redis_server: RedisServer, tmp_path: Path, clean_db: None
+) -> Iterator[list[str]]:
+    """Instance A (one worker) and instance B (two workers), sharing Postgres and Redis."""
+    env = {
+        **os.environ,
+        "DATABASE_URL": settings.database_url,
+        "BROKER_URL": f"redis://127.0.0.1:{redis_server.port}/0",
+        "HUB_CATCHUP_SECONDS": "0.5",
+    }
+    processes = []
+    urls = []
+    for name, workers in (("a", 1), ("b", 2)):
+        port = free_port()
+        with (tmp_path / f"{name}.log").open("wb") as log:
+            processes.append(
+                subprocess.Popen(
+                    [LIVEUPDATES, "serve", "--port", str(port), "--workers", str(workers)],
+                    env=env,
+                    cwd=tmp_path,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                )  # fmt: skip
+            )
+        urls.append(f"127.0.0.1:{port}")
+    for url in urls:
+        wait_for_port(int(url.split(":")[1]))
+    yield urls
+    for process in processes:
+        process.terminate()
+    for process in processes:
+        process.wait(timeout=30)
+
+
+async def ws_offsets(url: str, last: int, ready: asyncio.Event) -> list[int]:
+    offsets: list[int] = []
+    async with connect(f"ws://{url}/ws/blogs/multi") as ws:
+        assert orjson.loads(await ws.recv())["type"] == "hello"
+        ready.set()
+        while not offsets or offsets[-1] < last:
+            event = orjson.loads(await asyncio.wait_for(ws.recv(), 20))
+            offsets.append(event["offset"])
+    return offsets
+
+
+async def sse_offsets(url: str, last: int, ready: asyncio.Event) -> list[int]:
+    offsets: list[int] = []
+    async with httpx.AsyncClient(timeout=30) as client:
+        async with client.stream("GET", f"http://{url}/blogs/multi/events") as response:
+            lines: AsyncIterator[str] = response.aiter_lines()
+            async for line in lines:
+                if line.startswith("data: "):
+                    event = orjson.loads(line[6:])
+                    if event["type"] == "hello":
+                        ready.set()
+                        continue
+                    offsets.append(event["offset"])
+                    if event["offset"] >= last:
+                        break
+    return offsets
+
+
+async def test_posts_reach_readers_on_every_instance_through_redis_outage(
+    instances: list[str], redis_server: RedisServer, tokens: Tokens
+) -> None:
+    a, b = instances
+    async with httpx.AsyncClient(base_url=f"http://{a}", timeout=30) as api:
+        r = await api.post(
+            "/api/blogs", json={"slug": "multi", "title": "Multi"}, headers=tokens.auth("admin")
+        )
+        assert r.status_code == 201
+        total = 60
+        readers = []
+        for url, kind in ((b, ws_offsets), (b, ws_offsets), (b, sse_offsets), (a, ws_offsets)):
+            ready = asyncio.Event()
+            readers.append(asyncio.create_task(kind(url, total, ready)))
+            await asyncio.wait_for(ready.wait(), 10)
+
+        async def post(n: int) -> None:
+            r = await api.post(
+                "/api/blogs/multi/entries", json={"body": f"#{n}"}, headers=tokens.auth("editor")
+            )
+            assert r.status_code == 201, r.text
+
+        for n in range(20):
+            await post(n)
+        redis_server.kill()
+        for n in range(20, 40):
+            await post(n)  # the API keeps accepting posts while Redis is down
+        redis_server.start()
+        for n in range(40, total):
+            await post(n)
+
+        results = await asyncio.wait_for(asyncio.gather(*readers), 60)
+    for offsets in results:
+        assert offsets == list(range(1, total + 1))
