@@ -1,4 +1,4 @@
-"""Readers' live connections: WebSocket and Server-Sent Events.
+"""Readers' live connections: WebSocket (/ws/blogs/{slug}) and Server-Sent Events.
 
 Both follow the same path: subscribe first (live events start to collect), say hello with
 the offset delivery starts from, replay the event log after `since` page by page, then go
@@ -7,14 +7,16 @@ live. Every offset reaches the reader once, in order, with no gap between replay
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
-from typing import Annotated
-from urllib.parse import urlsplit
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Annotated, Any
+from urllib.parse import parse_qs, urlsplit
 
 import orjson
-from fastapi import APIRouter, Header, HTTPException, Query, Request, WebSocket, status
+from fastapi import APIRouter, Header, HTTPException, Query, Request, status
 from fastapi.responses import StreamingResponse
 from sqlmodel import col, select
+from starlette.datastructures import Headers
+from starlette.types import ASGIApp, Receive, Scope, Send
 from starlette.websockets import WebSocketDisconnect
 
 from app.config import Settings
@@ -23,7 +25,7 @@ from app.deps import BlogDep, DatabaseDep, HubDep
 from app.eventlog import read_events
 from app.hub import REPLAY_PAGE, Frame, Hub
 from app.models import Blog, BlogPublic
-from app.readers import QueueReader, TransportReader, find_transport
+from app.readers import SLOW_READER, SLOW_READER_REASON, QueueReader, TransportReader
 
 router = APIRouter(tags=["live"])
 
@@ -80,71 +82,112 @@ async def replay(db: Database, blog_id: int, after: int, upto: int) -> AsyncIter
         after = events[-1].offset
 
 
-@router.websocket("/ws/blogs/{slug}")
-async def blog_socket(websocket: WebSocket, slug: str) -> None:
-    """A reader's live connection: hello, the events after `since`, then live events."""
-    settings: Settings = websocket.app.state.settings
-    db: Database = websocket.app.state.db
-    hub: Hub = websocket.app.state.hub
-    if not origin_allowed(websocket.headers.get("origin"), websocket.headers.get("host"), settings):
-        await websocket.close(POLICY_VIOLATION)  # before accept: the server answers 403
-        return
-    blog = await _blog(db, slug)
-    await websocket.accept()
-    if blog is None or blog.id is None:
-        await websocket.close(NO_SUCH_BLOG, f"no blog {slug!r}")
-        return
-    try:
-        since = parse_since(websocket.query_params.get("since"))
-    except ValueError as error:
-        await websocket.close(BAD_OFFSET, str(error))
-        return
+class ReaderSockets:
+    """Outermost ASGI middleware serving readers' WebSockets at /ws/blogs/{slug}.
 
-    transport = find_transport(websocket.scope)
+    Readers are the many; each open one costs memory for as long as it stays. So they are
+    served here, in front of the framework, with the fewest objects per connection: no
+    router, no dependency stack, and under uvicorn no task or queue of our own: events
+    are written straight to the connection's transport (see readers.py).
+    """
+
+    PREFIX = "/ws/blogs/"
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "websocket" or not scope["path"].startswith(self.PREFIX):
+            await self.app(scope, receive, send)
+            return
+        slug = scope["path"][len(self.PREFIX) :]
+        # uvicorn's `send` is a method of its protocol object, which holds the transport.
+        transport = getattr(getattr(send, "__self__", None), "transport", None)
+        # A reader that vanished mid-send surfaces as OSError (uvicorn's ClientDisconnected).
+        with contextlib.suppress(WebSocketDisconnect, OSError):
+            await serve_reader(scope["app"], slug, scope, receive, send, transport)
+
+
+async def serve_reader(
+    app: Any, slug: str, scope: Scope, receive: Receive, send: Send, transport: Any
+) -> None:
+    """A reader's live connection: hello, the events after `since`, then live events."""
+    settings: Settings = app.state.settings
+    db: Database = app.state.db
+    hub: Hub = app.state.hub
+    if (await receive())["type"] != "websocket.connect":
+        return
+    headers = Headers(scope=scope)
+    if not origin_allowed(headers.get("origin"), headers.get("host"), settings):
+        await send({"type": "websocket.close", "code": POLICY_VIOLATION})  # 403 before accept
+        return
+    blog = await _blog(db, slug) if "/" not in slug else None
+    await send({"type": "websocket.accept"})
+
+    async def close(code: int, reason: str) -> None:
+        await send({"type": "websocket.close", "code": code, "reason": reason})
+
+    async def send_text(data: bytes) -> None:
+        await send({"type": "websocket.send", "text": data.decode()})
+
+    if blog is None or blog.id is None:
+        return await close(NO_SUCH_BLOG, f"no blog {slug!r}")
+    query = parse_qs(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True)
+    try:
+        since = parse_since(query.get("since", [None])[-1])
+    except ValueError as error:
+        return await close(BAD_OFFSET, str(error))
+
+    limit = settings.reader_buffer_bytes
     reader: TransportReader | QueueReader = (
-        TransportReader(transport, settings.reader_buffer_bytes)
-        if transport is not None
-        else QueueReader(settings.reader_buffer_bytes)
+        TransportReader(transport, limit)
+        if transport is not None and hasattr(transport, "get_write_buffer_size")
+        else QueueReader(limit)
     )
     blog_id = blog.id
-    try:
-        async with hub.subscribe(blog_id, reader) as position:
-            blog = await _blog(db, slug) or blog  # as of now, for hello
-            if since is not None and since > blog.last_offset:
-                await websocket.close(
-                    BAD_OFFSET, f"since={since} is beyond the latest offset {blog.last_offset}"
+    async with hub.subscribe(blog_id, reader) as position:
+        latest = max(position, blog.last_offset)
+        if since is not None and since > latest:
+            # The blog read above may predate a post this reader already saw elsewhere.
+            blog = await _blog(db, slug) or blog
+            latest = max(position, blog.last_offset)
+            if since > latest:
+                return await close(
+                    BAD_OFFSET, f"since={since} is beyond the latest offset {latest}"
                 )
-                return
-            reader.sent = position if since is None else since
-            await websocket.send_text(hello(blog, position).decode())
-            if since is not None:
-                async for frame in replay(db, blog_id, since, position):
-                    await websocket.send_text(frame.data.decode())
-                    reader.sent = frame.offset
-            reader.go_live()
-            if isinstance(reader, TransportReader):
-                await _until_disconnect(websocket)
-            else:
-                await _pump(websocket, reader)
-    except WebSocketDisconnect:
-        pass
+        reader.sent = position if since is None else since
+        await send_text(hello(blog, position))
+        if since is not None:
+            async for frame in replay(db, blog_id, since, position):
+                await send_text(frame.data)
+                reader.sent = frame.offset
+        reader.go_live()
+        if isinstance(reader, TransportReader):
+            await _until_disconnect(receive)
+        else:
+            await _pump(receive, send_text, close, reader)
 
 
-async def _until_disconnect(websocket: WebSocket) -> None:
+async def _until_disconnect(receive: Receive) -> None:
     """Readers have nothing to say; what they send is ignored until they go."""
-    while (await websocket.receive())["type"] != "websocket.disconnect":
+    while (await receive())["type"] != "websocket.disconnect":
         pass
 
 
-async def _pump(websocket: WebSocket, reader: QueueReader) -> None:
+async def _pump(
+    receive: Receive,
+    send_text: Callable[[bytes], Awaitable[None]],
+    close: Callable[[int, str], Awaitable[None]],
+    reader: QueueReader,
+) -> None:
     async def send() -> None:
         while (batch := await reader.next_batch()) is not None:
             for frame in batch:
-                await websocket.send_text(frame.data.decode())
-        await websocket.close(4008, "too slow; reconnect with ?since=<last offset>")
+                await send_text(frame.data)
+        await close(SLOW_READER, SLOW_READER_REASON)
 
     sender = asyncio.create_task(send())
-    receiver = asyncio.create_task(_until_disconnect(websocket))
+    receiver = asyncio.create_task(_until_disconnect(receive))
     try:
         await asyncio.wait({sender, receiver}, return_when=asyncio.FIRST_COMPLETED)
     finally:

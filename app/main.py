@@ -15,7 +15,7 @@ from app.config import Settings
 from app.db import Database
 from app.hub import Hub
 from app.limits import BodySizeLimit
-from app.readers import ExposeTransport
+from app.live import ReaderSockets
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -46,8 +46,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.settings = settings
+    # Starlette's own body limit answers in plain text; the contract wants {"detail": ...}.
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
-    app.add_middleware(ExposeTransport)
+    app.add_middleware(ReaderSockets)
 
     @app.exception_handler(OperationalError)
     @app.exception_handler(InterfaceError)

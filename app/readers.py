@@ -10,9 +10,6 @@ comes back with the last offset it saw and resumes.
 
 import asyncio
 from collections import deque
-from typing import Any
-
-from starlette.types import Scope, Send
 
 from app.hub import Frame
 
@@ -116,31 +113,3 @@ class QueueReader:
             if batch:
                 self.sent = batch[-1].offset
                 return batch
-
-
-def find_transport(scope: Scope) -> asyncio.WriteTransport | None:
-    """The asyncio transport under this WebSocket, when the ASGI server is uvicorn."""
-    transport: Any = scope.get("liveupdates.transport")
-    if transport is None or not hasattr(transport, "get_write_buffer_size"):
-        return None
-    return transport  # type: ignore[no-any-return]
-
-
-class ExposeTransport:
-    """Outermost middleware: note the server's transport in a WebSocket's scope.
-
-    uvicorn's `send` for a WebSocket is a method of its protocol object, which holds the
-    connection's transport. Frames written there whole, in order, are exactly what the
-    server would have written for us, minus a copy and a coroutine per reader.
-    """
-
-    def __init__(self, app: Any) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Any, send: Send) -> None:
-        if scope["type"] == "websocket":
-            protocol = getattr(send, "__self__", None)
-            transport = getattr(protocol, "transport", None)
-            if transport is not None:
-                scope = {**scope, "liveupdates.transport": transport}
-        await self.app(scope, receive, send)

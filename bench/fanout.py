@@ -1,0 +1,272 @@
+"""Fan-out benchmark: N WebSocket readers on one blog, P posts, ours against the baseline.
+
+    .venv/bin/python -m bench.fanout                  # 5,000 readers, 10 posts, ours and naive
+    .venv/bin/python -m bench.fanout --readers 10000 --targets ours
+
+Each server runs as one process. Readers are spread over several client processes, each
+from its own 127.0.0.x source address. For each post it prints the time until the first,
+median and last reader had it; then the server's CPU time per delivery (utime+stime from
+/proc), deliveries per second, RSS per idle reader, and the driver's own CPU, and finally
+the ratios ours/baseline. Nothing here is a test: it prints figures.
+"""
+
+import argparse
+import multiprocessing as mp
+import os
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from bench.wsclient import run_swarm
+
+ROOT = Path(__file__).resolve().parent.parent
+TICKS = os.sysconf("SC_CLK_TCK")
+PAGE = os.sysconf("SC_PAGE_SIZE")
+BODY = (
+    "Polling stations across the region closed at 10pm. Turnout was higher than at any "
+    "election since 1992, officials said, with long queues in the city centre."
+)
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICKS
+
+
+def rss_bytes(pid: int) -> int:
+    return int(Path(f"/proc/{pid}/statm").read_text().split()[1]) * PAGE
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_http(url: str, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            httpx.get(url, timeout=1)
+            return
+        except httpx.TransportError:
+            time.sleep(0.1)
+    raise RuntimeError(f"{url} did not answer")
+
+
+@dataclass
+class Target:
+    name: str
+    process: subprocess.Popen[bytes]
+    port: int
+    ws_path: str
+    post: Any  # callable(n) -> None
+    cleanup: Any
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+
+def start_ours(workdir: Path) -> Target:
+    port = free_port()
+    env = {**os.environ, "DATABASE_URL": f"sqlite+aiosqlite:///{workdir}/bench.db"}
+    env.pop("BROKER_URL", None)
+    bin_dir = Path(sys.executable).parent
+    token = subprocess.run(
+        [bin_dir / "liveupdates", "token", "create", "--name", "Bench", "--role", "admin"],
+        env={**env}, cwd=workdir, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    if token.returncode != 0:  # the database is made by the migrations on first use
+        subprocess.run([bin_dir / "liveupdates", "migrate"], env=env, cwd=workdir, check=True)
+        token = subprocess.run(
+            [bin_dir / "liveupdates", "token", "create", "--name", "Bench", "--role", "admin"],
+            env=env, cwd=workdir, capture_output=True, text=True, check=True,
+        )  # fmt: skip
+    secret = token.stdout.strip().splitlines()[-1]
+    process = subprocess.Popen(
+        [bin_dir / "liveupdates", "serve", "--port", str(port), "--log-level", "warning"],
+        env=env, cwd=workdir,
+    )  # fmt: skip
+    base = f"http://127.0.0.1:{port}"
+    wait_http(f"{base}/api/blogs")
+    client = httpx.Client(base_url=base, headers={"Authorization": f"Bearer {secret}"}, timeout=60)
+    client.post("/api/blogs", json={"slug": "bench", "title": "Bench"}).raise_for_status()
+
+    def post(n: int) -> None:
+        r = client.post("/api/blogs/bench/entries", json={"headline": f"Update {n}", "body": BODY})
+        r.raise_for_status()
+
+    return Target("ours", process, port, "/ws/blogs/bench", post, client.close)
+
+
+def start_naive(workdir: Path) -> Target:
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "bench.peers.naive_fastapi:app", "--port", str(port),
+         "--log-level", "warning"],
+        cwd=ROOT,
+    )  # fmt: skip
+    base = f"http://127.0.0.1:{port}"
+    wait_http(f"{base}/docs")
+    client = httpx.Client(base_url=base, timeout=60)
+
+    def post(n: int) -> None:
+        client.post("/publish", json={"headline": f"Update {n}", "body": BODY}).raise_for_status()
+
+    return Target("naive_fastapi", process, port, "/ws", post, client.close)
+
+
+STARTERS = {"ours": start_ours, "naive": start_naive}
+
+
+@dataclass
+class Result:
+    name: str
+    readers: int
+    latencies: list[tuple[float, float, float]]  # per post: first, median, last (ms)
+    cpu_per_delivery_us: float
+    deliveries_per_s: float
+    rss_per_reader_kb: float
+    driver_cpu_s: float
+    missing: int
+
+
+def run_target(name: str, readers: int, posts: int, clients: int) -> Result:
+    workdir = Path(tempfile.mkdtemp(prefix=f"bench-{name}-"))
+    target = STARTERS[name](workdir)
+    ctx = mp.get_context("spawn")
+    swarms = []
+    try:
+        time.sleep(1)
+        rss_before = rss_bytes(target.pid)
+        shares = [readers // clients + (1 if i < readers % clients else 0) for i in range(clients)]
+        for i, share in enumerate(shares):
+            commands, results = ctx.Queue(), ctx.Queue()
+            process = ctx.Process(
+                target=run_swarm,
+                args=("127.0.0.1", target.port, target.ws_path, share, f"127.0.0.{i + 2}",
+                      commands, results),
+                daemon=True,
+            )  # fmt: skip
+            process.start()
+            swarms.append((process, commands, results))
+        for _, _, results in swarms:
+            kind, count = results.get(timeout=300)
+            assert kind == "connected"
+        time.sleep(2)  # let the server settle before measuring idle memory
+        rss_idle = rss_bytes(target.pid)
+
+        cpu_start = cpu_seconds(target.pid)
+        wall_start = time.monotonic()
+        sent_at: dict[int, float] = {}
+        for n in range(1, posts + 1):
+            sent_at[n] = time.time()
+            target.post(n)
+            for _, commands, _ in swarms:
+                commands.put(("wait", n, 60))
+            for _, _, results in swarms:
+                results.get(timeout=120)
+        wall = time.monotonic() - wall_start
+        cpu = cpu_seconds(target.pid) - cpu_start
+
+        arrivals: dict[int, list[float]] = {}
+        driver_cpu = 0.0
+        for _, commands, _ in swarms:
+            commands.put(("report",))
+        for _, _, results in swarms:
+            _, got, used, _ = results.get(timeout=60)
+            driver_cpu += used
+            for offset, times in got.items():
+                arrivals.setdefault(offset, []).extend(times)
+        latencies = []
+        missing = 0
+        for n in range(1, posts + 1):
+            times = sorted((t - sent_at[n]) * 1000 for t in arrivals.get(n, []))
+            missing += readers - len(times)
+            if times:
+                latencies.append((times[0], statistics.median(times), times[-1]))
+        deliveries = posts * readers - missing
+        return Result(
+            name=target.name,
+            readers=readers,
+            latencies=latencies,
+            cpu_per_delivery_us=cpu / max(deliveries, 1) * 1e6,
+            deliveries_per_s=deliveries / wall,
+            rss_per_reader_kb=(rss_idle - rss_before) / readers / 1024,
+            driver_cpu_s=driver_cpu,
+            missing=missing,
+        )
+    finally:
+        for _, commands, _ in swarms:
+            commands.put(("close",))
+        for process, _, _ in swarms:
+            process.join(timeout=10)
+            if process.is_alive():
+                process.kill()
+        target.cleanup()
+        target.process.terminate()
+        target.process.wait(timeout=30)
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def show(result: Result) -> None:
+    print(f"\n{result.name}: {result.readers} readers")
+    print("  post  first ms  median ms  last ms")
+    for n, (first, median, last) in enumerate(result.latencies, start=1):
+        print(f"  {n:>4}  {first:>8.1f}  {median:>9.1f}  {last:>7.1f}")
+    print(f"  CPU per delivery      {result.cpu_per_delivery_us:8.1f} µs")
+    print(f"  deliveries per second {result.deliveries_per_s:8.0f}")
+    print(f"  RSS per idle reader   {result.rss_per_reader_kb:8.1f} KB")
+    print(f"  driver CPU            {result.driver_cpu_s:8.2f} s")
+    print(f"  missing deliveries    {result.missing:8d}")
+
+
+def median_last(result: Result) -> float:
+    return statistics.median(last for _, _, last in result.latencies)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--readers", type=int, default=5000)
+    parser.add_argument("--posts", type=int, default=10)
+    parser.add_argument("--clients", type=int, default=4, help="client processes")
+    parser.add_argument("--targets", default="ours,naive")
+    args = parser.parse_args()
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))  # servers inherit it
+
+    results = {}
+    for name in args.targets.split(","):
+        results[name] = run_target(name, args.readers, args.posts, args.clients)
+        show(results[name])
+
+    if "ours" in results and "naive" in results:
+        ours, naive = results["ours"], results["naive"]
+        print("\nours / naive_fastapi (target):")
+        print(
+            f"  CPU per delivery      {ours.cpu_per_delivery_us / naive.cpu_per_delivery_us:5.2f}"
+            "  (<= 0.6)"
+        )
+        print(f"  time to last reader   {median_last(ours) / median_last(naive):5.2f}  (<= 0.7)")
+        print(
+            f"  RSS per idle reader   {ours.rss_per_reader_kb / naive.rss_per_reader_kb:5.2f}"
+            "  (<= 0.6)"
+        )
+
+
+if __name__ == "__main__":
+    main()
