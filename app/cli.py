@@ -30,6 +30,7 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
         port=args.port,
         workers=args.workers,
         # Readers get the same pre-built frame; compressing per reader would undo that.
+        ws="app.wsserver:ReaderProtocol",
         ws_per_message_deflate=False,
         ws_ping_interval=settings.heartbeat_seconds,
         ws_ping_timeout=settings.heartbeat_seconds,

@@ -183,34 +183,49 @@ class Hub:
         if channel is not None:
             channel.offer(Frame(offset, data))
 
-    @contextlib.asynccontextmanager
-    async def subscribe(self, blog_id: int, reader: Reader) -> AsyncIterator[int]:
-        """Deliver the blog's events to `reader` from now on.
+    async def join(self, blog_id: int, reader: Reader) -> int:
+        """Deliver the blog's events to `reader` from now on, until `leave`.
 
-        Yields the offset from which delivery starts: every event after it reaches the
+        Returns the offset from which delivery starts: every event after it reaches the
         reader, in order; every event up to it is already in the event log.
         """
         channel = self.channels.get(blog_id)
+        created = channel is None
         if channel is None:
             channel = self.channels[blog_id] = Channel(self, blog_id)
-            channel.readers.add(reader)
-            try:
+        channel.readers.add(reader)
+        try:
+            if created:
                 async with self.db.read() as session:
                     last = await session.scalar(
                         select(col(Blog.last_offset)).where(col(Blog.id) == blog_id)
                     )
                 channel.start(last or 0)
-            except BaseException:
-                self._leave(channel, reader)
-                raise
-        else:
-            channel.readers.add(reader)
-            await channel.ready.wait()
-        assert channel.last is not None
-        try:
-            yield channel.last
-        finally:
+            else:
+                await channel.ready.wait()
+                if channel.last is None:
+                    raise ConnectionError("the event log could not be read")
+        except BaseException:
+            if created:
+                channel.ready.set()  # let readers waiting on this channel fail too
             self._leave(channel, reader)
+            raise
+        assert channel.last is not None
+        return channel.last
+
+    def leave(self, blog_id: int, reader: Reader) -> None:
+        channel = self.channels.get(blog_id)
+        if channel is not None:
+            self._leave(channel, reader)
+
+    @contextlib.asynccontextmanager
+    async def subscribe(self, blog_id: int, reader: Reader) -> AsyncIterator[int]:
+        """`join` for the length of a block; yields where delivery starts."""
+        position = await self.join(blog_id, reader)
+        try:
+            yield position
+        finally:
+            self.leave(blog_id, reader)
 
     def _leave(self, channel: Channel, reader: Reader) -> None:
         channel.readers.discard(reader)

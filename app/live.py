@@ -64,7 +64,7 @@ def hello(blog: Blog, position: int) -> bytes:
     return orjson.dumps({"type": "hello", "offset": position, "blog": public})
 
 
-async def _blog(db: Database, slug: str) -> Blog | None:
+async def blog_by_slug(db: Database, slug: str) -> Blog | None:
     async with db.read() as session:
         blog: Blog | None = await session.scalar(select(Blog).where(col(Blog.slug) == slug))
         return blog
@@ -121,7 +121,7 @@ async def serve_reader(
     if not origin_allowed(headers.get("origin"), headers.get("host"), settings):
         await send({"type": "websocket.close", "code": POLICY_VIOLATION})  # 403 before accept
         return
-    blog = await _blog(db, slug) if "/" not in slug else None
+    blog = await blog_by_slug(db, slug) if "/" not in slug else None
     await send({"type": "websocket.accept"})
 
     async def close(code: int, reason: str) -> None:
@@ -149,7 +149,7 @@ async def serve_reader(
         latest = max(position, blog.last_offset)
         if since is not None and since > latest:
             # The blog read above may predate a post this reader already saw elsewhere.
-            blog = await _blog(db, slug) or blog
+            blog = await blog_by_slug(db, slug) or blog
             latest = max(position, blog.last_offset)
             if since > latest:
                 return await close(
@@ -228,7 +228,7 @@ async def blog_events(
     async def stream() -> AsyncIterator[bytes]:
         reader = QueueReader(settings.reader_buffer_bytes)
         async with hub.subscribe(blog_id, reader) as position:
-            current = await _blog(db, blog.slug) or blog
+            current = await blog_by_slug(db, blog.slug) or blog
             reader.sent = position if start is None else start
             yield b"retry: 2000\ndata: %b\n\n" % hello(current, position)
             if start is not None:

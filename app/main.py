@@ -16,13 +16,14 @@ from app.db import Database
 from app.hub import Hub
 from app.limits import BodySizeLimit
 from app.live import ReaderSockets
+from app.wsserver import APP_STATE_KEY, Heartbeat
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
 
     @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    async def lifespan(app: FastAPI) -> AsyncIterator[dict[str, FastAPI]]:
         db = Database(settings)
         hub = Hub(
             db,
@@ -32,10 +33,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
         app.state.db = db
         app.state.hub = hub
+        app.state.heartbeat = Heartbeat(settings.heartbeat_seconds)
         await hub.start()
         try:
-            yield
+            # uvicorn hands this state to its protocols: ReaderProtocol finds the app here.
+            yield {APP_STATE_KEY: app}
         finally:
+            app.state.heartbeat.stop()
             await hub.stop()
             await db.dispose()
 

@@ -21,6 +21,7 @@ from app.config import Settings
 from app.db import Database
 from app.main import create_app
 from app.models import Role
+from app.wsserver import ReaderProtocol
 
 POSTGRES_ADMIN_URL = os.environ.get(
     "TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
@@ -185,6 +186,7 @@ async def start_server(settings: Settings, clean_db: None) -> AsyncIterator[Star
             host="127.0.0.1",
             port=port,
             log_level="warning",
+            ws=ReaderProtocol,
             ws_per_message_deflate=False,
             ws_ping_interval=app.state.settings.heartbeat_seconds,
             ws_ping_timeout=app.state.settings.heartbeat_seconds,

@@ -1,0 +1,316 @@
+"""uvicorn's WebSocket protocol, specialised for readers (`--ws app.wsserver:ReaderProtocol`).
+
+An idle reader should cost next to nothing, and thousands of them sit idle on a live blog.
+A general WebSocket stack keeps per connection a parser, a message queue, locks and a task
+running the ASGI app; a reader needs none of them. It is sent frames, and sends nothing but
+pongs and a close. So for /ws/blogs/{slug} this protocol does the handshake itself, joins
+the hub with a `TransportReader` (which writes pre-built frames to the transport), sends the
+hello and the replay from a short-lived task, and then holds only a few slots per reader.
+Every other WebSocket is handed to uvicorn's own implementation, unchanged.
+
+Heartbeats are one task for all readers: each interval every reader is pinged, and one that
+has not answered the previous ping is cut off.
+"""
+
+import asyncio
+import base64
+import contextlib
+import hashlib
+import logging
+from typing import Any
+from urllib.parse import parse_qs, unquote, urlsplit
+
+from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
+
+from app.hub import websocket_frame
+from app.live import (
+    BAD_OFFSET,
+    NO_SUCH_BLOG,
+    blog_by_slug,
+    hello,
+    origin_allowed,
+    parse_since,
+    replay,
+)
+from app.readers import TransportReader, close_frame
+
+log = logging.getLogger("liveupdates.readers")
+
+PREFIX = "/ws/blogs/"
+GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"  # RFC 6455 §1.3
+GOING_AWAY = 1001
+SERVICE_RESTART = 1012
+MESSAGE_TOO_BIG = 1009
+PROTOCOL_ERROR = 1002
+PING = b"\x89\x00"
+APP_STATE_KEY = "liveupdates_app"
+
+
+def _http_error(status: str, extra: bytes = b"") -> bytes:
+    return b"HTTP/1.1 %b\r\nContent-Length: 0\r\nConnection: close\r\n%b\r\n" % (
+        status.encode(),
+        extra,
+    )
+
+
+def _accept_key(key: bytes) -> bytes:
+    return base64.b64encode(hashlib.sha1(key + GUID).digest())
+
+
+class Heartbeat:
+    """Pings every reader each interval; cuts off those that did not answer the last one."""
+
+    def __init__(self, interval: float) -> None:
+        self.interval = interval
+        self.sockets: set[ReaderProtocol] = set()
+        self._task: asyncio.Task[None] | None = None
+
+    def add(self, socket: "ReaderProtocol") -> None:
+        self.sockets.add(socket)
+        if self._task is None or self._task.done():
+            self._task = asyncio.get_running_loop().create_task(self._run())
+
+    def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+
+    async def _run(self) -> None:
+        while self.sockets:
+            await asyncio.sleep(self.interval)
+            for socket in tuple(self.sockets):
+                socket.heartbeat()
+
+
+class ReaderProtocol(asyncio.Protocol):
+    __slots__ = (
+        "config", "server_state", "app_state", "transport", "reader", "blog_id", "hub",
+        "buffer", "open", "awaiting_pong", "starting", "_writable",
+    )  # fmt: skip
+
+    def __init__(
+        self, config: Any, server_state: Any, app_state: dict[str, Any], _loop: Any = None
+    ) -> None:
+        self.config = config
+        self.server_state = server_state
+        self.app_state = app_state
+        self.transport: asyncio.Transport | None = None
+        self.reader: TransportReader | None = None
+        self.blog_id: int | None = None
+        self.hub: Any = None
+        self.buffer = b""
+        self.open = False
+        self.awaiting_pong = False
+        self.starting: asyncio.Task[None] | None = None
+        self._writable: asyncio.Future[None] | None = None
+
+    # --- the handshake --------------------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+
+    def data_received(self, data: bytes) -> None:
+        if self.open:
+            self._client_frames(data)
+            return
+        self.buffer += data
+        end = self.buffer.find(b"\r\n\r\n")
+        if end < 0:
+            return
+        head, self.buffer = self.buffer[:end].decode("latin-1"), self.buffer[end + 4 :]
+        request_line, *header_lines = head.split("\r\n")
+        target = request_line.split(" ")[1] if request_line.count(" ") >= 2 else ""
+        url = urlsplit(target)
+        app = self.app_state.get(APP_STATE_KEY)
+        if app is None or not url.path.startswith(PREFIX):
+            self._hand_over(head.encode("latin-1") + b"\r\n\r\n")
+            return
+        headers: dict[str, str] = {}
+        for line in header_lines:
+            name, _, value = line.partition(":")
+            headers[name.strip().lower()] = value.strip()
+        self._upgrade(app, unquote(url.path[len(PREFIX) :]), url.query, headers)
+
+    def _hand_over(self, request: bytes) -> None:
+        """Not a reader's socket: let uvicorn's own WebSocket implementation serve it."""
+        assert self.transport is not None
+        protocol = WebSocketsSansIOProtocol(
+            config=self.config, server_state=self.server_state, app_state=self.app_state
+        )
+        protocol.connection_made(self.transport)
+        self.transport.set_protocol(protocol)
+        protocol.data_received(request + self.buffer)
+
+    def _upgrade(self, app: Any, slug: str, query: str, headers: dict[str, str]) -> None:
+        transport = self.transport
+        assert transport is not None
+        settings = app.state.settings
+        key = headers.get("sec-websocket-key", "").encode()
+        if headers.get("sec-websocket-version") != "13":
+            transport.write(_http_error("426 Upgrade Required", b"Sec-WebSocket-Version: 13\r\n"))
+            transport.close()
+            return
+        if len(key) != 24:
+            transport.write(_http_error("400 Bad Request"))
+            transport.close()
+            return
+        if not origin_allowed(headers.get("origin"), headers.get("host"), settings):
+            transport.write(_http_error("403 Forbidden"))
+            transport.close()
+            return
+        transport.write(
+            b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            b"Sec-WebSocket-Accept: %b\r\n\r\n" % _accept_key(key)
+        )
+        self.open = True
+        self.server_state.connections.add(self)
+        heartbeat: Heartbeat = app.state.heartbeat
+        heartbeat.add(self)
+        since = parse_qs(query, keep_blank_values=True).get("since", [None])[-1]
+        self.starting = asyncio.get_running_loop().create_task(self._start(app, slug, since))
+        self.starting.add_done_callback(self._started)
+        if self.buffer:
+            self._client_frames(b"")
+
+    # --- joining the blog -------------------------------------------------------------------
+
+    async def _start(self, app: Any, slug: str, since_raw: str | None) -> None:
+        transport = self.transport
+        assert transport is not None
+        settings, db, hub = app.state.settings, app.state.db, app.state.hub
+        blog = await blog_by_slug(db, slug)
+        if blog is None or blog.id is None:
+            return self.close(NO_SUCH_BLOG, f"no blog {slug!r}")
+        blog_id = blog.id
+        try:
+            since = parse_since(since_raw)
+        except ValueError as error:
+            return self.close(BAD_OFFSET, str(error))
+        reader = TransportReader(transport, settings.reader_buffer_bytes)
+        position = await hub.join(blog_id, reader)
+        self.reader, self.blog_id, self.hub = reader, blog_id, hub
+        if self.transport is None:  # gone while joining: connection_lost saw no reader
+            hub.leave(blog_id, reader)
+            return
+        latest = max(position, blog.last_offset)
+        if since is not None and since > latest:
+            blog = await blog_by_slug(db, slug) or blog
+            latest = max(position, blog.last_offset)
+            if since > latest:
+                return self.close(BAD_OFFSET, f"since={since} is beyond the latest offset {latest}")
+        reader.sent = position if since is None else since
+        transport.write(websocket_frame(hello(blog, position)))
+        if since is not None:
+            async for frame in replay(db, blog_id, since, position):
+                await self._drain(settings.reader_buffer_bytes // 2)
+                if transport.is_closing():
+                    return
+                transport.write(frame.ws)
+                reader.sent = frame.offset
+        reader.go_live()
+
+    def _started(self, task: asyncio.Task[None]) -> None:
+        self.starting = None
+        if not task.cancelled() and (error := task.exception()) is not None:
+            log.error("a reader could not join its blog", exc_info=error)
+            self.close(1011, "server error; reconnect")
+
+    async def _drain(self, below: int) -> None:
+        """Wait while the transport holds more than `below` unsent bytes (replay only)."""
+        transport = self.transport
+        while transport is not None and not transport.is_closing():
+            if transport.get_write_buffer_size() <= below:
+                return
+            self._writable = asyncio.get_running_loop().create_future()
+            await self._writable
+
+    def pause_writing(self) -> None:
+        pass  # the reader's byte bound, not the transport's watermarks, decides
+
+    def resume_writing(self) -> None:
+        if self._writable is not None and not self._writable.done():
+            self._writable.set_result(None)
+
+    # --- frames from the reader: pongs, pings, a close; anything else is ignored --------------
+
+    def _client_frames(self, data: bytes) -> None:
+        buffer = self.buffer + data if data else self.buffer
+        limit = self.config.ws_max_size
+        while len(buffer) >= 2:
+            first, second = buffer[0], buffer[1]
+            length, head = second & 0x7F, 2
+            if not second & 0x80:
+                return self.close(PROTOCOL_ERROR, "client frames must be masked")
+            if length == 126:
+                if len(buffer) < 4:
+                    break
+                length, head = int.from_bytes(buffer[2:4], "big"), 4
+            elif length == 127:
+                if len(buffer) < 10:
+                    break
+                length, head = int.from_bytes(buffer[2:10], "big"), 10
+            if length > limit:
+                return self.close(MESSAGE_TOO_BIG, "readers send nothing this large")
+            if len(buffer) < head + 4 + length:
+                break
+            mask = buffer[head : head + 4]
+            payload = bytes(
+                b ^ mask[i % 4] for i, b in enumerate(buffer[head + 4 : head + 4 + length])
+            )
+            buffer = buffer[head + 4 + length :]
+            opcode = first & 0x0F
+            if opcode == 0xA:
+                self.awaiting_pong = False
+            elif opcode == 0x9:
+                self._write(bytes((0x8A, len(payload))) + payload if len(payload) < 126 else b"")
+            elif opcode == 0x8:
+                code = int.from_bytes(payload[:2], "big") if len(payload) >= 2 else 1000
+                self.close(code if 1000 <= code < 5000 else 1000, "")
+                return
+        self.buffer = buffer
+
+    # --- leaving ----------------------------------------------------------------------------
+
+    def _write(self, data: bytes) -> None:
+        if data and self.transport is not None and not self.transport.is_closing():
+            self.transport.write(data)
+
+    def close(self, code: int, reason: str) -> None:
+        """Send a close frame, then end the connection (at once if it is stuck)."""
+        transport = self.transport
+        if transport is None or transport.is_closing():
+            return
+        if self.reader is not None:
+            self.reader.dropped = True
+        transport.write(close_frame(code, reason))
+        transport.close()
+        asyncio.get_running_loop().call_later(2.0, transport.abort)
+
+    def heartbeat(self) -> None:
+        transport = self.transport
+        if transport is None or transport.is_closing():
+            return
+        if self.awaiting_pong:
+            log.info("a reader stopped answering pings; dropping it")
+            transport.abort()
+            return
+        self.awaiting_pong = True
+        transport.write(PING)
+
+    def shutdown(self) -> None:
+        """uvicorn is stopping: tell the reader to come back (1012) and let it go."""
+        self.close(SERVICE_RESTART, "server restarting; reconnect")
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.server_state.connections.discard(self)
+        if self.starting is not None:
+            self.starting.cancel()
+        if self.reader is not None and self.blog_id is not None:
+            self.reader.dropped = True
+            self.hub.leave(self.blog_id, self.reader)
+        if self._writable is not None and not self._writable.done():
+            self._writable.set_result(None)
+        app = self.app_state.get(APP_STATE_KEY)
+        if app is not None:
+            with contextlib.suppress(AttributeError, KeyError):
+                app.state.heartbeat.sockets.discard(self)
+        self.transport = None
