@@ -12,20 +12,25 @@ never awaits a reader: a reader takes the frame or is dropped (see readers.py).
 import asyncio
 import contextlib
 import logging
+from collections import deque
 from collections.abc import AsyncIterator
-from typing import Protocol
+from typing import Any, Protocol
 
+import orjson
 from sqlalchemy import select
 from sqlmodel import col
 
 from app.broker import Broker
 from app.db import Database
 from app.eventlog import read_events
-from app.models import Blog
+from app.models import Blog, BlogPublic
 
 log = logging.getLogger("liveupdates.hub")
 
 REPLAY_PAGE = 500
+# Recent frames kept per blog: readers resuming after a blip replay from memory.
+HISTORY = 256
+_BLOG_UPDATED = b'{"type":"blog.updated"'
 
 
 def websocket_frame(payload: bytes) -> bytes:
@@ -65,12 +70,14 @@ class Frame:
 
 
 class Reader(Protocol):
+    sent: int  # the last offset handed to this reader
+
     def deliver(self, frame: Frame) -> None:
         """Take the frame now, without awaiting anything."""
 
 
 class Channel:
-    """One blog's readers and its delivery position."""
+    """One blog's readers, its delivery position, its latest state and recent events."""
 
     def __init__(self, hub: "Hub", blog_id: int) -> None:
         self.hub = hub
@@ -79,13 +86,26 @@ class Channel:
         self.last: int | None = None  # the last offset delivered; None until known
         self.pending: dict[int, Frame] = {}
         self.ready = asyncio.Event()
+        self.blog: dict[str, Any] = {}  # the blog as of `last`, as the API shows it
+        self.recent: deque[Frame] = deque(maxlen=HISTORY)  # consecutive, up to `last`
         self._filler: asyncio.Task[None] | None = None
 
-    def start(self, last: int) -> None:
+    def start(self, last: int, blog: dict[str, Any], history: list[Frame]) -> None:
         if self.last is None:
             self.last = last
+            self.blog = blog
+            self.recent.extend(history)
             self.ready.set()
             self._drain()
+
+    def history(self, after: int, upto: int) -> list[Frame] | None:
+        """Frames in (after, upto] from memory, or None when they are not all there."""
+        recent = self.recent
+        if after >= upto:
+            return []
+        if not recent or recent[0].offset > after + 1 or recent[-1].offset < upto:
+            return None
+        return [frame for frame in recent if after < frame.offset <= upto]
 
     def offer(self, frame: Frame) -> None:
         if self.last is not None and frame.offset <= self.last:
@@ -102,6 +122,9 @@ class Channel:
             if frame is None:
                 break
             self.last = frame.offset
+            self.recent.append(frame)
+            if frame.data.startswith(_BLOG_UPDATED):
+                self.blog = orjson.loads(frame.data)["blog"]
             for reader in tuple(self.readers):
                 reader.deliver(frame)
         for offset in [o for o in pending if o <= self.last]:
@@ -157,6 +180,8 @@ class Hub:
         self.hold_seconds = hold_seconds
         self.catchup_seconds = catchup_seconds
         self.channels: dict[int, Channel] = {}
+        self.slugs: dict[str, int] = {}
+        self._lookups: dict[str, asyncio.Future[int | None]] = {}
         self.filled = 0  # events read from the log because the broker did not bring them
         self._catchup: asyncio.Task[None] | None = None
 
@@ -197,10 +222,18 @@ class Hub:
         try:
             if created:
                 async with self.db.read() as session:
-                    last = await session.scalar(
-                        select(col(Blog.last_offset)).where(col(Blog.id) == blog_id)
+                    blog = await session.get(Blog, blog_id)
+                    if blog is None:
+                        raise LookupError(f"no blog {blog_id}")
+                    last = blog.last_offset
+                    events = await read_events(
+                        session, blog_id, max(0, last - HISTORY), HISTORY, upto=last
                     )
-                channel.start(last or 0)
+                channel.start(
+                    last,
+                    BlogPublic.of(blog).model_dump(mode="json"),
+                    [Frame(e.offset, e.data) for e in events],
+                )
             else:
                 await channel.ready.wait()
                 if channel.last is None:
@@ -212,6 +245,36 @@ class Hub:
             raise
         assert channel.last is not None
         return channel.last
+
+    async def resolve(self, slug: str) -> int | None:
+        """The id of the blog with this slug (slugs never change, so it is remembered).
+
+        Concurrent calls for one slug share one query: a surge of readers arriving at once
+        must not become a surge of identical queries.
+        """
+        blog_id = self.slugs.get(slug)
+        if blog_id is not None:
+            return blog_id
+        lookup = self._lookups.get(slug)
+        if lookup is None:
+            lookup = self._lookups[slug] = asyncio.ensure_future(self._lookup(slug))
+            lookup.add_done_callback(lambda _: self._lookups.pop(slug, None))
+        return await asyncio.shield(lookup)
+
+    async def _lookup(self, slug: str) -> int | None:
+        async with self.db.read() as session:
+            blog_id = await session.scalar(select(col(Blog.id)).where(col(Blog.slug) == slug))
+        if blog_id is not None:
+            self.slugs[slug] = blog_id
+        return blog_id
+
+    def blog(self, blog_id: int) -> dict[str, Any]:
+        """The blog as of the offset its readers have been delivered (join first)."""
+        return self.channels[blog_id].blog
+
+    def history(self, blog_id: int, after: int, upto: int) -> list[Frame] | None:
+        channel = self.channels.get(blog_id)
+        return channel.history(after, upto) if channel is not None else None
 
     def leave(self, blog_id: int, reader: Reader) -> None:
         channel = self.channels.get(blog_id)

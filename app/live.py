@@ -23,8 +23,8 @@ from app.config import Settings
 from app.db import Database
 from app.deps import BlogDep, DatabaseDep, HubDep
 from app.eventlog import read_events
-from app.hub import REPLAY_PAGE, Frame, Hub
-from app.models import Blog, BlogPublic
+from app.hub import REPLAY_PAGE, Frame, Hub, Reader
+from app.models import Blog
 from app.readers import SLOW_READER, SLOW_READER_REASON, QueueReader, TransportReader
 
 router = APIRouter(tags=["live"])
@@ -58,20 +58,62 @@ def origin_allowed(origin: str | None, host: str | None, settings: Settings) -> 
     return urlsplit(origin).netloc == host
 
 
-def hello(blog: Blog, position: int) -> bytes:
-    public = BlogPublic.of(blog).model_dump(mode="json")
-    public["offset"] = position
-    return orjson.dumps({"type": "hello", "offset": position, "blog": public})
+class Refused(Exception):
+    """A reader that cannot be served: a close code for WebSockets, a status for SSE."""
+
+    def __init__(self, code: int, status: int, reason: str) -> None:
+        super().__init__(reason)
+        self.code, self.status, self.reason = code, status, reason
 
 
-async def blog_by_slug(db: Database, slug: str) -> Blog | None:
-    async with db.read() as session:
-        blog: Blog | None = await session.scalar(select(Blog).where(col(Blog.slug) == slug))
-        return blog
+def hello(blog: dict[str, Any], position: int) -> bytes:
+    return orjson.dumps({"type": "hello", "offset": position, "blog": {**blog, "offset": position}})
 
 
-async def replay(db: Database, blog_id: int, after: int, upto: int) -> AsyncIterator[Frame]:
-    """Logged events in (after, upto], read a page at a time."""
+async def start_reading(
+    hub: Hub, db: Database, slug: str, since_raw: str | None, reader: Reader
+) -> tuple[int, int, bytes, int | None]:
+    """Join `reader` to the blog: (blog id, position, hello, since). Leave when done.
+
+    Costs no query when the blog already has readers on this instance, so that a surge of
+    readers (a reconnect storm) does not become a surge of queries.
+    """
+    try:
+        since = parse_since(since_raw)
+    except ValueError as error:
+        raise Refused(BAD_OFFSET, 400, str(error)) from None
+    blog_id = await hub.resolve(slug)
+    if blog_id is None:
+        raise Refused(NO_SUCH_BLOG, 404, f"no blog {slug!r}")
+    position = await hub.join(blog_id, reader)
+    try:
+        if since is not None and since > position:
+            # It may have seen an event on its way here; the log knows.
+            async with db.read() as session:
+                latest = await session.scalar(
+                    select(col(Blog.last_offset)).where(col(Blog.id) == blog_id)
+                )
+            if since > (latest or 0):
+                raise Refused(
+                    BAD_OFFSET, 400, f"since={since} is beyond the latest offset {latest}"
+                )
+        reader.sent = position if since is None else since
+        return blog_id, position, hello(hub.blog(blog_id), position), since
+    except BaseException:
+        hub.leave(blog_id, reader)
+        raise
+
+
+async def replay(
+    db: Database, hub: Hub, blog_id: int, after: int, upto: int
+) -> AsyncIterator[Frame]:
+    """Events in (after, upto]: from the hub's memory when it has them all, else from the
+    event log a page at a time."""
+    recent = hub.history(blog_id, after, upto)
+    if recent is not None:
+        for frame in recent:
+            yield frame
+        return
     while after < upto:
         async with db.read() as session:
             events = await read_events(session, blog_id, after, REPLAY_PAGE, upto=upto)
@@ -121,44 +163,31 @@ async def serve_reader(
     if not origin_allowed(headers.get("origin"), headers.get("host"), settings):
         await send({"type": "websocket.close", "code": POLICY_VIOLATION})  # 403 before accept
         return
-    blog = await blog_by_slug(db, slug) if "/" not in slug else None
     await send({"type": "websocket.accept"})
-
-    async def close(code: int, reason: str) -> None:
-        await send({"type": "websocket.close", "code": code, "reason": reason})
 
     async def send_text(data: bytes) -> None:
         await send({"type": "websocket.send", "text": data.decode()})
 
-    if blog is None or blog.id is None:
-        return await close(NO_SUCH_BLOG, f"no blog {slug!r}")
-    query = parse_qs(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True)
-    try:
-        since = parse_since(query.get("since", [None])[-1])
-    except ValueError as error:
-        return await close(BAD_OFFSET, str(error))
+    async def close(code: int, reason: str) -> None:
+        await send({"type": "websocket.close", "code": code, "reason": reason})
 
+    query = parse_qs(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True)
     limit = settings.reader_buffer_bytes
     reader: TransportReader | QueueReader = (
         TransportReader(transport, limit)
         if transport is not None and hasattr(transport, "get_write_buffer_size")
         else QueueReader(limit)
     )
-    blog_id = blog.id
-    async with hub.subscribe(blog_id, reader) as position:
-        latest = max(position, blog.last_offset)
-        if since is not None and since > latest:
-            # The blog read above may predate a post this reader already saw elsewhere.
-            blog = await blog_by_slug(db, slug) or blog
-            latest = max(position, blog.last_offset)
-            if since > latest:
-                return await close(
-                    BAD_OFFSET, f"since={since} is beyond the latest offset {latest}"
-                )
-        reader.sent = position if since is None else since
-        await send_text(hello(blog, position))
+    try:
+        blog_id, position, greeting, since = await start_reading(
+            hub, db, slug, query.get("since", [None])[-1], reader
+        )
+    except Refused as refused:
+        return await close(refused.code, refused.reason)
+    try:
+        await send_text(greeting)
         if since is not None:
-            async for frame in replay(db, blog_id, since, position):
+            async for frame in replay(db, hub, blog_id, since, position):
                 await send_text(frame.data)
                 reader.sent = frame.offset
         reader.go_live()
@@ -166,6 +195,8 @@ async def serve_reader(
             await _until_disconnect(receive)
         else:
             await _pump(receive, send_text, close, reader)
+    finally:
+        hub.leave(blog_id, reader)
 
 
 async def _until_disconnect(receive: Receive) -> None:
@@ -212,8 +243,9 @@ async def blog_events(
 ) -> StreamingResponse:
     """Server-Sent Events: the same events as the WebSocket, `id:` = offset; resumable
     with `Last-Event-ID` or `?since=`."""
+    since_raw = last_event_id if last_event_id is not None else since
     try:
-        start = parse_since(last_event_id if last_event_id is not None else since)
+        start = parse_since(since_raw)
     except ValueError as error:
         raise HTTPException(status.HTTP_400_BAD_REQUEST, str(error)) from None
     if start is not None and start > blog.last_offset:
@@ -222,17 +254,19 @@ async def blog_events(
             f"since={start} is beyond the latest offset {blog.last_offset}",
         )
     settings: Settings = request.app.state.settings
-    assert blog.id is not None
-    blog_id = blog.id
 
     async def stream() -> AsyncIterator[bytes]:
         reader = QueueReader(settings.reader_buffer_bytes)
-        async with hub.subscribe(blog_id, reader) as position:
-            current = await blog_by_slug(db, blog.slug) or blog
-            reader.sent = position if start is None else start
-            yield b"retry: 2000\ndata: %b\n\n" % hello(current, position)
+        try:
+            blog_id, position, greeting, start = await start_reading(
+                hub, db, blog.slug, since_raw, reader
+            )
+        except Refused:
+            return
+        try:
+            yield b"retry: 2000\ndata: %b\n\n" % greeting
             if start is not None:
-                async for frame in replay(db, blog_id, start, position):
+                async for frame in replay(db, hub, blog_id, start, position):
                     yield frame.sse
                     reader.sent = frame.offset
             while True:
@@ -244,6 +278,8 @@ async def blog_events(
                 if batch is None:
                     return  # too slow: the browser reconnects with Last-Event-ID
                 yield b"".join(frame.sse for frame in batch)
+        finally:
+            hub.leave(blog_id, reader)
 
     return StreamingResponse(
         stream(),

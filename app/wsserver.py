@@ -23,15 +23,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 
 from app.hub import websocket_frame
-from app.live import (
-    BAD_OFFSET,
-    NO_SUCH_BLOG,
-    blog_by_slug,
-    hello,
-    origin_allowed,
-    parse_since,
-    replay,
-)
+from app.live import Refused, origin_allowed, replay, start_reading
 from app.readers import TransportReader, close_frame
 
 log = logging.getLogger("liveupdates.readers")
@@ -177,30 +169,20 @@ class ReaderProtocol(asyncio.Protocol):
         transport = self.transport
         assert transport is not None
         settings, db, hub = app.state.settings, app.state.db, app.state.hub
-        blog = await blog_by_slug(db, slug)
-        if blog is None or blog.id is None:
-            return self.close(NO_SUCH_BLOG, f"no blog {slug!r}")
-        blog_id = blog.id
-        try:
-            since = parse_since(since_raw)
-        except ValueError as error:
-            return self.close(BAD_OFFSET, str(error))
         reader = TransportReader(transport, settings.reader_buffer_bytes)
-        position = await hub.join(blog_id, reader)
+        try:
+            blog_id, position, greeting, since = await start_reading(
+                hub, db, slug, since_raw, reader
+            )
+        except Refused as refused:
+            return self.close(refused.code, refused.reason)
         self.reader, self.blog_id, self.hub = reader, blog_id, hub
         if self.transport is None:  # gone while joining: connection_lost saw no reader
             hub.leave(blog_id, reader)
             return
-        latest = max(position, blog.last_offset)
-        if since is not None and since > latest:
-            blog = await blog_by_slug(db, slug) or blog
-            latest = max(position, blog.last_offset)
-            if since > latest:
-                return self.close(BAD_OFFSET, f"since={since} is beyond the latest offset {latest}")
-        reader.sent = position if since is None else since
-        transport.write(websocket_frame(hello(blog, position)))
+        transport.write(websocket_frame(greeting))
         if since is not None:
-            async for frame in replay(db, blog_id, since, position):
+            async for frame in replay(db, hub, blog_id, since, position):
                 await self._drain(settings.reader_buffer_bytes // 2)
                 if transport.is_closing():
                     return
