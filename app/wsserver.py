@@ -76,7 +76,7 @@ class Heartbeat:
 class ReaderProtocol(asyncio.Protocol):
     __slots__ = (
         "config", "server_state", "app_state", "transport", "reader", "blog_id", "hub",
-        "buffer", "open", "awaiting_pong", "starting", "_writable",
+        "buffer", "open", "awaiting_pong", "starting", "_writable", "delegate",
     )  # fmt: skip
 
     def __init__(
@@ -94,6 +94,7 @@ class ReaderProtocol(asyncio.Protocol):
         self.awaiting_pong = False
         self.starting: asyncio.Task[None] | None = None
         self._writable: asyncio.Future[None] | None = None
+        self.delegate: asyncio.Protocol | None = None  # uvicorn's, for other WebSockets
 
     # --- the handshake --------------------------------------------------------------------
 
@@ -101,6 +102,9 @@ class ReaderProtocol(asyncio.Protocol):
         self.transport = transport  # type: ignore[assignment]
 
     def data_received(self, data: bytes) -> None:
+        if self.delegate is not None:
+            self.delegate.data_received(data)
+            return
         if self.open:
             self._client_frames(data)
             return
@@ -123,14 +127,21 @@ class ReaderProtocol(asyncio.Protocol):
         self._upgrade(app, unquote(url.path[len(PREFIX) :]), url.query, headers)
 
     def _hand_over(self, request: bytes) -> None:
-        """Not a reader's socket: let uvicorn's own WebSocket implementation serve it."""
+        """Not a reader's socket: let uvicorn's own WebSocket implementation serve it.
+
+        uvicorn makes this object the transport's protocol once we return, so from now on
+        it passes every callback through to the delegate.
+        """
         assert self.transport is not None
-        protocol = WebSocketsSansIOProtocol(
+        self.delegate = WebSocketsSansIOProtocol(
             config=self.config, server_state=self.server_state, app_state=self.app_state
         )
-        protocol.connection_made(self.transport)
-        self.transport.set_protocol(protocol)
-        protocol.data_received(request + self.buffer)
+        self.delegate.connection_made(self.transport)
+        self.delegate.data_received(request + self.buffer)
+        self.buffer = b""
+
+    def eof_received(self) -> bool | None:
+        return self.delegate.eof_received() if self.delegate is not None else None
 
     def _upgrade(self, app: Any, slug: str, query: str, headers: dict[str, str]) -> None:
         transport = self.transport
@@ -206,10 +217,14 @@ class ReaderProtocol(asyncio.Protocol):
             await self._writable
 
     def pause_writing(self) -> None:
-        pass  # the reader's byte bound, not the transport's watermarks, decides
+        if self.delegate is not None:
+            self.delegate.pause_writing()
+        # for readers, their byte bound, not the transport's watermarks, decides
 
     def resume_writing(self) -> None:
-        if self._writable is not None and not self._writable.done():
+        if self.delegate is not None:
+            self.delegate.resume_writing()
+        elif self._writable is not None and not self._writable.done():
             self._writable.set_result(None)
 
     # --- frames from the reader: pongs, pings, a close; anything else is ignored --------------
@@ -283,6 +298,9 @@ class ReaderProtocol(asyncio.Protocol):
         self.close(SERVICE_RESTART, "server restarting; reconnect")
 
     def connection_lost(self, exc: Exception | None) -> None:
+        if self.delegate is not None:
+            self.delegate.connection_lost(exc)
+            return
         self.server_state.connections.discard(self)
         if self.starting is not None:
             self.starting.cancel()

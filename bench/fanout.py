@@ -128,7 +128,20 @@ def start_naive(workdir: Path) -> Target:
     return Target("naive_fastapi", process, port, "/ws", post, client.close)
 
 
-STARTERS = {"ours": start_ours, "naive": start_naive}
+def start_floor(workdir: Path) -> Target:
+    port = free_port()
+    process = subprocess.Popen([sys.executable, "-m", "bench.peers.floor", str(port)], cwd=ROOT)
+    base = f"http://127.0.0.1:{port}"
+    wait_http(f"{base}/")
+    client = httpx.Client(base_url=base, timeout=60)
+
+    def post(n: int) -> None:
+        client.post("/publish", json={"headline": f"Update {n}", "body": BODY}).raise_for_status()
+
+    return Target("floor", process, port, "/ws", post, client.close)
+
+
+STARTERS = {"ours": start_ours, "naive": start_naive, "floor": start_floor}
 
 
 @dataclass
@@ -237,6 +250,18 @@ def median_last(result: Result) -> float:
     return statistics.median(last for _, _, last in result.latencies)
 
 
+def summary(results: list[Result]) -> dict[str, float]:
+    """Medians over the rounds of one target."""
+    return {
+        "cpu": statistics.median(r.cpu_per_delivery_us for r in results),
+        "last": statistics.median(median_last(r) for r in results),
+        "rss": statistics.median(r.rss_per_reader_kb for r in results),
+        "rate": statistics.median(r.deliveries_per_s for r in results),
+        "driver": statistics.median(r.driver_cpu_s for r in results),
+        "missing": max(r.missing for r in results),
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -244,28 +269,42 @@ def main() -> None:
     parser.add_argument("--readers", type=int, default=5000)
     parser.add_argument("--posts", type=int, default=10)
     parser.add_argument("--clients", type=int, default=4, help="client processes")
-    parser.add_argument("--targets", default="ours,naive")
+    parser.add_argument("--targets", default="ours,naive,floor")
+    parser.add_argument("--rounds", type=int, default=3, help="alternating runs per target")
     args = parser.parse_args()
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))  # servers inherit it
 
-    results = {}
-    for name in args.targets.split(","):
-        results[name] = run_target(name, args.readers, args.posts, args.clients)
-        show(results[name])
+    names = args.targets.split(",")
+    runs: dict[str, list[Result]] = {name: [] for name in names}
+    for round_ in range(args.rounds):
+        for name in names:  # alternate, so that drifts of the machine hit every target
+            result = run_target(name, args.readers, args.posts, args.clients)
+            runs[name].append(result)
+            print(f"\n[round {round_ + 1}]", end="")
+            show(result)
 
-    if "ours" in results and "naive" in results:
-        ours, naive = results["ours"], results["naive"]
-        print("\nours / naive_fastapi (target):")
+    table = {name: summary(results) for name, results in runs.items()}
+    print(f"\nMedians of {args.rounds} rounds, {args.readers} readers, {args.posts} posts:")
+    print("  target          CPU µs/delivery  last reader ms  deliveries/s  RSS KB/reader")
+    for name, row in table.items():
         print(
-            f"  CPU per delivery      {ours.cpu_per_delivery_us / naive.cpu_per_delivery_us:5.2f}"
-            "  (<= 0.6)"
+            f"  {name:<15} {row['cpu']:>15.1f} {row['last']:>15.1f} {row['rate']:>13.0f}"
+            f" {row['rss']:>14.1f}"
         )
-        print(f"  time to last reader   {median_last(ours) / median_last(naive):5.2f}  (<= 0.7)")
-        print(
-            f"  RSS per idle reader   {ours.rss_per_reader_kb / naive.rss_per_reader_kb:5.2f}"
-            "  (<= 0.6)"
-        )
+    ours = table.get("ours")
+    if ours is None:
+        return
+    print("\nRatios (ours / peer), with the targets:")
+    if "naive" in table:
+        naive = table["naive"]
+        print(f"  CPU per delivery / naive      {ours['cpu'] / naive['cpu']:5.2f}  (<= 0.6)")
+        print(f"  time to last reader / naive   {ours['last'] / naive['last']:5.2f}  (<= 0.7)")
+        print(f"  RSS per idle reader / naive   {ours['rss'] / naive['rss']:5.2f}  (<= 0.6)")
+    if "floor" in table:
+        floor = table["floor"]
+        print(f"  CPU per delivery / floor      {ours['cpu'] / floor['cpu']:5.2f}  (<= 1.15)")
+        print(f"  time to last reader / floor   {ours['last'] / floor['last']:5.2f}")
 
 
 if __name__ == "__main__":

@@ -178,7 +178,7 @@ async def start_server(settings: Settings, clean_db: None) -> AsyncIterator[Star
     """Start servers built from the test settings with some overridden; all stop at the end."""
     servers: list[LiveServer] = []
 
-    async def start(**overrides: object) -> LiveServer:
+    async def start(ws: object = ReaderProtocol, **overrides: object) -> LiveServer:
         app = create_app(settings.model_copy(update=overrides))
         port = free_port()
         config = uvicorn.Config(
@@ -186,7 +186,7 @@ async def start_server(settings: Settings, clean_db: None) -> AsyncIterator[Star
             host="127.0.0.1",
             port=port,
             log_level="warning",
-            ws=ReaderProtocol,
+            ws=ws,  # type: ignore[arg-type]
             ws_per_message_deflate=False,
             ws_ping_interval=app.state.settings.heartbeat_seconds,
             ws_ping_timeout=app.state.settings.heartbeat_seconds,

@@ -15,6 +15,7 @@ from httpx_ws import aconnect_ws
 from httpx_ws.transport import ASGIWebSocketTransport
 from websockets.asyncio.client import ClientConnection, connect
 
+from app import hub as hub_module
 from app import live as live_module
 from app.readers import QueueReader, TransportReader
 from tests.conftest import LiveServer, StartServer, Tokens
@@ -162,6 +163,7 @@ async def test_replay_then_live_under_concurrent_posting(
     server: LiveServer, api: Api, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(live_module, "REPLAY_PAGE", 7)  # many replay pages
+    monkeypatch.setattr(hub_module, "HISTORY", 5)  # and most of them from the log
     for n in range(30):
         await api.post(f"early {n}")
     total = 30 + 200
@@ -332,6 +334,64 @@ async def test_sse_bad_offsets_are_400(server: LiveServer, api: Api) -> None:
         r = await api.client.get("/blogs/live/events", params=params, headers=headers)
         assert r.status_code == 400
     assert (await api.client.get("/blogs/nope/events")).status_code == 404
+
+
+async def test_shutdown_tells_readers_to_reconnect(server: LiveServer, api: Api) -> None:
+    async with connect(f"{server.ws_url}/ws/blogs/live") as ws:
+        assert orjson.loads(await ws.recv())["type"] == "hello"
+        server.server.should_exit = True
+        with pytest.raises(websockets.ConnectionClosed) as closed:
+            await asyncio.wait_for(ws.recv(), 10)
+        assert closed.value.rcvd is not None and closed.value.rcvd.code == 1012
+
+
+async def test_reader_protocol_details(server: LiveServer, api: Api) -> None:
+    hub = server.app.state.hub
+    async with connect(f"{server.ws_url}/ws/blogs/live") as ws:
+        await ws.recv()
+        assert hub.reader_count() == 1
+        pong = await ws.ping(b"are you there")
+        await asyncio.wait_for(pong, 5)  # the server answers pings
+        await ws.send("readers' messages are ignored")
+        entry = await api.post("still delivered")
+        assert orjson.loads(await ws.recv())["entry"] == entry
+    # A clean close from the reader is answered, and the reader leaves the hub.
+    assert ws.close_code == 1000
+    for _ in range(100):
+        if hub.reader_count() == 0:
+            break
+        await asyncio.sleep(0.01)
+    assert hub.reader_count() == 0
+
+    async with connect(f"{server.ws_url}/ws/blogs/live", max_size=None) as ws:
+        await ws.recv()
+        await ws.send("x" * 10_000)  # beyond the small limit readers get
+        with pytest.raises(websockets.ConnectionClosed) as closed:
+            await asyncio.wait_for(ws.recv(), 5)
+        assert closed.value.rcvd is not None and closed.value.rcvd.code == 1009
+
+    # Other WebSocket paths go to uvicorn's own implementation: here, no such route.
+    with pytest.raises(websockets.InvalidStatus) as refused:
+        async with connect(f"{server.ws_url}/ws/elsewhere"):
+            pass
+    assert refused.value.response.status_code == 403
+
+
+async def test_under_uvicorns_own_websockets_frames_still_go_to_the_transport(
+    start_server: StartServer, tokens: Tokens
+) -> None:
+    """Served as plain ASGI (another `--ws`), readers still get the transport fast path."""
+    server = await start_server(ws="websockets-sansio")
+    api = Api(server.url, tokens)
+    await api.create_blog()
+    first = await api.post("before")
+    async with reader(server, "?since=0") as socket:
+        assert (await socket.next())["type"] == "hello"
+        assert (await socket.next())["entry"] == first
+        second = await api.post("after")
+        assert await socket.next() == {"type": "entry.created", "offset": 2, "entry": second}
+    assert any(isinstance(r, TransportReader) for r in _readers_seen)
+    await api.client.aclose()
 
 
 # --- the ASGI fallback: no transport to write to, a queue and `await send` instead ---------
