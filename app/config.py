@@ -17,6 +17,8 @@ class Settings(BaseSettings):
     allowed_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
     media_dir: Path = Path("./media")
     public_url: str = ""
+    # Named as the publisher in pages' schema.org data and in feeds.
+    publisher_name: str = "liveupdates"
 
     # Requests whose body is larger than this are refused with 413 before they are read.
     max_body_bytes: int = Field(default=256 * 1024, ge=1024)

@@ -5,10 +5,11 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
+from fastapi.staticfiles import StaticFiles
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
-from app import live
+from app import live, pages
 from app.api import blogs, entries
 from app.broker import make_broker
 from app.config import Settings
@@ -16,6 +17,7 @@ from app.db import Database
 from app.hub import Hub
 from app.limits import BodySizeLimit
 from app.live import ReaderSockets
+from app.pages import WEB, PageCache
 from app.wsserver import APP_STATE_KEY, Heartbeat
 
 
@@ -34,6 +36,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.db = db
         app.state.hub = hub
         app.state.heartbeat = Heartbeat(settings.heartbeat_seconds)
+        app.state.pages = PageCache(hub)
         await hub.start()
         try:
             # uvicorn hands this state to its protocols: ReaderProtocol finds the app here.
@@ -68,6 +71,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(blogs.router)
     app.include_router(entries.router)
     app.include_router(live.router)
+    app.include_router(pages.router)
+    app.mount("/static", StaticFiles(directory=WEB), name="static")
     return app
 
 

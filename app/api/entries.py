@@ -42,12 +42,12 @@ def _not_found(slug: str, entry_id: int | None = None) -> HTTPException:
     return HTTPException(status.HTTP_404_NOT_FOUND, what)
 
 
-def _encode_cursor(entry: Entry) -> str:
+def encode_cursor(entry: Entry) -> str:
     micros = int(entry.published_at.timestamp() * 1_000_000)
     return base64.urlsafe_b64encode(f"{micros}.{entry.id}".encode()).decode().rstrip("=")
 
 
-def _decode_cursor(cursor: str) -> tuple[datetime, int]:
+def decode_cursor(cursor: str) -> tuple[datetime, int]:
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
         micros, entry_id = (int(part) for part in raw.split("."))
@@ -149,7 +149,7 @@ async def list_entries(
     """Entries newest first by `published_at`; pass `next` back as `before` for older ones."""
     query = select(Entry).where(col(Entry.blog_id) == blog.id)
     if before is not None:
-        published_at, entry_id = _decode_cursor(before)
+        published_at, entry_id = decode_cursor(before)
         query = query.where(
             or_(
                 col(Entry.published_at) < published_at,
@@ -163,7 +163,7 @@ async def list_entries(
     entries = entries[:limit]
     return EntryPage(
         entries=[EntryPublic.of(e, blog.slug) for e in entries],
-        next=_encode_cursor(entries[-1]) if more else None,
+        next=encode_cursor(entries[-1]) if more else None,
     )
 
 
