@@ -6,7 +6,9 @@ STAMP  := $(VENV)/.installed
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
-.PHONY: install run serve test lint format clean
+CHROMIUM ?= /usr/bin/chromium
+
+.PHONY: install run serve test lint format clean chromium
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,8 +24,19 @@ run: install
 	$(BIN)/liveupdates serve --host $(HOST) --port $(PORT)
 
 ## The whole suite, on SQLite and on Postgres, after the linters
-test: install lint
+test: install lint chromium
 	$(BIN)/pytest
+
+## Browser tests drive Debian's Chromium (Playwright's own download is not used)
+chromium:
+	@if [ ! -x $(CHROMIUM) ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "installing Debian's chromium for the browser tests"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	  else \
+	    echo "The browser tests need Chromium at $(CHROMIUM): sudo apt-get install chromium" >&2; exit 1; \
+	  fi; \
+	fi
 
 lint: install
 	$(BIN)/ruff check .

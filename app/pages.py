@@ -91,17 +91,20 @@ class PageCache:
         self.hub = hub
         self._rendered: dict[tuple[int, str], Rendered] = {}
         self._locks: dict[tuple[int, str], asyncio.Lock] = {}
-        self._watching: dict[int, _OffsetWatcher] = {}
+        self._watching: dict[int, asyncio.Future[int]] = {}
 
     async def offset(self, blog_id: int) -> int:
         """The blog's latest offset as this instance knows it, without a query."""
-        if blog_id not in self._watching:
-            watcher = self._watching[blog_id] = _OffsetWatcher()
-            try:
-                await self.hub.join(blog_id, watcher)
-            except BaseException:
-                del self._watching[blog_id]
-                raise
+        joined = self._watching.get(blog_id)
+        if joined is None:
+            joined = self._watching[blog_id] = asyncio.ensure_future(
+                self.hub.join(blog_id, _OffsetWatcher())
+            )
+        try:
+            await asyncio.shield(joined)
+        except Exception:
+            self._watching.pop(blog_id, None)  # the next request tries again
+            raise
         channel = self.hub.channels[blog_id]
         assert channel.last is not None
         return channel.last
@@ -253,16 +256,20 @@ def _render_blog(request: Request, view: BlogView, before: str | None) -> bytes:
     settings = request.app.state.settings
     url = f"{_base_url(request)}/blogs/{view.blog.slug}"
     zone = view.blog.timezone
-    return templates.get_template("blog.html").render(
-        blog=view.blog,
-        view=view,
-        url=url,
-        before=before,
-        ended=view.blog.status == BlogStatus.ended,
-        jsonld=live_blog_posting(view, url, settings.publisher_name),
-        local=lambda moment: local_time(moment, zone),
-        today=datetime.now(UTC).astimezone(ZoneInfo(zone)).date(),
-    ).encode()
+    return (
+        templates.get_template("blog.html")
+        .render(
+            blog=view.blog,
+            view=view,
+            url=url,
+            before=before,
+            ended=view.blog.status == BlogStatus.ended,
+            jsonld=live_blog_posting(view, url, settings.publisher_name),
+            local=lambda moment: local_time(moment, zone),
+            today=datetime.now(UTC).astimezone(ZoneInfo(zone)).date(),
+        )
+        .encode()
+    )
 
 
 @router.api_route("/blogs/{slug}", methods=["GET", "HEAD"])

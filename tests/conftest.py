@@ -178,9 +178,11 @@ async def start_server(settings: Settings, clean_db: None) -> AsyncIterator[Star
     """Start servers built from the test settings with some overridden; all stop at the end."""
     servers: list[LiveServer] = []
 
-    async def start(ws: object = ReaderProtocol, **overrides: object) -> LiveServer:
+    async def start(
+        ws: object = ReaderProtocol, port: int | None = None, **overrides: object
+    ) -> LiveServer:
         app = create_app(settings.model_copy(update=overrides))
-        port = free_port()
+        port = port or free_port()
         config = uvicorn.Config(
             app,
             host="127.0.0.1",

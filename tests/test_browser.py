@@ -1,0 +1,276 @@
+"""The reader's page in real Chromium: live updates, scrolling, reconnects, no script runs."""
+
+import asyncio
+import os
+import shutil
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+import pytest
+from playwright.async_api import Browser, Page, async_playwright, expect
+
+from tests.conftest import LiveServer, StartServer, Tokens
+from tests.test_render import XSS_VECTORS
+
+CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+pytestmark = pytest.mark.parametrize("settings", ["sqlite"], indirect=True)
+
+
+@pytest.fixture(scope="session")
+async def browser() -> AsyncIterator[Browser]:
+    assert shutil.which(CHROMIUM), f"{CHROMIUM} is missing: apt-get install chromium"
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        yield browser
+        await browser.close()
+
+
+class Newsroom:
+    def __init__(self, server: LiveServer, tokens: Tokens) -> None:
+        self.server = server
+        self.client = httpx.AsyncClient(base_url=server.url, timeout=30)
+        self.tokens = tokens
+
+    async def blog(self, slug: str = "storm", title: str = "Storm Aurelia") -> None:
+        r = await self.client.post(
+            "/api/blogs",
+            json={"slug": slug, "title": title, "description": "Hour by hour"},
+            headers=self.tokens.auth("admin"),
+        )
+        assert r.status_code == 201, r.text
+
+    async def post(self, body: str, slug: str = "storm", **extra: object) -> dict[str, object]:
+        r = await self.client.post(
+            f"/api/blogs/{slug}/entries", json={"body": body, **extra},
+            headers=self.tokens.auth("editor"),
+        )  # fmt: skip
+        assert r.status_code == 201, r.text
+        return dict(r.json())
+
+    async def patch(self, entry_id: object, slug: str = "storm", **changes: object) -> None:
+        r = await self.client.patch(
+            f"/api/blogs/{slug}/entries/{entry_id}",
+            json=changes,
+            headers=self.tokens.auth("editor"),
+        )
+        assert r.status_code == 200, r.text
+
+
+@pytest.fixture
+async def newsroom(start_server: StartServer, tokens: Tokens) -> AsyncIterator[Newsroom]:
+    server = await start_server()
+    newsroom = Newsroom(server, tokens)
+    await newsroom.blog()
+    yield newsroom
+    await newsroom.client.aclose()
+
+
+@pytest.fixture
+async def page(browser: Browser) -> AsyncIterator[Page]:
+    context = await browser.new_context(viewport={"width": 1200, "height": 800})
+    page = await context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    yield page
+    await context.close()
+    assert not errors, errors
+
+
+async def open_live(page: Page, newsroom: Newsroom, slug: str = "storm") -> None:
+    await page.goto(f"{newsroom.server.url}/blogs/{slug}")
+    await expect(page.locator("body")).to_have_attribute("data-connection", "live")
+
+
+async def test_new_edited_and_deleted_entries_show_without_reload(
+    page: Page, newsroom: Newsroom
+) -> None:
+    first = await newsroom.post("First update")
+    await open_live(page, newsroom)
+    marker = await page.evaluate("window.notReloaded = true")
+    assert marker is True
+
+    entry = await newsroom.post("Polls have **closed**", headline="Polls close")
+    article = page.locator(f"#entry-{entry['id']}")
+    await expect(article).to_be_visible(timeout=1000)
+    await expect(page.locator("[data-feed] article").first).to_have_id(f"entry-{entry['id']}")
+    await expect(article.locator("strong")).to_have_text("closed")
+    published = await article.locator("time").first.get_attribute("datetime")
+
+    await newsroom.patch(entry["id"], body="Polls closed an hour ago")
+    await expect(article.locator(".updated")).to_contain_text("Updated")
+    await expect(article.locator(".body")).to_have_text("Polls closed an hour ago")
+    await expect(page.locator("[data-feed] article").first).to_have_id(f"entry-{entry['id']}")
+    assert await article.locator("time").first.get_attribute("datetime") == published
+
+    await newsroom.patch(first["id"], key_event=True)
+    panel = page.locator(f'[data-key-events] li[data-id="{first["id"]}"]')
+    await expect(panel).to_contain_text("First update")
+    order = await page.locator("[data-feed] article").evaluate_all("a => a.map(x => x.id)")
+    assert order == [f"entry-{entry['id']}", f"entry-{first['id']}"]  # edits never reorder
+    await panel.locator("a").click()
+    assert page.url.endswith(f"#entry-{first['id']}")
+
+    r = await newsroom.client.delete(
+        f"/api/blogs/storm/entries/{first['id']}", headers=newsroom.tokens.auth("editor")
+    )
+    assert r.status_code == 204
+    await expect(page.locator(f"#entry-{first['id']}")).to_have_count(0)
+    await expect(panel).to_have_count(0)
+    assert await page.evaluate("window.notReloaded") is True
+
+
+async def test_scrolled_reader_is_not_moved(page: Page, newsroom: Newsroom) -> None:
+    for n in range(12):
+        await newsroom.post(f"Earlier update {n}\n\n" + "Detail. " * 60)
+    await open_live(page, newsroom)
+    await page.mouse.wheel(0, 1500)
+    await page.wait_for_timeout(300)
+    reading = page.locator("[data-feed] article").nth(5)
+    before = await reading.bounding_box()
+    assert before is not None
+
+    for n in range(3):
+        await newsroom.post(f"Breaking {n}")
+    button = page.locator("[data-new-updates]")
+    await expect(button).to_have_text("3 new updates")
+    await expect(page).to_have_title("(3) Live updates | Storm Aurelia")
+    after = await reading.bounding_box()
+    assert after is not None and abs(after["y"] - before["y"]) < 1  # the text did not move
+
+    await button.click()
+    await expect(page.locator("[data-feed] article").first).to_contain_text("Breaking 2")
+    await expect(button).to_be_hidden()
+    await expect(page).to_have_title("Live updates | Storm Aurelia")
+
+
+async def test_reconnect_gets_every_missed_entry_once_in_order(
+    page: Page, newsroom: Newsroom, start_server: StartServer
+) -> None:
+    await newsroom.post("Before the outage")
+    await open_live(page, newsroom)
+    port = newsroom.server.port
+    await newsroom.server.stop()
+    await expect(page.locator("body")).to_have_attribute("data-connection", "reconnecting")
+
+    # Posts made elsewhere while this reader's server is down.
+    other = await start_server()
+    async with httpx.AsyncClient(base_url=other.url) as client:
+        missed = []
+        for n in range(5):
+            r = await client.post(
+                "/api/blogs/storm/entries", json={"body": f"Missed {n}"},
+                headers=newsroom.tokens.auth("editor"),
+            )  # fmt: skip
+            missed.append(r.json()["id"])
+    await start_server(port=port)
+
+    feed = page.locator("[data-feed] article")
+    await expect(feed).to_have_count(6, timeout=20_000)
+    ids = await feed.evaluate_all("a => a.map(x => Number(x.dataset.id))")
+    assert ids[:5] == list(reversed(missed))
+    await expect(page.locator("body")).to_have_attribute("data-connection", "live")
+
+
+async def test_page_works_without_javascript(browser: Browser, newsroom: Newsroom) -> None:
+    ids = [(await newsroom.post(f"Update {n}"))["id"] for n in range(25)]
+    context = await browser.new_context(java_script_enabled=False)
+    page = await context.new_page()
+    await page.goto(f"{newsroom.server.url}/blogs/storm")
+    articles = page.locator("[data-feed] article")
+    await expect(articles).to_have_count(20)
+    await expect(articles.first).to_contain_text("Update 24")
+    await page.get_by_role("link", name="Load older updates").click()
+    await expect(articles).to_have_count(5)
+    shown = await articles.evaluate_all("a => a.map(x => Number(x.dataset.id))")
+    assert shown == list(reversed(ids[:5]))
+    await context.close()
+
+
+async def test_older_updates_load_in_place_with_javascript(page: Page, newsroom: Newsroom) -> None:
+    for n in range(25):
+        await newsroom.post(f"Update {n}")
+    await open_live(page, newsroom)
+    await page.get_by_role("link", name="Load older updates").click()
+    await expect(page.locator("[data-feed] article")).to_have_count(25)
+    await expect(page.get_by_role("link", name="Load older updates")).to_have_count(0)
+
+
+async def test_no_script_from_an_entry_runs(page: Page, newsroom: Newsroom) -> None:
+    ran: list[str] = []
+    page.on(
+        "dialog",
+        lambda dialog: (ran.append(dialog.message), asyncio.ensure_future(dialog.dismiss())),
+    )
+    await page.add_init_script("window.__xss = false")
+    await newsroom.post(XSS_VECTORS[0], headline="<img src=x onerror=alert(1)>")
+    await open_live(page, newsroom)
+    for vector in XSS_VECTORS[1:]:  # live, through the client's own rendering
+        await newsroom.post(vector + "\n\n<script>window.__xss = true</script>")
+    await expect(page.locator("[data-feed] article")).to_have_count(len(XSS_VECTORS))
+    await page.wait_for_timeout(500)
+    await page.reload()  # and server-rendered
+    await page.wait_for_timeout(500)
+    assert ran == []
+    assert await page.evaluate("window.__xss") is False
+
+
+async def test_ended_blog_says_so_and_stops(page: Page, newsroom: Newsroom) -> None:
+    await newsroom.post("Last words")
+    await open_live(page, newsroom)
+    r = await newsroom.client.patch(
+        "/api/blogs/storm", json={"status": "ended"}, headers=newsroom.tokens.auth("admin")
+    )
+    assert r.status_code == 200
+    await expect(page.locator("[data-ended]")).to_be_visible()
+    await expect(page.locator("[data-ended]")).to_contain_text("This live blog has ended")
+    await expect(page.locator("body")).to_have_attribute("data-connection", "ended")
+    await page.wait_for_timeout(300)
+    assert newsroom.server.app.state.hub.reader_count() == 1  # only the page cache's watcher
+
+
+async def test_screenshot_for_the_readme(page: Page, newsroom: Newsroom) -> None:
+    """Not an assertion of looks: a picture of a realistic page for docs/screenshot.png."""
+    await newsroom.blog("election", "Election night 2026: results as they come in")
+    notice = "Polls closed at 10pm. Results are expected from 1am."
+    await newsroom.client.patch(
+        "/api/blogs/election", json={"notice": notice}, headers=newsroom.tokens.auth("admin")
+    )
+    entries = [
+        (
+            "Exit poll: Blue Party ahead",
+            "The broadcasters' exit poll puts the **Blue Party** on "
+            "312 seats, short of a majority by 14.\n\n> It's a long night ahead. — campaign chief",
+            True,
+        ),
+        (
+            None,
+            "Turnout in the capital looks higher than in 2022, officials at three counting "
+            "centres tell our reporters.",
+            False,
+        ),
+        (
+            "What happens next",
+            "- First results from about 1am\n- Most seats declared by 6am\n"
+            "- Final result expected by lunchtime",
+            False,
+        ),
+        (
+            "First seat declared",
+            "Northfield South is **held** by the Green Party with a majority "
+            "of 4,210, up from 2,980.",
+            True,
+        ),
+    ]
+    for headline, body, key in entries:
+        await newsroom.post(body, slug="election", headline=headline, key_event=key)
+    await page.set_viewport_size({"width": 1280, "height": 900})
+    await open_live(page, newsroom, "election")
+    await newsroom.post(
+        "Recount requested in Eastbridge after a margin of **eleven votes**.",
+        slug="election", headline="Recount in Eastbridge",
+    )  # fmt: skip
+    await expect(page.locator("[data-feed] article").first).to_contain_text("Recount")
+    target = Path(__file__).resolve().parent.parent / "docs" / "screenshot.png"
+    await page.screenshot(path=str(target) if os.environ.get("UPDATE_SCREENSHOT") else None)

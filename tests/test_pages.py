@@ -1,0 +1,226 @@
+"""Server-rendered pages and feeds: complete without JavaScript, cached per offset."""
+
+import gzip
+import re
+from html.parser import HTMLParser
+
+import feedparser
+import httpx
+import orjson
+import pytest
+
+from tests.conftest import Tokens
+
+Blog = dict[str, object]
+
+
+async def post(client: httpx.AsyncClient, tokens: Tokens, **payload: object) -> dict[str, object]:
+    r = await client.post(
+        "/api/blogs/election-night/entries", json=payload, headers=tokens.auth("editor")
+    )
+    assert r.status_code == 201, r.text
+    return dict(r.json())
+
+
+class Tags(HTMLParser):
+    """Every <script> and every on* attribute of a page, as a browser would parse it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.scripts: list[dict[str, str | None]] = []
+        self.handlers: list[tuple[str, str]] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "script":
+            self.scripts.append(dict(attrs))
+        self.handlers += [(tag, name) for name, _ in attrs if name.startswith("on")]
+
+
+def json_ld(page: str) -> dict[str, object]:
+    found = re.search(r'<script type="application/ld\+json">(.*?)</script>', page, re.S)
+    assert found is not None
+    return dict(orjson.loads(found.group(1)))
+
+
+async def test_blog_page_is_complete_without_javascript(
+    client: httpx.AsyncClient, tokens: Tokens, blog: Blog
+) -> None:
+    await client.patch(
+        "/api/blogs/election-night", json={"notice": "Polls close at 10pm"},
+        headers=tokens.auth("admin"),
+    )  # fmt: skip
+    key = await post(client, tokens, headline="Exit poll", body="Party A *ahead*", key_event=True)
+    pinned = await post(client, tokens, body="Editor's note: how we report", pinned=True)
+    plain = await post(client, tokens, body="Turnout is high")
+    await client.patch(
+        f"/api/blogs/election-night/entries/{plain['id']}", json={"body": "Turnout is very high"},
+        headers=tokens.auth("editor"),
+    )  # fmt: skip
+
+    r = await client.get("/blogs/election-night")
+    assert r.status_code == 200
+    page = r.text
+    assert "<title>Live updates | Election night</title>" in page
+    assert "Polls close at 10pm" in page
+    assert f'id="entry-{key["id"]}"' in page and f'id="entry-{plain["id"]}"' in page
+    assert f'id="pinned-{pinned["id"]}"' in page
+    assert "<em>ahead</em>" in page
+    assert "Key event" in page and "Updated" in page
+    assert 'data-offset="5"' in page  # the client resumes from here
+    # The key events panel links to the entry.
+    assert f'<li data-id="{key["id"]}"><a href="#entry-{key["id"]}">' in page
+    # Newest first: the edited entry keeps its place by publication time.
+    order = [int(i) for i in re.findall(r'<article [^>]*id="entry-(\d+)"', page)]
+    assert order == [plain["id"], pinned["id"], key["id"]]
+
+
+async def test_json_ld_describes_the_live_blog(
+    client: httpx.AsyncClient, tokens: Tokens, blog: Blog
+) -> None:
+    entry = await post(client, tokens, headline="First", body="Counting **starts**")
+    data = json_ld((await client.get("/blogs/election-night")).text)
+    assert data["@context"] == "https://schema.org"
+    assert data["@type"] == "LiveBlogPosting"
+    assert data["headline"] == "Election night"
+    assert data["description"] == "Results"
+    assert data["url"] == "http://testserver/blogs/election-night"
+    assert data["datePublished"] == data["coverageStartTime"]
+    assert "coverageEndTime" not in data
+    assert data["publisher"] == {"@type": "Organization", "name": "liveupdates"}
+    [update] = data["liveBlogUpdate"]  # type: ignore[misc]
+    assert update == {
+        "@type": "BlogPosting",
+        "headline": "First",
+        "datePublished": update["datePublished"],
+        "articleBody": "Counting starts",
+        "url": f"http://testserver/blogs/election-night#entry-{entry['id']}",
+        "author": {"@type": "Person", "name": "Ed Editor"},
+    }
+    await client.patch(
+        "/api/blogs/election-night", json={"status": "ended"}, headers=tokens.auth("admin")
+    )
+    ended = (await client.get("/blogs/election-night")).text
+    assert "This live blog has ended" in ended
+    assert "coverageEndTime" in json_ld(ended)
+
+
+async def test_nothing_breaks_out_of_the_page(client: httpx.AsyncClient, tokens: Tokens) -> None:
+    evil = "</script><script>alert(1)</script><!--"
+    r = await client.post(
+        "/api/blogs",
+        json={"slug": "xss", "title": f"Title {evil}", "description": f"Desc {evil}"},
+        headers=tokens.auth("admin"),
+    )
+    assert r.status_code == 201
+    await client.patch("/api/blogs/xss", json={"notice": evil}, headers=tokens.auth("admin"))
+    body = f"{evil} <img src=x onerror=alert(1)>"
+    await client.post(
+        "/api/blogs/xss/entries",
+        json={"headline": evil, "body": body},
+        headers=tokens.auth("editor"),
+    )
+    page = (await client.get("/blogs/xss")).text
+    tags = Tags()
+    tags.feed(page)
+    assert tags.scripts == [
+        {"type": "application/ld+json"},
+        {"type": "module", "src": "/static/live.js"},
+    ]
+    assert not tags.handlers
+    assert json_ld(page)["headline"] == f"Title {evil}"  # still valid JSON, still the text
+    feed = (await client.get("/blogs/xss/feed.atom")).text
+    parsed = feedparser.parse(feed)
+    assert not parsed.bozo
+    assert parsed.feed.title == f"Title {evil}"
+
+
+async def test_older_updates_link_pages_back(
+    client: httpx.AsyncClient, tokens: Tokens, blog: Blog
+) -> None:
+    ids = [(await post(client, tokens, body=f"Update {n}"))["id"] for n in range(25)]
+    page = (await client.get("/blogs/election-night")).text
+    shown = [int(i) for i in re.findall(r'<article [^>]*id="entry-(\d+)"', page)]
+    assert shown == list(reversed(ids))[:20]
+    older = re.search(r'href="([^"]*\?before=[^"]+)"', page)
+    assert older is not None
+    rest = (await client.get(older.group(1).replace("http://testserver", ""))).text
+    shown = [int(i) for i in re.findall(r'<article [^>]*id="entry-(\d+)"', rest)]
+    assert shown == list(reversed(ids))[20:]
+    assert "Back to the latest" in rest and "data-archive" in rest
+
+
+async def test_page_is_cached_per_offset_with_etag_and_gzip(
+    client: httpx.AsyncClient, tokens: Tokens, blog: Blog
+) -> None:
+    first = await client.get("/blogs/election-night", headers={"Accept-Encoding": "gzip"})
+    assert first.headers["content-encoding"] == "gzip"
+    etag = first.headers["etag"]
+    assert first.headers["last-modified"]
+    again = await client.get("/blogs/election-night", headers={"If-None-Match": etag})
+    assert again.status_code == 304
+    plain = await client.get("/blogs/election-night", headers={"Accept-Encoding": "identity"})
+    assert "content-encoding" not in plain.headers
+    assert gzip.decompress(gzip.compress(plain.content)) == plain.content
+    assert plain.text == first.text  # httpx decoded the gzipped one: the same page
+
+    await post(client, tokens, body="News")
+    changed = await client.get("/blogs/election-night", headers={"If-None-Match": etag})
+    assert changed.status_code == 200
+    assert changed.headers["etag"] != etag
+    assert "News" in changed.text
+
+
+async def test_a_surge_of_readers_costs_one_render(
+    client: httpx.AsyncClient, tokens: Tokens, blog: Blog, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import asyncio
+
+    from app import pages
+
+    renders = 0
+    original = pages.load_view
+
+    async def counting(*args: object, **kwargs: object) -> pages.BlogView:
+        nonlocal renders
+        renders += 1
+        return await original(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(pages, "load_view", counting)
+    responses = await asyncio.gather(*(client.get("/blogs/election-night") for _ in range(50)))
+    assert {r.status_code for r in responses} == {200}
+    assert renders == 1
+    await post(client, tokens, body="News")
+    await client.get("/blogs/election-night")
+    assert renders == 2
+
+
+async def test_atom_feed(client: httpx.AsyncClient, tokens: Tokens, blog: Blog) -> None:
+    entry = await post(client, tokens, headline="Polls close", body="Counting **starts**")
+    await client.patch(
+        f"/api/blogs/election-night/entries/{entry['id']}", json={"body": "Counting has started"},
+        headers=tokens.auth("editor"),
+    )  # fmt: skip
+    r = await client.get("/blogs/election-night/feed.atom")
+    assert r.headers["content-type"].startswith("application/atom+xml")
+    feed = feedparser.parse(r.text)
+    assert not feed.bozo, feed.bozo_exception
+    assert feed.feed.title == "Election night"
+    [item] = feed.entries
+    assert item.title == "Polls close"
+    assert item.link == f"http://testserver/blogs/election-night#entry-{entry['id']}"
+    assert item.updated != item.published  # the edit shows
+    assert "Counting has started" in item.content[0].value
+
+
+async def test_index_and_unknown_pages(
+    client: httpx.AsyncClient, tokens: Tokens, blog: Blog
+) -> None:
+    index = await client.get("/")
+    assert index.status_code == 200
+    assert 'href="/blogs/election-night"' in index.text
+    assert (await client.get("/blogs/nope")).status_code == 404
+    assert (await client.get("/blogs/nope/feed.atom")).status_code == 404
+    assert (await client.get("/blogs/election-night?before=garbage")).status_code == 422
+    assert (await client.get("/static/live.js")).status_code == 200
+    embed = await client.get("/embed.js")
+    assert embed.status_code == 200 and "liveupdates:height" in embed.text
