@@ -35,6 +35,7 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
         ws_ping_interval=settings.heartbeat_seconds,
         ws_ping_timeout=settings.heartbeat_seconds,
         ws_max_size=settings.reader_message_bytes,
+        timeout_graceful_shutdown=settings.shutdown_grace_seconds,
         log_level=args.log_level,
     )
     return 0

@@ -26,6 +26,9 @@ class Settings(BaseSettings):
     reader_buffer_bytes: int = Field(default=256 * 1024, ge=4096)
     # WebSocket pings (and SSE keep-alives) on idle connections; no pong in time: dropped.
     heartbeat_seconds: float = Field(default=25.0, gt=0)
+    # On shutdown, how long requests in progress may take to finish; then open streams
+    # (Server-Sent Events) are cut and their readers reconnect elsewhere.
+    shutdown_grace_seconds: int = Field(default=5, ge=0)
     # Largest message a reader may send; readers have nothing to say, so this is small.
     reader_message_bytes: int = Field(default=4096, ge=128)
     # How long the hub holds an early event before reading the missing ones from the log,

@@ -184,14 +184,16 @@ class Hub:
         self._lookups: dict[str, asyncio.Future[int | None]] = {}
         self.filled = 0  # events read from the log because the broker did not bring them
         self._catchup: asyncio.Task[None] | None = None
+        self._stopping = asyncio.Event()
 
     async def start(self) -> None:
         await self.broker.start(self._received, self.catch_up)
         self._catchup = asyncio.create_task(self._catch_up_forever())
 
     async def stop(self) -> None:
+        self._stopping.set()
         if self._catchup is not None:
-            self._catchup.cancel()
+            # Let a catch-up in progress finish its query rather than cut it off mid-way.
             with contextlib.suppress(asyncio.CancelledError):
                 await self._catchup
         for channel in self.channels.values():
@@ -321,7 +323,9 @@ class Hub:
 
     async def _catch_up_forever(self) -> None:
         while True:
-            await asyncio.sleep(self.catchup_seconds)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), self.catchup_seconds)
+                return
             try:
                 await self.catch_up()
             except Exception:

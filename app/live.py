@@ -21,7 +21,7 @@ from starlette.websockets import WebSocketDisconnect
 
 from app.config import Settings
 from app.db import Database
-from app.deps import BlogDep, DatabaseDep, HubDep
+from app.deps import DatabaseDep, HubDep
 from app.eventlog import read_events
 from app.hub import REPLAY_PAGE, Frame, Hub, Reader
 from app.models import Blog
@@ -235,7 +235,7 @@ async def _pump(
 )
 async def blog_events(
     request: Request,
-    blog: BlogDep,
+    slug: str,
     db: DatabaseDep,
     hub: HubDep,
     since: Annotated[str | None, Query(max_length=18)] = None,
@@ -243,23 +243,32 @@ async def blog_events(
 ) -> StreamingResponse:
     """Server-Sent Events: the same events as the WebSocket, `id:` = offset; resumable
     with `Last-Event-ID` or `?since=`."""
+    # No session dependency here: it would hold a pooled connection for as long as the
+    # stream stays open.
     since_raw = last_event_id if last_event_id is not None else since
     try:
         start = parse_since(since_raw)
     except ValueError as error:
         raise HTTPException(status.HTTP_400_BAD_REQUEST, str(error)) from None
-    if start is not None and start > blog.last_offset:
-        raise HTTPException(
-            status.HTTP_400_BAD_REQUEST,
-            f"since={start} is beyond the latest offset {blog.last_offset}",
-        )
+    blog_id = await hub.resolve(slug)
+    if blog_id is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no blog {slug!r}")
+    if start is not None:
+        async with db.read() as session:
+            latest = await session.scalar(
+                select(col(Blog.last_offset)).where(col(Blog.id) == blog_id)
+            )
+        if start > (latest or 0):
+            raise HTTPException(
+                status.HTTP_400_BAD_REQUEST, f"since={start} is beyond the latest offset {latest}"
+            )
     settings: Settings = request.app.state.settings
 
     async def stream() -> AsyncIterator[bytes]:
         reader = QueueReader(settings.reader_buffer_bytes)
         try:
             blog_id, position, greeting, start = await start_reading(
-                hub, db, blog.slug, since_raw, reader
+                hub, db, slug, since_raw, reader
             )
         except Refused:
             return

@@ -193,6 +193,7 @@ async def start_server(settings: Settings, clean_db: None) -> AsyncIterator[Star
             ws_ping_interval=app.state.settings.heartbeat_seconds,
             ws_ping_timeout=app.state.settings.heartbeat_seconds,
             ws_max_size=app.state.settings.reader_message_bytes,
+            timeout_graceful_shutdown=1,
         )
         server = uvicorn.Server(config)
         task = asyncio.create_task(server.serve())

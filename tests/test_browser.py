@@ -2,6 +2,7 @@
 
 import asyncio
 import os
+import re
 import shutil
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -171,6 +172,34 @@ async def test_reconnect_gets_every_missed_entry_once_in_order(
     ids = await feed.evaluate_all("a => a.map(x => Number(x.dataset.id))")
     assert ids[:5] == list(reversed(missed))
     await expect(page.locator("body")).to_have_attribute("data-connection", "live")
+
+
+async def test_falls_back_to_server_sent_events(page: Page, newsroom: Newsroom) -> None:
+    # A proxy that refuses WebSockets: every attempt closes at once.
+    await page.route_web_socket(re.compile(r"/ws/"), lambda ws: ws.close())
+    await newsroom.post("Before")
+    await page.goto(f"{newsroom.server.url}/blogs/storm")
+    entry = await newsroom.post("Through SSE")
+    await expect(page.locator(f"#entry-{entry['id']}")).to_be_visible(timeout=20_000)
+    await expect(page.locator("body")).to_have_attribute("data-connection", "live")
+
+
+async def test_embed_grows_with_the_blog(page: Page, newsroom: Newsroom) -> None:
+    for n in range(8):
+        await newsroom.post(f"Update {n}\n\n" + "Detail. " * 40)
+    host = f"{newsroom.server.url}/embed.js"
+    await page.set_content(f'<h1>A news site</h1><script src="{host}" data-blog="storm"></script>')
+    frame = page.locator("iframe")
+    await expect(frame).to_have_count(1)
+    await expect(frame).to_have_attribute("src", f"{newsroom.server.url}/blogs/storm")
+    inner = page.frame_locator("iframe").locator("[data-feed] article")
+    await expect(inner).to_have_count(8)
+    for _ in range(50):
+        box = await frame.bounding_box()
+        if box and box["height"] > 1000:
+            break
+        await page.wait_for_timeout(100)
+    assert box is not None and box["height"] > 1000
 
 
 async def test_page_works_without_javascript(browser: Browser, newsroom: Newsroom) -> None:

@@ -1,6 +1,7 @@
 """Live delivery over WebSocket and SSE, against a real uvicorn server (and the ASGI fallback)."""
 
 import asyncio
+import contextlib
 import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -323,6 +324,25 @@ async def test_sse_resumes_with_last_event_id(server: LiveServer, api: Api) -> N
         )
         live = await api.post("live")
         assert await next_event() == ("5", {"type": "entry.created", "offset": 5, "entry": live})
+
+
+async def test_open_sse_streams_hold_no_database_connection(server: LiveServer, api: Api) -> None:
+    pool_limit = 5 + 10  # SQLAlchemy's default queue pool for SQLite files; more for Postgres
+    streams = 40 if pool_limit < 40 else pool_limit + 10
+    async with contextlib.AsyncExitStack() as stack:
+        lines = []
+        for _ in range(streams):
+            response = await stack.enter_async_context(
+                api.client.stream("GET", "/blogs/live/events")
+            )
+            lines.append(response.aiter_lines())
+            assert (await asyncio.wait_for(anext(lines[-1]), 5)).startswith("retry:")
+        entry = await asyncio.wait_for(api.post("still served"), 10)
+        for stream in lines:
+            while not (line := await asyncio.wait_for(anext(stream), 5)).startswith("id: "):
+                pass
+            assert line == "id: 1"
+        assert entry["id"]
 
 
 async def test_sse_bad_offsets_are_400(server: LiveServer, api: Api) -> None:
