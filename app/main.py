@@ -17,7 +17,7 @@ from app.db import Database
 from app.hub import Hub
 from app.limits import BodySizeLimit
 from app.live import ReaderSockets
-from app.pages import WEB, PageCache
+from app.pages import WEB, CachedPages, PageCache
 from app.wsserver import APP_STATE_KEY, Heartbeat
 
 
@@ -76,6 +76,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     return app
 
 
-def app_factory() -> FastAPI:
+def serving(app: FastAPI) -> CachedPages:
+    """The ASGI app a server runs: cached pages answered in front of `app`."""
+    return CachedPages(app)
+
+
+def app_factory() -> CachedPages:
     """For `uvicorn --factory app.main:app_factory`: settings from the environment."""
-    return create_app()
+    return serving(create_app())

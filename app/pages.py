@@ -21,10 +21,11 @@ from zoneinfo import ZoneInfo
 
 import nh3
 import orjson
-from fastapi import APIRouter, HTTPException, Query, Request, Response, status
+from fastapi import APIRouter, FastAPI, HTTPException, Query, Request, Response, status
 from fastapi.responses import FileResponse
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from sqlmodel import col, select
+from starlette.types import Receive, Scope, Send
 
 from app.api.entries import decode_cursor, encode_cursor
 from app.db import Database
@@ -76,6 +77,28 @@ class Rendered:
     last_modified: datetime
     media_type: str
 
+    def answer(
+        self, if_none_match: str | None, accept_encoding: str
+    ) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
+        """Status, headers and body for a request with these headers."""
+        headers = [
+            (b"etag", self.etag.encode()),
+            (b"last-modified", format_datetime(self.last_modified, usegmt=True).encode()),
+            (b"cache-control", b"public, max-age=0, must-revalidate"),
+            (b"vary", b"Accept-Encoding"),
+        ]
+        if if_none_match == self.etag:
+            return status.HTTP_304_NOT_MODIFIED, headers, b""
+        body = self.body
+        if "gzip" in accept_encoding:
+            body = self.gzipped
+            headers.append((b"content-encoding", b"gzip"))
+        headers += [
+            (b"content-type", self.media_type.encode()),
+            (b"content-length", str(len(body)).encode()),
+        ]
+        return status.HTTP_200_OK, headers, body
+
 
 class _OffsetWatcher:
     """A hub reader that takes nothing: its channel's `last` is the blog's offset."""
@@ -109,6 +132,15 @@ class PageCache:
         assert channel.last is not None
         return channel.last
 
+    def fresh(self, slug: str, kind: str) -> Rendered | None:
+        """The cached rendering, if it is known and current; never waits."""
+        blog_id = self.hub.slugs.get(slug)
+        channel = self.hub.channels.get(blog_id) if blog_id is not None else None
+        if channel is None or channel.last is None:
+            return None
+        cached = self._rendered.get((channel.blog_id, kind))
+        return cached if cached is not None and cached.offset >= channel.last else None
+
     async def get(
         self,
         blog_id: int,
@@ -140,18 +172,50 @@ class PageCache:
 
 
 def respond(request: Request, page: Rendered) -> Response:
-    headers = {
-        "ETag": page.etag,
-        "Last-Modified": format_datetime(page.last_modified, usegmt=True),
-        "Cache-Control": "public, max-age=0, must-revalidate",
-        "Vary": "Accept-Encoding",
-    }
-    if request.headers.get("if-none-match") == page.etag:
-        return Response(status_code=status.HTTP_304_NOT_MODIFIED, headers=headers)
-    if "gzip" in request.headers.get("accept-encoding", ""):
-        headers["Content-Encoding"] = "gzip"
-        return Response(page.gzipped, media_type=page.media_type, headers=headers)
-    return Response(page.body, media_type=page.media_type, headers=headers)
+    code, headers, body = page.answer(
+        request.headers.get("if-none-match"), request.headers.get("accept-encoding", "")
+    )
+    response = Response(body, status_code=code)
+    response.raw_headers = headers
+    return response
+
+
+class CachedPages:
+    """What the server runs, in front of the app: a reader page or feed that is cached and
+    current is answered here, before any middleware or routing, so that a surge of readers
+    costs the least per request. Everything else goes to the app."""
+
+    PATH = re.compile(r"/blogs/([a-z0-9-]+)(/feed\.atom)?")
+
+    def __init__(self, app: FastAPI) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if (
+            scope["type"] == "http"
+            and scope["method"] in ("GET", "HEAD")
+            and not scope["query_string"]
+            and (found := self.PATH.fullmatch(scope["path"])) is not None
+        ):
+            cache: PageCache = self.app.state.pages
+            page = cache.fresh(found.group(1), "feed" if found.group(2) else "page")
+            if page is not None:
+                headers = dict(scope["headers"])
+                code, response_headers, body = page.answer(
+                    headers.get(b"if-none-match", b"").decode("latin-1") or None,
+                    headers.get(b"accept-encoding", b"").decode("latin-1"),
+                )
+                await send(
+                    {"type": "http.response.start", "status": code, "headers": response_headers}
+                )
+                await send(
+                    {
+                        "type": "http.response.body",
+                        "body": body if scope["method"] == "GET" else b"",
+                    }
+                )
+                return
+        await self.app(scope, receive, send)
 
 
 def _base_url(request: Request) -> str:

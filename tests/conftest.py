@@ -19,7 +19,7 @@ from app import migrate
 from app.auth import create_token
 from app.config import Settings
 from app.db import Database
-from app.main import create_app
+from app.main import create_app, serving
 from app.models import Role
 from app.wsserver import ReaderProtocol
 
@@ -184,7 +184,7 @@ async def start_server(settings: Settings, clean_db: None) -> AsyncIterator[Star
         app = create_app(settings.model_copy(update=overrides))
         port = port or free_port()
         config = uvicorn.Config(
-            app,
+            serving(app),
             host="127.0.0.1",
             port=port,
             log_level="warning",

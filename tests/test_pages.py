@@ -9,7 +9,7 @@ import httpx
 import orjson
 import pytest
 
-from tests.conftest import Tokens
+from tests.conftest import StartServer, Tokens
 
 Blog = dict[str, object]
 
@@ -224,3 +224,46 @@ async def test_index_and_unknown_pages(
     assert (await client.get("/static/live.js")).status_code == 200
     embed = await client.get("/embed.js")
     assert embed.status_code == 200 and "liveupdates:height" in embed.text
+
+
+async def test_served_pages_come_from_the_cache_in_front(
+    start_server: StartServer, tokens: Tokens, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from app import pages
+
+    calls = 0
+    original = pages.PageCache.get
+
+    async def counting(self: pages.PageCache, *args: object, **kwargs: object) -> pages.Rendered:
+        nonlocal calls
+        calls += 1
+        return await original(self, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(pages.PageCache, "get", counting)
+    server = await start_server()
+    async with httpx.AsyncClient(base_url=server.url) as client:
+        r = await client.post(
+            "/api/blogs", json={"slug": "front", "title": "Front"}, headers=tokens.auth("admin")
+        )
+        assert r.status_code == 201
+        first = await client.get("/blogs/front")
+        assert calls == 1  # rendered through the app
+        for _ in range(5):
+            again = await client.get("/blogs/front", headers={"Accept-Encoding": "gzip"})
+            assert again.text == first.text
+            assert again.headers["content-encoding"] == "gzip"
+        unchanged = await client.get(
+            "/blogs/front", headers={"If-None-Match": first.headers["etag"]}
+        )
+        assert unchanged.status_code == 304
+        head = await client.head("/blogs/front")
+        assert head.status_code == 200 and head.content == b""
+        assert calls == 1  # ...and every later request answered in front of it
+        await client.post(
+            "/api/blogs/front/entries", json={"body": "News"}, headers=tokens.auth("editor")
+        )
+        for _ in range(50):  # the post reaches the cache's watcher
+            changed = await client.get("/blogs/front")
+            if "News" in changed.text:
+                break
+        assert "News" in changed.text
