@@ -8,7 +8,7 @@ PORT   ?= 8000
 
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: install run serve test lint format clean chromium
+.PHONY: install run serve test lint format clean chromium bench bench-tools
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -42,6 +42,16 @@ lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+
+## Every benchmark (bench/README.md); tables in bench/results-latest.md
+bench: install bench-tools
+	$(BIN)/python -m bench.all
+
+bench-tools:
+	@command -v wrk >/dev/null && command -v nginx >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx wrk >/dev/null; \
+	  else echo "bench needs nginx and wrk: sudo apt-get install nginx wrk" >&2; exit 1; fi; }
+	cd bench/peers/node_ws && npm install --no-audit --no-fund --silent
 
 format: install
 	$(BIN)/ruff format .

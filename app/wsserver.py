@@ -14,7 +14,6 @@ has not answered the previous ping is cut off.
 
 import asyncio
 import base64
-import contextlib
 import hashlib
 import logging
 from typing import Any
@@ -50,33 +49,49 @@ def _accept_key(key: bytes) -> bytes:
 
 
 class Heartbeat:
-    """Pings every reader each interval; cuts off those that did not answer the last one."""
+    """Pings every reader once an interval; cuts off those that did not answer the last one.
+
+    Readers are spread over slices pinged one after another, so that 30,000 readers cost a
+    steady trickle of pings rather than a burst that would hold up deliveries.
+    """
+
+    SLICES = 16
 
     def __init__(self, interval: float) -> None:
         self.interval = interval
-        self.sockets: set[ReaderProtocol] = set()
+        self.slices: list[set[ReaderProtocol]] = [set() for _ in range(self.SLICES)]
+        self._added = 0
         self._task: asyncio.Task[None] | None = None
 
-    def add(self, socket: "ReaderProtocol") -> None:
-        self.sockets.add(socket)
+    def add(self, socket: "ReaderProtocol") -> int:
+        """Start pinging `socket`; returns its slice, for `discard`."""
+        slice_ = self._added % self.SLICES
+        self._added += 1
+        self.slices[slice_].add(socket)
         if self._task is None or self._task.done():
             self._task = asyncio.get_running_loop().create_task(self._run())
+        return slice_
+
+    def discard(self, socket: "ReaderProtocol", slice_: int) -> None:
+        self.slices[slice_].discard(socket)
 
     def stop(self) -> None:
         if self._task is not None:
             self._task.cancel()
 
     async def _run(self) -> None:
-        while self.sockets:
-            await asyncio.sleep(self.interval)
-            for socket in tuple(self.sockets):
+        tick = 0
+        while any(self.slices):
+            await asyncio.sleep(self.interval / self.SLICES)
+            for socket in tuple(self.slices[tick % self.SLICES]):
                 socket.heartbeat()
+            tick += 1
 
 
 class ReaderProtocol(asyncio.Protocol):
     __slots__ = (
         "config", "server_state", "app_state", "transport", "reader", "blog_id", "hub",
-        "buffer", "open", "awaiting_pong", "starting", "_writable", "delegate",
+        "buffer", "open", "awaiting_pong", "starting", "_writable", "delegate", "beat",
     )  # fmt: skip
 
     def __init__(
@@ -95,6 +110,7 @@ class ReaderProtocol(asyncio.Protocol):
         self.starting: asyncio.Task[None] | None = None
         self._writable: asyncio.Future[None] | None = None
         self.delegate: asyncio.Protocol | None = None  # uvicorn's, for other WebSockets
+        self.beat = -1  # the heartbeat slice this reader is pinged in
 
     # --- the handshake --------------------------------------------------------------------
 
@@ -167,7 +183,7 @@ class ReaderProtocol(asyncio.Protocol):
         self.open = True
         self.server_state.connections.add(self)
         heartbeat: Heartbeat = app.state.heartbeat
-        heartbeat.add(self)
+        self.beat = heartbeat.add(self)
         since = parse_qs(query, keep_blank_values=True).get("since", [None])[-1]
         self.starting = asyncio.get_running_loop().create_task(self._start(app, slug, since))
         self.starting.add_done_callback(self._started)
@@ -310,7 +326,6 @@ class ReaderProtocol(asyncio.Protocol):
         if self._writable is not None and not self._writable.done():
             self._writable.set_result(None)
         app = self.app_state.get(APP_STATE_KEY)
-        if app is not None:
-            with contextlib.suppress(AttributeError, KeyError):
-                app.state.heartbeat.sockets.discard(self)
+        if app is not None and self.beat >= 0:
+            app.state.heartbeat.discard(self, self.beat)
         self.transport = None

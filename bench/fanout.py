@@ -11,14 +11,10 @@ the ratios ours/baseline. Nothing here is a test: it prints figures.
 """
 
 import argparse
-import multiprocessing as mp
 import os
-import resource
-import shutil
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +22,7 @@ from typing import Any
 
 import httpx
 
+from bench.harness import Ours, Swarms, free_port, raise_file_limit, wait_http
 from bench.wsclient import run_swarm
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -75,25 +72,6 @@ def rss_bytes(pid: int) -> int:
     return total
 
 
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def wait_http(url: str, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            httpx.get(url, timeout=1)
-            return
-        except httpx.TransportError:
-            time.sleep(0.1)
-    raise RuntimeError(f"{url} did not answer")
-
-
 @dataclass
 class Target:
     name: str
@@ -101,117 +79,81 @@ class Target:
     port: int
     ws_path: str
     post: Any  # callable(n) -> None
-    cleanup: Any
+    cleanup: Any  # stops the server
 
     @property
     def pid(self) -> int:
         return self.process.pid
 
 
-def start_ours(workdir: Path, workers: int = 1, broker: str = "memory://") -> Target:
-    port = free_port()
-    env = {
-        **os.environ,
-        "DATABASE_URL": f"sqlite+aiosqlite:///{workdir}/bench.db",
-        "BROKER_URL": broker,
-    }
-    bin_dir = Path(sys.executable).parent
-    token = subprocess.run(
-        [bin_dir / "liveupdates", "token", "create", "--name", "Bench", "--role", "admin"],
-        env={**env}, cwd=workdir, capture_output=True, text=True, check=False,
-    )  # fmt: skip
-    if token.returncode != 0:  # the database is made by the migrations on first use
-        subprocess.run([bin_dir / "liveupdates", "migrate"], env=env, cwd=workdir, check=True)
-        token = subprocess.run(
-            [bin_dir / "liveupdates", "token", "create", "--name", "Bench", "--role", "admin"],
-            env=env, cwd=workdir, capture_output=True, text=True, check=True,
-        )  # fmt: skip
-    secret = token.stdout.strip().splitlines()[-1]
-    process = subprocess.Popen(
-        [bin_dir / "liveupdates", "serve", "--port", str(port), "--log-level", "warning",
-         "--workers", str(workers)],
-        env=env, cwd=workdir,
-    )  # fmt: skip
-    base = f"http://127.0.0.1:{port}"
-    wait_http(f"{base}/api/blogs")
-    client = httpx.Client(base_url=base, headers={"Authorization": f"Bearer {secret}"}, timeout=60)
+def start_ours(workers: int = 1, broker: str = "memory://") -> Target:
+    ours = Ours("fanout", broker_url=broker)
+    port, process = ours.serve(workers=workers)
+    client = ours.client(port)
     client.post("/api/blogs", json={"slug": "bench", "title": "Bench"}).raise_for_status()
 
     def post(n: int) -> None:
         r = client.post("/api/blogs/bench/entries", json={"headline": f"Update {n}", "body": BODY})
         r.raise_for_status()
 
+    def cleanup() -> None:
+        client.close()
+        ours.close()
+
     name = "ours" if workers == 1 else f"ours_{workers}workers_redis"
-    return Target(name, process, port, "/ws/blogs/bench", post, client.close)
+    return Target(name, process, port, "/ws/blogs/bench", post, cleanup)
 
 
-def start_ours_scaled(workdir: Path) -> Target:
-    return start_ours(workdir, workers=2, broker="redis://127.0.0.1:6379/0")
+def start_ours_scaled() -> Target:
+    return start_ours(workers=2, broker="redis://127.0.0.1:6379/0")
 
 
-def start_naive(workdir: Path) -> Target:
+def peer(name: str, command: list[str], ready: str, ws_path: str, post: Any, cwd: Path) -> Target:
+    """A peer server: started with `command`, stopped with SIGTERM."""
     port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "bench.peers.naive_fastapi:app", "--port", str(port),
-         "--log-level", "warning"],
-        cwd=ROOT,
-    )  # fmt: skip
+    process = subprocess.Popen([*command, str(port)], cwd=cwd)
     base = f"http://127.0.0.1:{port}"
-    wait_http(f"{base}/docs")
+    wait_http(f"{base}{ready}")
     client = httpx.Client(base_url=base, timeout=60)
 
-    def post(n: int) -> None:
-        client.post("/publish", json={"headline": f"Update {n}", "body": BODY}).raise_for_status()
+    def cleanup() -> None:
+        client.close()
+        Ours.stop(process)
 
-    return Target("naive_fastapi", process, port, "/ws", post, client.close)
-
-
-def start_floor(workdir: Path) -> Target:
-    port = free_port()
-    process = subprocess.Popen([sys.executable, "-m", "bench.peers.floor", str(port)], cwd=ROOT)
-    base = f"http://127.0.0.1:{port}"
-    wait_http(f"{base}/")
-    client = httpx.Client(base_url=base, timeout=60)
-
-    def post(n: int) -> None:
-        client.post("/publish", json={"headline": f"Update {n}", "body": BODY}).raise_for_status()
-
-    return Target("floor", process, port, "/ws", post, client.close)
+    return Target(name, process, port, ws_path, lambda n: post(client, n), cleanup)
 
 
-def start_websockets(workdir: Path) -> Target:
-    port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "bench.peers.websockets_broadcast", str(port)], cwd=ROOT
-    )
-    base = f"http://127.0.0.1:{port}"
-    wait_http(f"{base}/")
-    client = httpx.Client(base_url=base, timeout=60)
+def publish(client: httpx.Client, n: int) -> None:
+    client.post("/publish", json={"headline": f"Update {n}", "body": BODY}).raise_for_status()
 
-    def post(n: int) -> None:
+
+def start_naive() -> Target:
+    command = [sys.executable, "-m", "uvicorn", "bench.peers.naive_fastapi:app",
+               "--log-level", "warning", "--port"]  # fmt: skip
+    return peer("naive_fastapi", command, "/docs", "/ws", publish, ROOT)
+
+
+def start_floor() -> Target:
+    return peer("floor", [sys.executable, "-m", "bench.peers.floor"], "/", "/ws", publish, ROOT)
+
+
+def start_websockets() -> Target:
+    def post(client: httpx.Client, n: int) -> None:
         # websockets' server answers only GETs: the entry rides in headers.
         r = client.get("/publish", headers={"X-Headline": f"Update {n}", "X-Body": BODY})
         r.raise_for_status()
 
-    return Target("websockets_broadcast", process, port, "/ws", post, client.close)
+    command = [sys.executable, "-m", "bench.peers.websockets_broadcast"]
+    return peer("websockets_broadcast", command, "/", "/ws", post, ROOT)
 
 
-def start_node(workdir: Path) -> Target:
-    peer = ROOT / "bench" / "peers" / "node_ws"
-    if not (peer / "node_modules" / "ws").exists():
+def start_node() -> Target:
+    here = ROOT / "bench" / "peers" / "node_ws"
+    if not (here / "node_modules" / "ws").exists():
         subprocess.run(
-            ["npm", "install", "--no-audit", "--no-fund", "--silent"], cwd=peer, check=True
+            ["npm", "install", "--no-audit", "--no-fund", "--silent"], cwd=here, check=True
         )
-    port = free_port()
-    process = subprocess.Popen(["node", "server.js", str(port)], cwd=peer)
-    base = f"http://127.0.0.1:{port}"
-    wait_http(f"{base}/")
-    client = httpx.Client(base_url=base, timeout=60)
-
-    def post(n: int) -> None:
-        client.post("/publish", json={"headline": f"Update {n}", "body": BODY}).raise_for_status()
-
-    return Target("node_ws", process, port, "/ws", post, client.close)
+    return peer("node_ws", ["node", "server.js"], "/", "/ws", publish, here)
 
 
 STARTERS = {
@@ -237,27 +179,12 @@ class Result:
 
 
 def run_target(name: str, readers: int, posts: int, clients: int) -> Result:
-    workdir = Path(tempfile.mkdtemp(prefix=f"bench-{name}-"))
-    target = STARTERS[name](workdir)
-    ctx = mp.get_context("spawn")
-    swarms = []
+    target = STARTERS[name]()
+    swarms: Swarms | None = None
     try:
         time.sleep(1)
         rss_before = rss_bytes(target.pid)
-        shares = [readers // clients + (1 if i < readers % clients else 0) for i in range(clients)]
-        for i, share in enumerate(shares):
-            commands, results = ctx.Queue(), ctx.Queue()
-            process = ctx.Process(
-                target=run_swarm,
-                args=("127.0.0.1", target.port, target.ws_path, share, f"127.0.0.{i + 2}",
-                      commands, results),
-                daemon=True,
-            )  # fmt: skip
-            process.start()
-            swarms.append((process, commands, results))
-        for _, _, results in swarms:
-            kind, count = results.get(timeout=300)
-            assert kind == "connected"
+        swarms = Swarms(run_swarm, target.port, target.ws_path, readers, clients)
         time.sleep(2)  # let the server settle before measuring idle memory
         rss_idle = rss_bytes(target.pid)
 
@@ -267,19 +194,13 @@ def run_target(name: str, readers: int, posts: int, clients: int) -> Result:
         for n in range(1, posts + 1):
             sent_at[n] = time.time()
             target.post(n)
-            for _, commands, _ in swarms:
-                commands.put(("wait", n, 60))
-            for _, _, results in swarms:
-                results.get(timeout=120)
+            swarms.ask("wait", n, 60)
         wall = time.monotonic() - wall_start
         cpu = cpu_seconds(target.pid) - cpu_start
 
         arrivals: dict[int, list[float]] = {}
         driver_cpu = 0.0
-        for _, commands, _ in swarms:
-            commands.put(("report",))
-        for _, _, results in swarms:
-            _, got, used, _ = results.get(timeout=60)
+        for _, got, used, _ in swarms.ask("report"):
             driver_cpu += used
             for offset, times in got.items():
                 arrivals.setdefault(offset, []).extend(times)
@@ -302,16 +223,9 @@ def run_target(name: str, readers: int, posts: int, clients: int) -> Result:
             missing=missing,
         )
     finally:
-        for _, commands, _ in swarms:
-            commands.put(("close",))
-        for process, _, _ in swarms:
-            process.join(timeout=10)
-            if process.is_alive():
-                process.kill()
+        if swarms is not None:
+            swarms.close()
         target.cleanup()
-        target.process.terminate()
-        target.process.wait(timeout=30)
-        shutil.rmtree(workdir, ignore_errors=True)
 
 
 def show(result: Result) -> None:
@@ -407,8 +321,7 @@ def main() -> None:
     )  # fmt: skip
     parser.add_argument("--rounds", type=int, default=3, help="alternating runs per target")
     args = parser.parse_args()
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))  # servers inherit it
+    raise_file_limit()
     sizes = [int(n) for n in args.readers.split(",")]
     print(run_all(sizes, args.targets.split(","), args.posts, args.rounds, args.clients))
 

@@ -7,18 +7,14 @@ Needs Debian's nginx and wrk (`apt-get install nginx wrk`).
 """
 
 import argparse
-import os
 import re
 import shutil
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
-import httpx
-
-from bench.fanout import free_port, wait_http
+from bench.harness import Ours, free_port, wait_http
 
 BIN = Path(sys.executable).parent
 NGINX_CONF = """
@@ -68,25 +64,13 @@ def main() -> None:
         if not shutil.which(tool) and not Path(f"/usr/sbin/{tool}").exists():
             sys.exit(f"bench.pages needs {tool}: apt-get install nginx wrk")
 
-    workdir = Path(tempfile.mkdtemp(prefix="bench-pages-"))
-    env = {**os.environ, "DATABASE_URL": f"sqlite+aiosqlite:///{workdir}/pages.db"}
-    env["BROKER_URL"] = "memory://"
-    subprocess.run([BIN / "liveupdates", "migrate"], env=env, cwd=workdir, check=True)
-    made = subprocess.run(
-        [BIN / "liveupdates", "token", "create", "--name", "Desk", "--role", "admin"],
-        env=env, cwd=workdir, capture_output=True, text=True, check=True,
-    )  # fmt: skip
-    headers = {"Authorization": f"Bearer {made.stdout.strip().splitlines()[-1]}"}
-    port, nginx_port = free_port(), free_port()
-    server = subprocess.Popen(
-        [BIN / "liveupdates", "serve", "--port", str(port), "--log-level", "warning"],
-        env=env, cwd=workdir,
-    )  # fmt: skip
+    ours = Ours("pages")
+    port, _ = ours.serve()
+    workdir, nginx_port = ours.workdir, free_port()
     nginx = None
     try:
         base = f"http://127.0.0.1:{port}"
-        wait_http(f"{base}/api/blogs")
-        with httpx.Client(base_url=base, headers=headers, timeout=60) as api:
+        with ours.client(port) as api:
             api.post("/api/blogs", json={"slug": "surge", "title": "Surge"}).raise_for_status()
             for n in range(args.entries):
                 api.post(
@@ -131,9 +115,7 @@ def main() -> None:
         if nginx is not None:
             nginx.terminate()
             nginx.wait(timeout=30)
-        server.terminate()
-        server.wait(timeout=30)
-        shutil.rmtree(workdir, ignore_errors=True)
+        ours.close()
 
 
 if __name__ == "__main__":

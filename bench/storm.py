@@ -11,37 +11,10 @@ missing, duplicated and out-of-order events (all must be 0).
 """
 
 import argparse
-import multiprocessing as mp
-import os
-import resource
-import shutil
-import signal
-import subprocess
-import sys
-import tempfile
 import time
-from pathlib import Path
 
-import httpx
-
-from bench.fanout import free_port, wait_http
+from bench.harness import Ours, Swarms, raise_file_limit
 from bench.resuming import run_resuming_swarm
-
-BIN = Path(sys.executable).parent
-
-
-def serve(workdir: Path, env: dict[str, str], port: int) -> subprocess.Popen[bytes]:
-    process = subprocess.Popen(
-        [BIN / "liveupdates", "serve", "--port", str(port), "--log-level", "warning"],
-        env=env, cwd=workdir,
-    )  # fmt: skip
-    wait_http(f"http://127.0.0.1:{port}/api/blogs")
-    return process
-
-
-def stop(process: subprocess.Popen[bytes]) -> None:
-    process.send_signal(signal.SIGTERM)
-    process.wait(timeout=60)
 
 
 def main() -> None:
@@ -51,47 +24,18 @@ def main() -> None:
     parser.add_argument("--readers", type=int, default=10_000)
     parser.add_argument("--clients", type=int, default=4)
     args = parser.parse_args()
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-
-    workdir = Path(tempfile.mkdtemp(prefix="bench-storm-"))
-    env = {**os.environ, "DATABASE_URL": f"sqlite+aiosqlite:///{workdir}/storm.db"}
-    env["BROKER_URL"] = "memory://"
-    env["SHUTDOWN_GRACE_SECONDS"] = "1"
-    subprocess.run([BIN / "liveupdates", "migrate"], env=env, cwd=workdir, check=True)
-    made = subprocess.run(
-        [BIN / "liveupdates", "token", "create", "--name", "Storm", "--role", "admin"],
-        env=env, cwd=workdir, capture_output=True, text=True, check=True,
-    )  # fmt: skip
-    headers = {"Authorization": f"Bearer {made.stdout.strip().splitlines()[-1]}"}
-    port = free_port()
-    server = serve(workdir, env, port)
-    other: subprocess.Popen[bytes] | None = None
-    ctx = mp.get_context("spawn")
-    swarms = []
+    raise_file_limit()
+    ours = Ours("storm", shutdown_grace_seconds="1")
+    swarms: Swarms | None = None
     try:
-        api = httpx.Client(base_url=f"http://127.0.0.1:{port}", headers=headers, timeout=60)
+        port, server = ours.serve()
+        api = ours.client(port)
         api.post("/api/blogs", json={"slug": "storm", "title": "Storm"}).raise_for_status()
-        share = args.readers // args.clients
-        for i in range(args.clients):
-            commands, results = ctx.Queue(), ctx.Queue()
-            process = ctx.Process(
-                target=run_resuming_swarm,
-                args=("127.0.0.1", port, "/ws/blogs/storm", share, f"127.0.0.{i + 2}",
-                      commands, results),
-                daemon=True,
-            )  # fmt: skip
-            process.start()
-            swarms.append((process, commands, results))
-        for _, _, results in swarms:
-            results.get(timeout=600)
-        readers = share * args.clients
-        print(f"{readers} readers connected")
+        swarms = Swarms(run_resuming_swarm, port, "/ws/blogs/storm", args.readers, args.clients)
+        print(f"{swarms.connected} readers connected")
 
         def wait_all(offset: int, timeout: float) -> tuple[float, int]:
-            for _, commands, _ in swarms:
-                commands.put(("wait", offset, timeout))
-            answers = [results.get(timeout=timeout + 60) for _, _, results in swarms]
+            answers = swarms.ask("wait", offset, timeout, timeout=timeout + 60)
             return max(a[1] for a in answers), sum(a[2] for a in answers)
 
         for n in range(10):
@@ -100,24 +44,21 @@ def main() -> None:
         print("10 entries seen by all; restarting the server")
 
         killed = time.time()
-        stop(server)
-        other_port = free_port()
-        other = serve(workdir, env, other_port)
-        with httpx.Client(base_url=f"http://127.0.0.1:{other_port}", headers=headers) as second:
+        ours.stop(server)
+        other_port, _ = ours.serve()
+        with ours.client(other_port) as second:
             for n in range(10):
                 second.post("/api/blogs/storm/entries", json={"body": f"During {n}"})
-        server = serve(workdir, env, port)
+        ours.serve(port)
         restarted = time.time()
         done, caught_up = wait_all(20, 120)
 
-        for _, commands, _ in swarms:
-            commands.put(("report", 20))
-        reports = [results.get(timeout=120) for _, _, results in swarms]
+        reports = swarms.ask("report", 20)
         missing = sum(r[1] for r in reports)
         duplicated = sum(r[2] for r in reports)
         disordered = sum(r[3] for r in reports)
         reconnects = sum(r[4] for r in reports)
-        print(f"readers caught up:         {caught_up} of {readers}")
+        print(f"readers caught up:         {caught_up} of {swarms.connected}")
         print(f"from stop to all caught up:    {done - killed:6.2f} s")
         print(f"from restart to all caught up: {done - restarted:6.2f} s  (target < 5 s)")
         print(f"reconnects:                {reconnects}")
@@ -125,16 +66,9 @@ def main() -> None:
         print(f"duplicated events:         {duplicated}  (must be 0)")
         print(f"readers out of order:      {disordered}  (must be 0)")
     finally:
-        for _, commands, _ in swarms:
-            commands.put(("close",))
-        for process, _, _ in swarms:
-            process.join(timeout=10)
-            if process.is_alive():
-                process.kill()
-        for process in (server, other):
-            if process is not None and process.poll() is None:
-                stop(process)
-        shutil.rmtree(workdir, ignore_errors=True)
+        if swarms is not None:
+            swarms.close()
+        ours.close()
 
 
 if __name__ == "__main__":

@@ -9,23 +9,15 @@ stored with its event in one transaction, then pushed to every reader.
 
 import argparse
 import asyncio
-import multiprocessing as mp
-import os
-import resource
-import shutil
-import subprocess
-import sys
-import tempfile
 import time
-from pathlib import Path
 
 import asyncpg
 import httpx
 
-from bench.fanout import BODY, free_port, wait_http
+from bench.fanout import BODY
+from bench.harness import Ours, Swarms, raise_file_limit
 from bench.wsclient import run_swarm
 
-BIN = Path(sys.executable).parent
 POSTGRES_ADMIN = "postgresql://postgres@127.0.0.1:5432/test"
 POSTGRES_DB = "liveupdates_bench"
 
@@ -62,56 +54,20 @@ async def post_many(base: str, token: str, total: int, concurrency: int) -> floa
 
 
 def run(database: str, readers: int, total: int, concurrency: int, clients: int) -> float:
-    workdir = Path(tempfile.mkdtemp(prefix=f"bench-writes-{database}-"))
-    url = (
-        f"sqlite+aiosqlite:///{workdir}/writes.db"
-        if database == "sqlite"
-        else asyncio.run(fresh_postgres())
-    )
-    env = {**os.environ, "DATABASE_URL": url, "BROKER_URL": "memory://"}
-    subprocess.run([BIN / "liveupdates", "migrate"], env=env, cwd=workdir, check=True)
-    made = subprocess.run(
-        [BIN / "liveupdates", "token", "create", "--name", "Desk", "--role", "admin"],
-        env=env, cwd=workdir, capture_output=True, text=True, check=True,
-    )  # fmt: skip
-    token = made.stdout.strip().splitlines()[-1]
-    port = free_port()
-    server = subprocess.Popen(
-        [BIN / "liveupdates", "serve", "--port", str(port), "--log-level", "warning"],
-        env=env, cwd=workdir,
-    )  # fmt: skip
-    swarms = []
+    url = asyncio.run(fresh_postgres()) if database == "postgres" else None
+    ours = Ours(f"writes-{database}", database_url=url)
+    swarms: Swarms | None = None
     try:
-        base = f"http://127.0.0.1:{port}"
-        wait_http(f"{base}/api/blogs")
-        httpx.post(
-            f"{base}/api/blogs", json={"slug": "bench", "title": "Bench"},
-            headers={"Authorization": f"Bearer {token}"},
-        ).raise_for_status()  # fmt: skip
-        ctx = mp.get_context("spawn")
-        for i in range(clients if readers else 0):
-            commands, results = ctx.Queue(), ctx.Queue()
-            process = ctx.Process(
-                target=run_swarm,
-                args=("127.0.0.1", port, "/ws/blogs/bench", readers // clients,
-                      f"127.0.0.{i + 2}", commands, results),
-                daemon=True,
-            )  # fmt: skip
-            process.start()
-            swarms.append((process, commands, results))
-        for _, _, results in swarms:
-            results.get(timeout=600)
-        return asyncio.run(post_many(base, token, total, concurrency))
+        port, _ = ours.serve()
+        with ours.client(port) as api:
+            api.post("/api/blogs", json={"slug": "bench", "title": "Bench"}).raise_for_status()
+        if readers:
+            swarms = Swarms(run_swarm, port, "/ws/blogs/bench", readers, clients)
+        return asyncio.run(post_many(f"http://127.0.0.1:{port}", ours.token, total, concurrency))
     finally:
-        for _, commands, _ in swarms:
-            commands.put(("close",))
-        for process, _, _ in swarms:
-            process.join(timeout=10)
-            if process.is_alive():
-                process.kill()
-        server.terminate()
-        server.wait(timeout=30)
-        shutil.rmtree(workdir, ignore_errors=True)
+        if swarms is not None:
+            swarms.close()
+        ours.close()
 
 
 def main() -> None:
@@ -124,8 +80,7 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=10, help="reporters posting at once")
     parser.add_argument("--clients", type=int, default=4)
     args = parser.parse_args()
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    raise_file_limit()
     print("| database | readers | reporters | entries / s |\n|---|---:|---:|---:|")
     for database in args.databases.split(","):
         rate = run(database, args.readers, args.posts, args.concurrency, args.clients)

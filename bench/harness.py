@@ -1,0 +1,135 @@
+"""What the benchmarks share: our server on a fresh database, and swarms of readers."""
+
+import multiprocessing as mp
+import os
+import resource
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+BIN = Path(sys.executable).parent
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_http(url: str, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            httpx.get(url, timeout=1)
+            return
+        except httpx.TransportError:
+            time.sleep(0.1)
+    raise RuntimeError(f"{url} did not answer")
+
+
+def raise_file_limit() -> None:
+    """As many open files as the hard limit allows; servers started later inherit it."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+
+class Ours:
+    """`liveupdates serve` on a database of its own, with an admin token."""
+
+    def __init__(self, name: str, database_url: str | None = None, **settings: str) -> None:
+        self.workdir = Path(tempfile.mkdtemp(prefix=f"bench-{name}-"))
+        self.env = {
+            **os.environ,
+            "DATABASE_URL": database_url or f"sqlite+aiosqlite:///{self.workdir}/bench.db",
+            "BROKER_URL": "memory://",
+            **{key.upper(): value for key, value in settings.items()},
+        }
+        self.cli("migrate")
+        made = self.cli("token", "create", "--name", "Bench", "--role", "admin")
+        self.token = made.stdout.strip().splitlines()[-1]
+        self.processes: list[subprocess.Popen[bytes]] = []
+
+    def cli(self, *args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [BIN / "liveupdates", *args],
+            env=self.env, cwd=self.workdir, capture_output=True, text=True, check=True,
+        )  # fmt: skip
+
+    def serve(
+        self, port: int | None = None, workers: int = 1
+    ) -> tuple[int, subprocess.Popen[bytes]]:
+        port = port or free_port()
+        process = subprocess.Popen(
+            [BIN / "liveupdates", "serve", "--port", str(port), "--log-level", "warning",
+             "--workers", str(workers)],
+            env=self.env, cwd=self.workdir,
+        )  # fmt: skip
+        self.processes.append(process)
+        wait_http(f"http://127.0.0.1:{port}/api/blogs")
+        return port, process
+
+    def client(self, port: int) -> httpx.Client:
+        return httpx.Client(
+            base_url=f"http://127.0.0.1:{port}",
+            headers={"Authorization": f"Bearer {self.token}"},
+            timeout=60,
+        )
+
+    @staticmethod
+    def stop(process: subprocess.Popen[bytes]) -> None:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            process.wait(timeout=60)
+
+    def close(self) -> None:
+        for process in self.processes:
+            self.stop(process)
+        shutil.rmtree(self.workdir, ignore_errors=True)
+
+
+class Swarms:
+    """Reader swarms in client processes, each from its own 127.0.0.x source address."""
+
+    def __init__(
+        self, target: Callable[..., None], port: int, path: str, readers: int, processes: int
+    ) -> None:
+        ctx = mp.get_context("spawn")
+        self.members: list[tuple[Any, Any, Any]] = []
+        shares = [readers // processes + (i < readers % processes) for i in range(processes)]
+        for i, share in enumerate(shares):
+            commands, results = ctx.Queue(), ctx.Queue()
+            process = ctx.Process(
+                target=target,
+                args=("127.0.0.1", port, path, share, f"127.0.0.{i + 2}", commands, results),
+                daemon=True,
+            )
+            process.start()
+            self.members.append((process, commands, results))
+        self.connected = sum(reply[1] for reply in self.collect(timeout=900))
+
+    def send(self, *command: object) -> None:
+        for _, commands, _ in self.members:
+            commands.put(command)
+
+    def collect(self, timeout: float = 120) -> list[Any]:
+        return [results.get(timeout=timeout) for _, _, results in self.members]
+
+    def ask(self, *command: object, timeout: float = 120) -> list[Any]:
+        self.send(*command)
+        return self.collect(timeout)
+
+    def close(self) -> None:
+        self.send("close")
+        for process, _, _ in self.members:
+            process.join(timeout=10)
+            if process.is_alive():
+                process.kill()
