@@ -19,6 +19,8 @@ class Settings(BaseSettings):
     public_url: str = ""
     # Named as the publisher in pages' schema.org data and in feeds.
     publisher_name: str = "liveupdates"
+    # Who may put reader pages in a frame (the embed): a CSP frame-ancestors source list.
+    frame_ancestors: str = "*"
 
     # Requests whose body is larger than this are refused with 413 before they are read.
     max_body_bytes: int = Field(default=256 * 1024, ge=1024)

@@ -8,6 +8,7 @@ from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
+from starlette.types import ASGIApp
 
 from app import live, pages
 from app.api import blogs, entries
@@ -18,6 +19,7 @@ from app.hub import Hub
 from app.limits import BodySizeLimit
 from app.live import ReaderSockets
 from app.pages import WEB, CachedPages, PageCache
+from app.security import SecurityHeaders
 from app.wsserver import APP_STATE_KEY, Heartbeat
 
 
@@ -76,11 +78,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     return app
 
 
-def serving(app: FastAPI) -> CachedPages:
-    """The ASGI app a server runs: cached pages answered in front of `app`."""
-    return CachedPages(app)
+def serving(app: FastAPI) -> ASGIApp:
+    """The ASGI app a server runs: security headers on everything, cached pages answered
+    in front of `app`."""
+    return SecurityHeaders(CachedPages(app), app.state.settings)
 
 
-def app_factory() -> CachedPages:
+def app_factory() -> ASGIApp:
     """For `uvicorn --factory app.main:app_factory`: settings from the environment."""
     return serving(create_app())

@@ -96,7 +96,8 @@ def db(app: FastAPI) -> Database:
 
 @pytest.fixture
 async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    transport = httpx.ASGITransport(app=app)
+    # As served: security headers and the cached-pages front door included.
+    transport = httpx.ASGITransport(app=serving(app))
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
         yield client
 

@@ -187,8 +187,23 @@ async def test_falls_back_to_server_sent_events(page: Page, newsroom: Newsroom) 
 async def test_embed_grows_with_the_blog(page: Page, newsroom: Newsroom) -> None:
     for n in range(8):
         await newsroom.post(f"Update {n}\n\n" + "Detail. " * 40)
-    host = f"{newsroom.server.url}/embed.js"
-    await page.set_content(f'<h1>A news site</h1><script src="{host}" data-blog="storm"></script>')
+    script = f"{newsroom.server.url}/embed.js"
+    html = f'<h1>A news site</h1><script src="{script}" data-blog="storm"></script>'
+
+    async def news_site(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        body = html.encode()
+        writer.write(
+            b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nConnection: close\r\n"
+            b"Content-Length: %d\r\n\r\n%b" % (len(body), body)
+        )
+        await writer.drain()
+        writer.close()
+
+    # Another site, on an origin of its own.
+    site = await asyncio.start_server(news_site, "127.0.0.1", 0)
+    port = site.sockets[0].getsockname()[1]
+    await page.goto(f"http://127.0.0.1:{port}/")
     frame = page.locator("iframe")
     await expect(frame).to_have_count(1)
     await expect(frame).to_have_attribute("src", f"{newsroom.server.url}/blogs/storm")
@@ -200,6 +215,7 @@ async def test_embed_grows_with_the_blog(page: Page, newsroom: Newsroom) -> None
             break
         await page.wait_for_timeout(100)
     assert box is not None and box["height"] > 1000
+    site.close()
 
 
 async def test_page_works_without_javascript(browser: Browser, newsroom: Newsroom) -> None:
@@ -241,6 +257,33 @@ async def test_no_script_from_an_entry_runs(page: Page, newsroom: Newsroom) -> N
     await page.wait_for_timeout(500)
     await page.reload()  # and server-rendered
     await page.wait_for_timeout(500)
+    assert ran == []
+    assert await page.evaluate("window.__xss") is False
+
+
+async def test_no_script_from_blog_fields_runs(page: Page, newsroom: Newsroom) -> None:
+    ran: list[str] = []
+    page.on("dialog", lambda d: (ran.append(d.message), asyncio.ensure_future(d.dismiss())))
+    evil = "</script><script>window.__xss=true</script><img src=x onerror=alert(1)>"
+    r = await newsroom.client.post(
+        "/api/blogs",
+        json={"slug": "evil", "title": f"T {evil}", "description": f"D {evil}"},
+        headers=newsroom.tokens.auth("admin"),
+    )
+    assert r.status_code == 201
+    await newsroom.client.patch(
+        "/api/blogs/evil", json={"notice": f"N {evil}"}, headers=newsroom.tokens.auth("admin")
+    )
+    await page.add_init_script("window.__xss = false")
+    await open_live(page, newsroom, "evil")
+    await expect(page.locator("[data-notice]")).to_contain_text("N </script>")
+    # And live: a blog.updated event carrying the same.
+    await newsroom.client.patch(
+        "/api/blogs/evil", json={"notice": f"Live {evil}", "title": f"Live {evil}"},
+        headers=newsroom.tokens.auth("admin"),
+    )  # fmt: skip
+    await expect(page.locator("[data-notice]")).to_contain_text("Live </script>")
+    await page.wait_for_timeout(300)
     assert ran == []
     assert await page.evaluate("window.__xss") is False
 

@@ -377,3 +377,12 @@ async def test_concurrent_retries_make_one_entry(
     assert {r.status_code for r in responses} == {201}
     assert len({r.json()["id"] for r in responses}) == 1
     assert await count_entries(db) == 1
+
+
+async def test_deep_or_odd_json_is_a_4xx(
+    client: httpx.AsyncClient, tokens: Tokens, blog: Blog
+) -> None:
+    headers = {**tokens.auth("editor"), "Content-Type": "application/json"}
+    for content in (b"[" * 50_000 + b"]" * 50_000, b'{"body": ' * 5000, b"\xff\xfe", b"null"):
+        r = await client.post(entries_url(blog), content=content, headers=headers)
+        assert 400 <= r.status_code < 500, (content[:20], r.status_code)

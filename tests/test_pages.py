@@ -267,3 +267,15 @@ async def test_served_pages_come_from_the_cache_in_front(
             if "News" in changed.text:
                 break
         assert "News" in changed.text
+
+
+async def test_security_headers_on_every_response(
+    client: httpx.AsyncClient, tokens: Tokens, blog: Blog
+) -> None:
+    for path in ("/blogs/election-night", "/blogs/election-night", "/api/blogs", "/", "/nope"):
+        r = await client.get(path)
+        csp = r.headers["content-security-policy"]
+        assert "script-src 'self'" in csp and "'unsafe-inline'" not in csp
+        assert "frame-ancestors *" in csp
+        assert r.headers["x-content-type-options"] == "nosniff"
+        assert r.headers["referrer-policy"] == "strict-origin-when-cross-origin"

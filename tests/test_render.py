@@ -1,6 +1,8 @@
 import re
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from app.render import ALLOWED_TAGS, render_markdown
 
@@ -111,3 +113,17 @@ def test_image_caption_without_credit_and_inline_images() -> None:
 
 def test_raw_html_is_shown_as_text() -> None:
     assert render_markdown("<b>bold</b> & co") == "<p>&lt;b&gt;bold&lt;/b&gt; &amp; co</p>"
+
+
+MARKUP = st.sampled_from(
+    ["<", ">", "&", '"', "'", "`", "*", "_", "[", "]", "(", ")", "!", "#", "\n", "\n\n",
+     "> ", "- ", "1. ", "<script>", "</script>", "<img src=x onerror=alert(1)>", "javascript:",
+     "data:text/html,", "<a href='", "onload=", "<svg", "&#106;", "\x00", "\u2028", "](", '"']
+)  # fmt: skip
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.one_of(MARKUP, st.text(max_size=12)), max_size=40).map("".join))
+def test_any_input_renders_to_allowed_markup_only(body: str) -> None:
+    html = render_markdown(body)
+    assert_safe(html)
