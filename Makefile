@@ -8,7 +8,7 @@ PORT   ?= 8000
 
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: install run serve test lint format clean chromium bench bench-tools
+.PHONY: install run serve test soak lint format clean chromium bench bench-tools
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -26,6 +26,10 @@ run: install
 ## The whole suite, on SQLite and on Postgres, after the linters
 test: install lint chromium
 	$(BIN)/pytest
+
+## The fault tests at full size (1,000 posts through a SIGKILL, ...)
+soak: install
+	SOAK=1 $(BIN)/pytest tests/test_faults.py -v
 
 ## Browser tests drive Debian's Chromium (Playwright's own download is not used)
 chromium:
