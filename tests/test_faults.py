@@ -5,9 +5,11 @@ The short versions run in `make test`; `SOAK=1` (make soak) runs them at full si
 
 import asyncio
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import httpx
@@ -214,3 +216,119 @@ async def all_entries(client: httpx.AsyncClient) -> list[dict[str, object]]:
         cursor = page["next"]
         if cursor is None:
             return entries
+
+
+PG_BIN = (
+    Path("/usr/lib/postgresql")
+    / (
+        sorted(os.listdir("/usr/lib/postgresql"))[-1]
+        if Path("/usr/lib/postgresql").exists()
+        else "x"
+    )
+    / "bin"
+)
+
+
+class PrivatePostgres:
+    """A Postgres cluster of this test's own, so it can be stopped without harming others."""
+
+    def __init__(self) -> None:
+        # Not under pytest's tmp_path: the postgres user must be able to reach it.
+        self.home = Path(tempfile.mkdtemp(prefix="liveupdates-pg-"))
+        self.home.chmod(0o755)
+        self.dir = self.home / "pg"
+        self.dir.mkdir()
+        os.chown(self.dir, *_postgres_ids())
+        self.port = free_port()
+        self.as_postgres(
+            str(PG_BIN / "initdb"), "-D", str(self.dir), "-A", "trust", "-U", "postgres"
+        )
+
+    @staticmethod
+    def as_postgres(*command: str) -> None:
+        prefix = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+        # No pipes: the server pg_ctl starts would hold them open.
+        subprocess.run([*prefix, *command], check=True, stdout=subprocess.DEVNULL)
+
+    def start(self) -> None:
+        options = f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 -c fsync=off"
+        log = str(self.dir / "server.log")
+        self.as_postgres(
+            str(PG_BIN / "pg_ctl"), "-D", str(self.dir), "-o", options, "-l", log, "-w", "start"
+        )
+
+    def stop(self) -> None:
+        self.as_postgres(str(PG_BIN / "pg_ctl"), "-D", str(self.dir), "-m", "fast", "-w", "stop")
+
+    def remove(self) -> None:
+        shutil.rmtree(self.home, ignore_errors=True)
+
+    @property
+    def url(self) -> str:
+        return f"postgresql+asyncpg://postgres@127.0.0.1:{self.port}/postgres"
+
+
+def _postgres_ids() -> tuple[int, int]:
+    import pwd
+
+    entry = pwd.getpwnam("postgres") if os.geteuid() == 0 else pwd.getpwuid(os.geteuid())
+    return entry.pw_uid, entry.pw_gid
+
+
+async def test_database_loss_is_503_then_recovers(tmp_path: Path) -> None:
+    """On a Postgres cluster of its own, stopped for a while and started again."""
+    from app import migrate
+
+    pg = PrivatePostgres()
+    pg.start()
+    settings = Settings(database_url=pg.url)
+    await asyncio.to_thread(migrate.upgrade, settings)
+    db = Database(settings)
+    async with db.write() as session:
+        _, token = await create_token(session, "Desk", Role.admin)
+    await db.dispose()
+    headers = {"Authorization": f"Bearer {token}"}
+    server = Server(settings, tmp_path)
+    await server.start()
+    try:
+        async with httpx.AsyncClient(base_url=server.url, headers=headers, timeout=15) as client:
+            r = await client.post("/api/blogs", json={"slug": "crash", "title": "Down"})
+            assert r.status_code == 201
+            follower = Follower(server.url.replace("http", "ws"))
+            following = asyncio.create_task(follower.run())
+            assert (
+                await client.post("/api/blogs/crash/entries", json={"body": "1"})
+            ).status_code == 201
+
+            pg.stop()
+            for _ in range(3):
+                r = await client.post("/api/blogs/crash/entries", json={"body": "lost?"})
+                assert r.status_code == 503, r.text  # at once: not a 500, not a hang
+                assert r.headers["retry-after"]
+                assert "detail" in r.json()
+            pages = await client.get("/blogs/crash")
+            assert pages.status_code in (200, 503)  # served from cache, or a clean 503
+
+            pg.start()
+            for _ in range(50):  # the pool notices the database is back
+                r = await client.post("/api/blogs/crash/entries", json={"body": "2"})
+                if r.status_code == 201:
+                    break
+                await asyncio.sleep(0.2)
+            assert r.status_code == 201
+            bodies = [
+                e["body"] for e in (await client.get("/api/blogs/crash/entries")).json()["entries"]
+            ]
+            assert bodies == ["2", "1"]  # nothing partial from the outage
+            for _ in range(100):
+                if follower.offsets[-2:] == [1, 2]:
+                    break
+                await asyncio.sleep(0.05)
+            assert follower.offsets == [1, 2]  # the reader stayed, or came back, and saw both
+            follower.done.set()
+            following.cancel()
+            await asyncio.gather(following, return_exceptions=True)
+    finally:
+        server.stop()
+        pg.stop()
+        pg.remove()
