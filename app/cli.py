@@ -36,6 +36,8 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
         ws_ping_timeout=settings.heartbeat_seconds,
         ws_max_size=settings.reader_message_bytes,
         timeout_graceful_shutdown=settings.shutdown_grace_seconds,
+        # Client addresses from X-Forwarded-For only behind proxies we were told to trust.
+        forwarded_allow_ips=settings.trusted_proxies,
         log_level=args.log_level,
     )
     return 0

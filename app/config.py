@@ -38,12 +38,20 @@ class Settings(BaseSettings):
     hub_hold_seconds: float = Field(default=0.1, gt=0)
     hub_catchup_seconds: float = Field(default=2.0, gt=0)
 
+    # Abuse limits; 0 turns one off. Posts: per token, per minute, with bursts. Readers'
+    # WebSockets: open at once per client address (behind a NAT many readers share one).
+    post_rate_per_minute: int = Field(default=60, ge=0)
+    post_burst: int = Field(default=20, ge=1)
+    ws_connections_per_address: int = Field(default=1000, ge=0)
+    # Proxies whose X-Forwarded-For names the client (e.g. the load balancer's address).
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(default_factory=list)
+
     db_pool_size: int = Field(default=10, ge=1)
     db_max_overflow: int = Field(default=20, ge=0)
 
-    @field_validator("allowed_origins", mode="before")
+    @field_validator("allowed_origins", "trusted_proxies", mode="before")
     @classmethod
-    def _split_origins(cls, value: object) -> object:
+    def _split_list(cls, value: object) -> object:
         if isinstance(value, str):
             return [o.strip().rstrip("/") for o in value.split(",") if o.strip()]
         return value

@@ -1,5 +1,6 @@
 """Dependencies shared by the routers, as Annotated aliases."""
 
+import math
 from collections.abc import AsyncIterator, Callable, Coroutine
 from typing import Annotated, Any
 
@@ -75,6 +76,22 @@ def require_role(*roles: Role) -> Callable[..., Coroutine[Any, Any, ApiToken]]:
 
 
 AdminToken = Annotated[ApiToken, Depends(require_role(Role.admin))]
+
+
+async def posting_token(request: Request, token: CurrentToken) -> ApiToken:
+    """The current token, if it has not posted faster than the configured rate."""
+    assert token.id is not None
+    wait = request.app.state.post_rate.wait(token.id)
+    if wait:
+        raise HTTPException(
+            status.HTTP_429_TOO_MANY_REQUESTS,
+            f"too many posts from this token; retry in {math.ceil(wait)} s",
+            headers={"Retry-After": str(math.ceil(wait))},
+        )
+    return token
+
+
+PostingToken = Annotated[ApiToken, Depends(posting_token)]
 
 
 async def valid_blog(slug: str, session: SessionDep) -> Blog:

@@ -1,4 +1,7 @@
-"""Refuse request bodies over the configured size before they are read into memory."""
+"""Limits on what clients may send: body sizes, posts per token, sockets per address."""
+
+import time
+from collections import Counter
 
 from fastapi import HTTPException, status
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -52,3 +55,54 @@ class BodySizeLimit:
             }
         )
         await send({"type": "http.response.body", "body": body})
+
+
+class PostRate:
+    """A token bucket per API token: `per_minute` posts, in bursts of up to `burst`."""
+
+    def __init__(self, per_minute: int, burst: int) -> None:
+        self.rate = per_minute / 60
+        self.burst = burst
+        self._buckets: dict[int, tuple[float, float]] = {}  # token id -> (tokens, at)
+
+    def wait(self, token_id: int) -> float:
+        """Take one post; 0 if allowed now, else the seconds until one is."""
+        if self.rate <= 0:
+            return 0.0
+        now = time.monotonic()
+        tokens, at = self._buckets.get(token_id, (float(self.burst), now))
+        tokens = min(float(self.burst), tokens + (now - at) * self.rate)
+        if tokens < 1:
+            self._buckets[token_id] = (tokens, now)
+            return (1 - tokens) / self.rate
+        self._buckets[token_id] = (tokens - 1, now)
+        return 0.0
+
+
+class SocketsPerAddress:
+    """Open reader connections per client address, refused past `limit`."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self._open: Counter[str] = Counter()
+
+    def acquire(self, address: str) -> bool:
+        if self.limit and self._open[address] >= self.limit:
+            return False
+        self._open[address] += 1
+        return True
+
+    def release(self, address: str) -> None:
+        self._open[address] -= 1
+        if self._open[address] <= 0:
+            del self._open[address]
+
+
+def client_address(peer: str, forwarded_for: str | None, trusted: list[str]) -> str:
+    """The client's address: X-Forwarded-For is believed only from a trusted proxy."""
+    if peer not in trusted or not forwarded_for:
+        return peer
+    for hop in reversed([h.strip() for h in forwarded_for.split(",")]):
+        if hop and hop not in trusted:
+            return hop
+    return peer

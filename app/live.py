@@ -155,14 +155,28 @@ async def serve_reader(
 ) -> None:
     """A reader's live connection: hello, the events after `since`, then live events."""
     settings: Settings = app.state.settings
-    db: Database = app.state.db
-    hub: Hub = app.state.hub
     if (await receive())["type"] != "websocket.connect":
         return
     headers = Headers(scope=scope)
     if not origin_allowed(headers.get("origin"), headers.get("host"), settings):
         await send({"type": "websocket.close", "code": POLICY_VIOLATION})  # 403 before accept
         return
+    address = (scope.get("client") or ("",))[0]  # uvicorn applied trusted proxies' headers
+    if not app.state.sockets.acquire(address):
+        await send({"type": "websocket.close", "code": POLICY_VIOLATION})  # refused upgrade
+        return
+    try:
+        await _serve_accepted(app, slug, scope, receive, send, transport)
+    finally:
+        app.state.sockets.release(address)
+
+
+async def _serve_accepted(
+    app: Any, slug: str, scope: Scope, receive: Receive, send: Send, transport: Any
+) -> None:
+    settings: Settings = app.state.settings
+    db: Database = app.state.db
+    hub: Hub = app.state.hub
     await send({"type": "websocket.accept"})
 
     async def send_text(data: bytes) -> None:

@@ -16,7 +16,7 @@ from app.broker import make_broker
 from app.config import Settings
 from app.db import Database
 from app.hub import Hub
-from app.limits import BodySizeLimit
+from app.limits import BodySizeLimit, PostRate, SocketsPerAddress
 from app.live import ReaderSockets
 from app.pages import WEB, CachedPages, PageCache
 from app.security import SecurityHeaders
@@ -39,6 +39,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.hub = hub
         app.state.heartbeat = Heartbeat(settings.heartbeat_seconds)
         app.state.pages = PageCache(hub)
+        app.state.post_rate = PostRate(settings.post_rate_per_minute, settings.post_burst)
+        app.state.sockets = SocketsPerAddress(settings.ws_connections_per_address)
         await hub.start()
         try:
             # uvicorn hands this state to its protocols: ReaderProtocol finds the app here.

@@ -22,6 +22,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 
 from app.hub import websocket_frame
+from app.limits import client_address
 from app.live import Refused, origin_allowed, replay, start_reading
 from app.readers import TransportReader, close_frame
 
@@ -91,7 +92,7 @@ class Heartbeat:
 class ReaderProtocol(asyncio.Protocol):
     __slots__ = (
         "config", "server_state", "app_state", "transport", "reader", "blog_id", "hub",
-        "buffer", "open", "awaiting_pong", "starting", "_writable", "delegate", "beat",
+        "buffer", "open", "awaiting_pong", "starting", "_writable", "delegate", "beat", "address",
     )  # fmt: skip
 
     def __init__(
@@ -111,6 +112,7 @@ class ReaderProtocol(asyncio.Protocol):
         self._writable: asyncio.Future[None] | None = None
         self.delegate: asyncio.Protocol | None = None  # uvicorn's, for other WebSockets
         self.beat = -1  # the heartbeat slice this reader is pinged in
+        self.address: str | None = None  # counted against the per-address limit while open
 
     # --- the handshake --------------------------------------------------------------------
 
@@ -176,6 +178,13 @@ class ReaderProtocol(asyncio.Protocol):
             transport.write(_http_error("403 Forbidden"))
             transport.close()
             return
+        peer = (transport.get_extra_info("peername") or ("",))[0]
+        address = client_address(peer, headers.get("x-forwarded-for"), settings.trusted_proxies)
+        if not app.state.sockets.acquire(address):
+            transport.write(_http_error("429 Too Many Requests", b"Retry-After: 30\r\n"))
+            transport.close()
+            return
+        self.address = address
         transport.write(
             b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
             b"Sec-WebSocket-Accept: %b\r\n\r\n" % _accept_key(key)
@@ -328,4 +337,7 @@ class ReaderProtocol(asyncio.Protocol):
         app = self.app_state.get(APP_STATE_KEY)
         if app is not None and self.beat >= 0:
             app.state.heartbeat.discard(self, self.beat)
+        if app is not None and self.address is not None:
+            app.state.sockets.release(self.address)
+            self.address = None
         self.transport = None

@@ -51,6 +51,9 @@ class Ours:
             **os.environ,
             "DATABASE_URL": database_url or f"sqlite+aiosqlite:///{self.workdir}/bench.db",
             "BROKER_URL": "memory://",
+            # The load comes from few tokens and addresses: no abuse limits here.
+            "POST_RATE_PER_MINUTE": "0",
+            "WS_CONNECTIONS_PER_ADDRESS": "0",
             **{key.upper(): value for key, value in settings.items()},
         }
         self.cli("migrate")

@@ -56,7 +56,14 @@ def settings(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFa
         asyncio.run(_recreate_postgres_database(POSTGRES_ADMIN_URL, POSTGRES_TEST_DB))
         url = postgres_url()
     media = tmp_path_factory.mktemp("media")
-    settings = Settings(database_url=url, broker_url="memory://", media_dir=Path(media))
+    # Abuse limits off: tests post fast from few tokens; the limits have tests of their own.
+    settings = Settings(
+        database_url=url,
+        broker_url="memory://",
+        media_dir=Path(media),
+        post_rate_per_minute=0,
+        ws_connections_per_address=0,
+    )
     migrate.upgrade(settings)
     return settings
 

@@ -3,6 +3,7 @@ import asyncio
 import httpx
 import orjson
 import pytest
+from fastapi import FastAPI
 from sqlalchemy import func, select
 
 from app.db import Database
@@ -386,3 +387,20 @@ async def test_deep_or_odd_json_is_a_4xx(
     for content in (b"[" * 50_000 + b"]" * 50_000, b'{"body": ' * 5000, b"\xff\xfe", b"null"):
         r = await client.post(entries_url(blog), content=content, headers=headers)
         assert 400 <= r.status_code < 500, (content[:20], r.status_code)
+
+
+async def test_posts_per_token_are_rate_limited(
+    app: FastAPI, client: httpx.AsyncClient, tokens: Tokens, blog: Blog, db: Database
+) -> None:
+    from app.limits import PostRate
+
+    app.state.post_rate = PostRate(per_minute=60, burst=3)
+    for n in range(3):
+        assert (await post(client, blog, tokens.auth("reporter"), body=f"{n}")).status_code == 201
+    limited = await post(client, blog, tokens.auth("reporter"), body="too fast")
+    assert limited.status_code == 429
+    assert 0 < int(limited.headers["retry-after"]) <= 1
+    assert "detail" in limited.json()
+    # Another token has its own allowance; nothing was stored for the refused post.
+    assert (await post(client, blog, tokens.auth("editor"), body="other")).status_code == 201
+    assert await count_entries(db) == 4

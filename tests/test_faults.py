@@ -37,7 +37,7 @@ class Server:
         self.port = free_port()
         self.env = {
             **os.environ, "DATABASE_URL": settings.database_url, "BROKER_URL": "memory://",
-            "SHUTDOWN_GRACE_SECONDS": "1",
+            "SHUTDOWN_GRACE_SECONDS": "1", "POST_RATE_PER_MINUTE": "0",
         }  # fmt: skip
         self.workdir = workdir
         self.process: subprocess.Popen[bytes] | None = None

@@ -77,6 +77,7 @@ def instances(
         "DATABASE_URL": settings.database_url,
         "BROKER_URL": f"redis://127.0.0.1:{redis_server.port}/0",
         "HUB_CATCHUP_SECONDS": "0.5",
+        "POST_RATE_PER_MINUTE": "0",
     }
     processes = []
     urls = []

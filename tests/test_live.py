@@ -449,3 +449,23 @@ async def test_fallback_path_delivers_in_order_and_resumes(
                 assert event == {"type": "entry.created", "offset": offset, "entry": entry}
     assert any(isinstance(r, QueueReader) for r in _readers_seen)
     assert not any(isinstance(r, TransportReader) for r in _readers_seen)
+
+
+async def test_websockets_per_address_are_limited(
+    start_server: StartServer, tokens: Tokens
+) -> None:
+    server = await start_server(ws_connections_per_address=2, trusted_proxies=["127.0.0.1"])
+    api = Api(server.url, tokens)
+    await api.create_blog()
+    async with reader(server), reader(server):
+        with pytest.raises(websockets.InvalidStatus) as refused:
+            async with reader(server):
+                pass
+        assert refused.value.response.status_code == 429
+        # Behind a trusted proxy, the client is the address it forwards for.
+        forwarded = {"X-Forwarded-For": "203.0.113.7"}
+        async with connect(f"{server.ws_url}/ws/blogs/live", additional_headers=forwarded) as ws:
+            assert orjson.loads(await ws.recv())["type"] == "hello"
+    async with reader(server) as again:  # closed ones no longer count
+        assert (await again.next())["type"] == "hello"
+    await api.client.aclose()

@@ -12,7 +12,7 @@ from fastapi import APIRouter, Header, HTTPException, Path, Query, Response, sta
 from sqlalchemy import and_, or_, select
 from sqlmodel import col
 
-from app.deps import BlogDep, CurrentToken, DatabaseDep, HubDep, SessionDep
+from app.deps import BlogDep, CurrentToken, DatabaseDep, HubDep, PostingToken, SessionDep
 from app.eventlog import Change
 from app.models import (
     IDEMPOTENCY_KEY_MAX,
@@ -72,7 +72,7 @@ async def create_entry(
     response: Response,
     db: DatabaseDep,
     hub: HubDep,
-    token: CurrentToken,
+    token: PostingToken,
     idempotency_key: Annotated[str | None, Header()] = None,
 ) -> EntryPublic | Response:
     """Post an entry. With an `Idempotency-Key`, a retry returns the first result."""

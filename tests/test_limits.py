@@ -1,0 +1,28 @@
+from app.limits import PostRate, SocketsPerAddress, client_address
+
+
+def test_forwarded_for_is_believed_only_from_trusted_proxies() -> None:
+    trusted = ["10.0.0.2"]
+    assert client_address("198.51.100.9", "203.0.113.7", trusted) == "198.51.100.9"
+    assert client_address("10.0.0.2", "203.0.113.7", trusted) == "203.0.113.7"
+    # A client cannot hide behind an address it forged at the start of the list.
+    assert client_address("10.0.0.2", "1.1.1.1, 203.0.113.7", trusted) == "203.0.113.7"
+    assert client_address("10.0.0.2", None, trusted) == "10.0.0.2"
+
+
+def test_sockets_per_address() -> None:
+    sockets = SocketsPerAddress(limit=2)
+    assert sockets.acquire("a") and sockets.acquire("a")
+    assert not sockets.acquire("a")
+    assert sockets.acquire("b")
+    sockets.release("a")
+    assert sockets.acquire("a")
+    assert SocketsPerAddress(limit=0).acquire("anyone")
+
+
+def test_post_rate_refills_over_time() -> None:
+    rate = PostRate(per_minute=6000, burst=2)  # 100 a second
+    assert rate.wait(1) == 0 and rate.wait(1) == 0
+    assert 0 < rate.wait(1) <= 0.01
+    assert rate.wait(2) == 0
+    assert PostRate(per_minute=0, burst=1).wait(1) == 0
