@@ -26,18 +26,20 @@ from app.wsserver import ReaderProtocol
 POSTGRES_ADMIN_URL = os.environ.get(
     "TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
 )
-POSTGRES_TEST_DB = "liveupdates_test"
+# One database per test run, so that two runs on one machine never meet.
+POSTGRES_TEST_DB = f"liveupdates_test_{os.getpid()}"
 TABLES = ("idempotencykey", "event", "entry", "apitoken", "blog")
 
 
-async def _recreate_postgres_database(admin_url: str, name: str) -> None:
+async def _recreate_postgres_database(admin_url: str, name: str, create: bool = True) -> None:
     url = make_url(admin_url)
     conn = await asyncpg.connect(
         host=url.host, port=url.port, user=url.username, database=url.database
     )
     try:
         await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await conn.execute(f'CREATE DATABASE "{name}"')
+        if create:
+            await conn.execute(f'CREATE DATABASE "{name}"')
     finally:
         await conn.close()
 
@@ -54,6 +56,11 @@ def settings(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFa
         url = f"sqlite+aiosqlite:///{path}"
     else:
         asyncio.run(_recreate_postgres_database(POSTGRES_ADMIN_URL, POSTGRES_TEST_DB))
+        request.addfinalizer(
+            lambda: asyncio.run(
+                _recreate_postgres_database(POSTGRES_ADMIN_URL, POSTGRES_TEST_DB, create=False)
+            )
+        )
         url = postgres_url()
     media = tmp_path_factory.mktemp("media")
     # Abuse limits off: tests post fast from few tokens; the limits have tests of their own.
