@@ -332,3 +332,49 @@ async def test_database_loss_is_503_then_recovers(tmp_path: Path) -> None:
         server.stop()
         pg.stop()
         pg.remove()
+
+
+async def test_sigterm_lets_posts_in_flight_finish(
+    settings: Settings, reporters: list[str], tmp_path: Path
+) -> None:
+    admin, *tokens = reporters
+    server = Server(settings, tmp_path)
+    await server.start()
+    try:
+        async with httpx.AsyncClient(base_url=server.url, timeout=10) as client:
+            r = await client.post(
+                "/api/blogs", json={"slug": "crash", "title": "Drain"},
+                headers={"Authorization": f"Bearer {admin}"},
+            )  # fmt: skip
+            assert r.status_code == 201
+            statuses: list[int] = []
+            acked: list[int] = []
+
+            async def report(token: str) -> None:
+                for n in range(30):
+                    try:
+                        r = await client.post(
+                            "/api/blogs/crash/entries", json={"body": f"{token[-6:]} {n}"},
+                            headers={"Authorization": f"Bearer {token}"},
+                        )  # fmt: skip
+                    except httpx.TransportError:
+                        return  # the server has stopped taking requests
+                    statuses.append(r.status_code)
+                    if r.status_code == 201:
+                        acked.append(r.json()["id"])
+
+            posting = [asyncio.create_task(report(token)) for token in tokens]
+            while len(acked) < 20:
+                await asyncio.sleep(0.005)
+            assert server.process is not None
+            server.process.send_signal(signal.SIGTERM)
+            await asyncio.gather(*posting)
+            # uvicorn drains, then exits by the signal it was sent.
+            assert server.process.wait(timeout=30) in (0, -signal.SIGTERM)
+            assert set(statuses) == {201}  # no request cut off with an error
+
+            await server.start()
+            stored = {e["id"] for e in await all_entries(client)}
+            assert set(acked) == stored
+    finally:
+        server.stop()
