@@ -18,7 +18,8 @@ from app.db import Database
 from app.hub import Hub
 from app.limits import BodySizeLimit, PostRate, SocketsPerAddress
 from app.live import ReaderSockets
-from app.pages import WEB, CachedPages, PageCache
+from app.pagecache import CachedPages, PageCache
+from app.pages import WEB
 from app.security import SecurityHeaders
 from app.wsserver import APP_STATE_KEY, Heartbeat
 

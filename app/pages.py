@@ -1,36 +1,24 @@
-"""Readers' pages and feeds, server-rendered and cached per (blog, offset).
+"""Readers' pages and feeds, server-rendered (and cached: see pagecache.py)."""
 
-A breaking story brings a surge of readers, each loading the page once. The rendered page
-(and its gzipped form) is kept until the blog's offset moves, so a surge costs one render
-per change, not one per request. The cache learns of changes as a reader of the hub does,
-so a request for an unchanged page touches no database either.
-"""
-
-import asyncio
-import gzip
-import hashlib
 import html
 import re
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from email.utils import format_datetime
 from pathlib import Path
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
 import nh3
 import orjson
-from fastapi import APIRouter, FastAPI, HTTPException, Query, Request, Response, status
+from fastapi import APIRouter, HTTPException, Query, Request, Response, status
 from fastapi.responses import FileResponse
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from sqlmodel import col, select
-from starlette.types import Receive, Scope, Send
 
 from app.api.entries import decode_cursor, encode_cursor
 from app.db import Database
-from app.hub import Frame, Hub
 from app.models import Blog, BlogPublic, BlogStatus, Entry, EntryPublic
+from app.pagecache import PageCache, respond
 
 router = APIRouter(include_in_schema=False)
 
@@ -66,156 +54,6 @@ def local_time(moment: datetime, zone: str) -> datetime:
 
 templates.filters["script_json"] = script_json
 templates.filters["plain_text"] = plain_text
-
-
-@dataclass(frozen=True)
-class Rendered:
-    offset: int
-    body: bytes
-    gzipped: bytes
-    etag: str
-    last_modified: datetime
-    media_type: str
-
-    def answer(
-        self, if_none_match: str | None, accept_encoding: str
-    ) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
-        """Status, headers and body for a request with these headers."""
-        headers = [
-            (b"etag", self.etag.encode()),
-            (b"last-modified", format_datetime(self.last_modified, usegmt=True).encode()),
-            (b"cache-control", b"public, max-age=0, must-revalidate"),
-            (b"vary", b"Accept-Encoding"),
-        ]
-        if if_none_match == self.etag:
-            return status.HTTP_304_NOT_MODIFIED, headers, b""
-        body = self.body
-        if "gzip" in accept_encoding:
-            body = self.gzipped
-            headers.append((b"content-encoding", b"gzip"))
-        headers += [
-            (b"content-type", self.media_type.encode()),
-            (b"content-length", str(len(body)).encode()),
-        ]
-        return status.HTTP_200_OK, headers, body
-
-
-class _OffsetWatcher:
-    """A hub reader that takes nothing: its channel's `last` is the blog's offset."""
-
-    sent = 0
-
-    def deliver(self, frame: Frame) -> None:
-        pass
-
-
-class PageCache:
-    def __init__(self, hub: Hub) -> None:
-        self.hub = hub
-        self._rendered: dict[tuple[int, str], Rendered] = {}
-        self._locks: dict[tuple[int, str], asyncio.Lock] = {}
-        self._watching: dict[int, asyncio.Future[int]] = {}
-
-    async def offset(self, blog_id: int) -> int:
-        """The blog's latest offset as this instance knows it, without a query."""
-        joined = self._watching.get(blog_id)
-        if joined is None:
-            joined = self._watching[blog_id] = asyncio.ensure_future(
-                self.hub.join(blog_id, _OffsetWatcher())
-            )
-        try:
-            await asyncio.shield(joined)
-        except Exception:
-            self._watching.pop(blog_id, None)  # the next request tries again
-            raise
-        channel = self.hub.channels[blog_id]
-        assert channel.last is not None
-        return channel.last
-
-    def fresh(self, slug: str, kind: str) -> Rendered | None:
-        """The cached rendering, if it is known and current; never waits."""
-        blog_id = self.hub.slugs.get(slug)
-        channel = self.hub.channels.get(blog_id) if blog_id is not None else None
-        if channel is None or channel.last is None:
-            return None
-        cached = self._rendered.get((channel.blog_id, kind))
-        return cached if cached is not None and cached.offset >= channel.last else None
-
-    async def get(
-        self,
-        blog_id: int,
-        kind: str,
-        render: Callable[[], Awaitable[tuple[int, datetime, bytes]]],
-        media_type: str,
-    ) -> Rendered:
-        key = (blog_id, kind)
-        current = await self.offset(blog_id)
-        cached = self._rendered.get(key)
-        if cached is not None and cached.offset >= current:
-            return cached
-        lock = self._locks.setdefault(key, asyncio.Lock())
-        async with lock:  # one render per change, however many readers ask at once
-            cached = self._rendered.get(key)
-            if cached is not None and cached.offset >= current:
-                return cached
-            offset, modified, body = await render()
-            digest = hashlib.sha1(body).hexdigest()[:16]
-            cached = self._rendered[key] = Rendered(
-                offset=offset,
-                body=body,
-                gzipped=gzip.compress(body, 6),
-                etag=f'"{offset}-{digest}"',
-                last_modified=modified,
-                media_type=media_type,
-            )
-            return cached
-
-
-def respond(request: Request, page: Rendered) -> Response:
-    code, headers, body = page.answer(
-        request.headers.get("if-none-match"), request.headers.get("accept-encoding", "")
-    )
-    response = Response(body, status_code=code)
-    response.raw_headers = headers
-    return response
-
-
-class CachedPages:
-    """What the server runs, in front of the app: a reader page or feed that is cached and
-    current is answered here, before any middleware or routing, so that a surge of readers
-    costs the least per request. Everything else goes to the app."""
-
-    PATH = re.compile(r"/blogs/([a-z0-9-]+)(/feed\.atom)?")
-
-    def __init__(self, app: FastAPI) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if (
-            scope["type"] == "http"
-            and scope["method"] in ("GET", "HEAD")
-            and not scope["query_string"]
-            and (found := self.PATH.fullmatch(scope["path"])) is not None
-        ):
-            cache: PageCache = self.app.state.pages
-            page = cache.fresh(found.group(1), "feed" if found.group(2) else "page")
-            if page is not None:
-                headers = dict(scope["headers"])
-                code, response_headers, body = page.answer(
-                    headers.get(b"if-none-match", b"").decode("latin-1") or None,
-                    headers.get(b"accept-encoding", b"").decode("latin-1"),
-                )
-                await send(
-                    {"type": "http.response.start", "status": code, "headers": response_headers}
-                )
-                await send(
-                    {
-                        "type": "http.response.body",
-                        "body": body if scope["method"] == "GET" else b"",
-                    }
-                )
-                return
-        await self.app(scope, receive, send)
 
 
 def _base_url(request: Request) -> str:

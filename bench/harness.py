@@ -42,6 +42,17 @@ def raise_file_limit() -> None:
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
 
+def swarm_process() -> None:
+    """Set up a client process: all the files it may open, and uvloop when there is one."""
+    raise_file_limit()
+    try:
+        import uvloop
+
+        uvloop.install()
+    except ImportError:
+        pass
+
+
 class Ours:
     """`liveupdates serve` on a database of its own, with an admin token."""
 

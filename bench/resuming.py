@@ -6,17 +6,13 @@ import asyncio
 import base64
 import os
 import random
-import resource
 import socket
 import time
 from typing import Any
 
 import orjson
 
-try:
-    import uvloop
-except ImportError:  # pragma: no cover
-    uvloop = None  # type: ignore[assignment]
+from bench.harness import swarm_process
 
 
 class Follower:
@@ -129,10 +125,7 @@ class Connection(asyncio.Protocol):
 def run_resuming_swarm(
     host: str, port: int, path: str, count: int, source: str, commands: Any, results: Any
 ) -> None:
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-    if uvloop is not None:
-        uvloop.install()
+    swarm_process()
 
     async def main() -> None:
         followers = [Follower(host, port, path, source) for _ in range(count)]

@@ -15,10 +15,7 @@ from typing import Any
 
 import orjson
 
-try:
-    import uvloop
-except ImportError:  # pragma: no cover
-    uvloop = None  # type: ignore[assignment]
+from bench.harness import swarm_process
 
 
 @dataclass
@@ -134,10 +131,7 @@ def run_swarm(
     host: str, port: int, path: str, count: int, source: str, commands: Any, results: Any
 ) -> None:
     """Process entry point: open `count` readers, then answer the driver's commands."""
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-    if uvloop is not None:
-        uvloop.install()
+    swarm_process()
 
     async def main() -> None:
         stats = Stats()
