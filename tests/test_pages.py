@@ -229,17 +229,19 @@ async def test_index_and_unknown_pages(
 async def test_served_pages_come_from_the_cache_in_front(
     start_server: StartServer, tokens: Tokens, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from app import pages
+    from app import pagecache
 
     calls = 0
-    original = pages.PageCache.get
+    original = pagecache.PageCache.get
 
-    async def counting(self: pages.PageCache, *args: object, **kwargs: object) -> pages.Rendered:
+    async def counting(
+        self: pagecache.PageCache, *args: object, **kwargs: object
+    ) -> pagecache.Rendered:
         nonlocal calls
         calls += 1
         return await original(self, *args, **kwargs)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(pages.PageCache, "get", counting)
+    monkeypatch.setattr(pagecache.PageCache, "get", counting)
     server = await start_server()
     async with httpx.AsyncClient(base_url=server.url) as client:
         r = await client.post(
