@@ -124,11 +124,7 @@ async def test_sigkill_mid_burst_loses_and_doubles_nothing(
     ws_url = server.url.replace("http", "ws")
     try:
         async with httpx.AsyncClient(base_url=server.url, timeout=10) as client:
-            r = await client.post(
-                "/api/blogs", json={"slug": "crash", "title": "Crash"},
-                headers={"Authorization": f"Bearer {admin}"},
-            )  # fmt: skip
-            assert r.status_code == 201
+            await create_blog(client, admin)
             followers = [Follower(ws_url) for _ in range(3)]
             following = [asyncio.create_task(f.run()) for f in followers]
 
@@ -202,6 +198,14 @@ async def test_sigkill_mid_burst_loses_and_doubles_nothing(
             await asyncio.gather(*following, return_exceptions=True)
     finally:
         server.stop()
+
+
+async def create_blog(client: httpx.AsyncClient, admin: str) -> None:
+    r = await client.post(
+        "/api/blogs", json={"slug": "crash", "title": "Crash"},
+        headers={"Authorization": f"Bearer {admin}"},
+    )  # fmt: skip
+    assert r.status_code == 201
 
 
 async def all_entries(client: httpx.AsyncClient) -> list[dict[str, object]]:
@@ -342,11 +346,7 @@ async def test_sigterm_lets_posts_in_flight_finish(
     await server.start()
     try:
         async with httpx.AsyncClient(base_url=server.url, timeout=10) as client:
-            r = await client.post(
-                "/api/blogs", json={"slug": "crash", "title": "Drain"},
-                headers={"Authorization": f"Bearer {admin}"},
-            )  # fmt: skip
-            assert r.status_code == 201
+            await create_blog(client, admin)
             statuses: list[int] = []
             acked: list[int] = []
 
