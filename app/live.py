@@ -19,6 +19,7 @@ from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Receive, Scope, Send
 from starlette.websockets import WebSocketDisconnect
 
+from app.api.errors import errors
 from app.config import Settings
 from app.db import Database
 from app.deps import DatabaseDep, HubDep
@@ -245,7 +246,7 @@ async def _pump(
 @router.get(
     "/blogs/{slug}/events",
     response_class=StreamingResponse,
-    responses={200: {"content": {"text/event-stream": {}}}},
+    responses={200: {"content": {"text/event-stream": {}}}, **errors(400, 404)},
 )
 async def blog_events(
     request: Request,

@@ -6,7 +6,7 @@ from enum import StrEnum
 from functools import cache
 from typing import Annotated
 
-from pydantic import AfterValidator, ConfigDict, StringConstraints, field_validator
+from pydantic import AfterValidator, ConfigDict, StrictBool, StringConstraints, field_validator
 from sqlalchemy import DateTime, Index, Text, TypeDecorator
 from sqlalchemy.engine import Dialect
 from sqlmodel import Field, SQLModel
@@ -217,15 +217,15 @@ class BlogList(SQLModel):
 class EntryCreate(_Input):
     headline: Headline | None = None
     body: Body
-    key_event: bool = False
-    pinned: bool = False
+    key_event: StrictBool = False
+    pinned: StrictBool = False
 
 
 class EntryUpdate(_Input):
     headline: Headline | None = None
     body: Body | None = None
-    key_event: bool | None = None
-    pinned: bool | None = None
+    key_event: StrictBool | None = None
+    pinned: StrictBool | None = None
 
 
 class EntryPublic(SQLModel):

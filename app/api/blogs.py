@@ -5,6 +5,7 @@ from sqlalchemy import case, select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col
 
+from app.api.errors import errors
 from app.deps import AdminToken, BlogDep, DatabaseDep, HubDep, SessionDep
 from app.eventlog import Change
 from app.models import Blog, BlogCreate, BlogList, BlogPublic, BlogStatus, BlogUpdate, now
@@ -12,7 +13,12 @@ from app.models import Blog, BlogCreate, BlogList, BlogPublic, BlogStatus, BlogU
 router = APIRouter(prefix="/api/blogs", tags=["blogs"])
 
 
-@router.post("", status_code=status.HTTP_201_CREATED, response_model=BlogPublic)
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    response_model=BlogPublic,
+    responses=errors(400, 401, 403, 409, 413),
+)
 async def create_blog(payload: BlogCreate, db: DatabaseDep, _: AdminToken) -> BlogPublic:
     """Create a live blog (admin)."""
     try:
@@ -27,7 +33,7 @@ async def create_blog(payload: BlogCreate, db: DatabaseDep, _: AdminToken) -> Bl
     return BlogPublic.of(blog)
 
 
-@router.get("", response_model=BlogList)
+@router.get("", response_model=BlogList, responses=errors())
 async def list_blogs(session: SessionDep) -> BlogList:
     """All blogs, live ones first, newest first."""
     live_first = case((col(Blog.status) == BlogStatus.live, 0), else_=1)
@@ -37,13 +43,13 @@ async def list_blogs(session: SessionDep) -> BlogList:
     return BlogList(blogs=[BlogPublic.of(b) for b in blogs])
 
 
-@router.get("/{slug}", response_model=BlogPublic)
+@router.get("/{slug}", response_model=BlogPublic, responses=errors(404))
 async def get_blog(blog: BlogDep) -> BlogPublic:
     """One blog, with `offset`: the offset of its latest event."""
     return BlogPublic.of(blog)
 
 
-@router.patch("/{slug}", response_model=BlogPublic)
+@router.patch("/{slug}", response_model=BlogPublic, responses=errors(400, 401, 403, 404, 413))
 async def update_blog(
     slug: str, payload: BlogUpdate, db: DatabaseDep, hub: HubDep, _: AdminToken
 ) -> BlogPublic:

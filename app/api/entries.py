@@ -12,6 +12,7 @@ from fastapi import APIRouter, Header, HTTPException, Path, Query, Response, sta
 from sqlalchemy import and_, or_, select
 from sqlmodel import col
 
+from app.api.errors import errors
 from app.deps import BlogDep, CurrentToken, DatabaseDep, HubDep, PostingToken, SessionDep
 from app.eventlog import Change
 from app.models import (
@@ -32,9 +33,12 @@ from app.render import render_markdown
 
 router = APIRouter(prefix="/api/blogs/{slug}/entries", tags=["entries"])
 
-EntryId = Annotated[int, Path(ge=1, le=2**63 - 1)]
+# Entry ids are 32-bit integers on Postgres.
+EntryId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 _IDEMPOTENCY_KEY = re.compile(rf"^[\x21-\x7e]{{1,{IDEMPOTENCY_KEY_MAX}}}$")
 _IF_MATCH = re.compile(r'^\s*(?:W/)?"?(\d{1,18})"?\s*$')
+# The patterns are documented; a header that breaks one answers 400, as the contract says.
+IfMatch = Annotated[str | None, Header(json_schema_extra={"pattern": r'^(\*|(W/)?"?\d{1,18}"?)$'})]
 
 
 def _not_found(slug: str, entry_id: int | None = None) -> HTTPException:
@@ -65,7 +69,12 @@ def _may_change(token: ApiToken, entry: Entry) -> None:
         )
 
 
-@router.post("", status_code=status.HTTP_201_CREATED, response_model=EntryPublic)
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    response_model=EntryPublic,
+    responses=errors(400, 401, 404, 409, 413, 429),
+)
 async def create_entry(
     slug: str,
     payload: EntryCreate,
@@ -73,7 +82,9 @@ async def create_entry(
     db: DatabaseDep,
     hub: HubDep,
     token: PostingToken,
-    idempotency_key: Annotated[str | None, Header()] = None,
+    idempotency_key: Annotated[
+        str | None, Header(json_schema_extra={"pattern": _IDEMPOTENCY_KEY.pattern})
+    ] = None,
 ) -> EntryPublic | Response:
     """Post an entry. With an `Idempotency-Key`, a retry returns the first result."""
     fingerprint = ""
@@ -139,7 +150,7 @@ async def create_entry(
     return public
 
 
-@router.get("", response_model=EntryPage)
+@router.get("", response_model=EntryPage, responses=errors(404))
 async def list_entries(
     blog: BlogDep,
     session: SessionDep,
@@ -167,7 +178,7 @@ async def list_entries(
     )
 
 
-@router.get("/{entry_id}", response_model=EntryPublic)
+@router.get("/{entry_id}", response_model=EntryPublic, responses=errors(404))
 async def get_entry(
     blog: BlogDep, entry_id: EntryId, session: SessionDep, response: Response
 ) -> EntryPublic:
@@ -204,7 +215,9 @@ def _check_if_match(if_match: str | None, entry: Entry) -> None:
         )
 
 
-@router.patch("/{entry_id}", response_model=EntryPublic)
+@router.patch(
+    "/{entry_id}", response_model=EntryPublic, responses=errors(400, 401, 403, 404, 412, 413)
+)
 async def update_entry(
     slug: str,
     entry_id: EntryId,
@@ -213,7 +226,7 @@ async def update_entry(
     db: DatabaseDep,
     hub: HubDep,
     token: CurrentToken,
-    if_match: Annotated[str | None, Header()] = None,
+    if_match: IfMatch = None,
 ) -> EntryPublic:
     """Edit an entry. `published_at` never changes; an edit of the text sets `updated_at`."""
     changes = payload.model_dump(exclude_unset=True)
@@ -248,14 +261,18 @@ async def update_entry(
     return public
 
 
-@router.delete("/{entry_id}", status_code=status.HTTP_204_NO_CONTENT)
+@router.delete(
+    "/{entry_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=errors(400, 401, 403, 404, 412),
+)
 async def delete_entry(
     slug: str,
     entry_id: EntryId,
     db: DatabaseDep,
     hub: HubDep,
     token: CurrentToken,
-    if_match: Annotated[str | None, Header()] = None,
+    if_match: IfMatch = None,
 ) -> None:
     """Delete an entry; readers are told to remove it."""
     async with Change(db, hub) as change:

@@ -1,0 +1,49 @@
+"""The error answers of the API, as the OpenAPI document describes them.
+
+Every error is `{"detail": ...}`: a sentence, or for a request that fails validation,
+FastAPI's list of problems.
+"""
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+
+class Problem(BaseModel):
+    detail: str
+
+
+class FieldProblem(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    loc: list[str | int]
+    msg: str
+    type: str
+
+
+class InvalidRequest(BaseModel):
+    detail: str | list[FieldProblem]
+
+
+_WHY = {
+    400: "A header or the JSON body cannot be read",
+    401: "No token, or an unknown or revoked one",
+    403: "The token's role may not do this",
+    404: "No such blog or entry",
+    409: "The request conflicts with the current state",
+    412: "`If-Match` names an older version; reload and retry",
+    413: "The request body is over `MAX_BODY_BYTES`",
+    415: "The upload is not an image of an accepted kind",
+    422: "The request is invalid",
+    429: "Too many requests; see `Retry-After`",
+    503: "The database is unavailable; see `Retry-After`",
+}
+
+
+def errors(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """`responses=` for a route that may answer with these codes (and always 422 and 503)."""
+    answers: dict[int | str, dict[str, Any]] = {}
+    for code in sorted({*codes, 422, 503}):
+        model = InvalidRequest if code == 422 else Problem
+        answers[code] = {"model": model, "description": _WHY[code]}
+    return answers
