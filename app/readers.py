@@ -9,6 +9,8 @@ comes back with the last offset it saw and resumes.
 """
 
 import asyncio
+import contextlib
+import socket
 from collections import deque
 
 from app.hub import Frame
@@ -26,6 +28,13 @@ def close_frame(code: int, reason: str) -> bytes:
 
 class TransportReader:
     def __init__(self, transport: asyncio.WriteTransport, limit: int) -> None:
+        # The kernel's send buffer is backlog too. Left alone, Linux grows it to megabytes
+        # for a reader that stopped reading before `limit` is ever reached; a quarter of
+        # the limit (the kernel doubles it) is plenty for a live blog's few KB per entry.
+        sock = transport.get_extra_info("socket")
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, limit // 4)
         self.transport = transport
         self.limit = limit
         self.sent = 0

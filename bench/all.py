@@ -28,7 +28,8 @@ def run(title: str, module: str, *args: str) -> str:
     lines = [
         line for line in out.stdout.splitlines()
         if line.startswith(("|", "from ", "readers ", "missing", "duplicated", "reconnects",
-                            "Page of", "target")) or line.endswith(("round(s):", "connected"))
+                            "Page of", "target", "all reading", "p99 ", "stalled "))
+        or line.endswith(("round(s):", "connected", "will stall"))
     ]  # fmt: skip
     spaced: list[str] = []
     for line in lines:  # Markdown wants a blank line before a table
@@ -63,6 +64,10 @@ def main() -> None:
     ))  # fmt: skip
     report.append(run(
         "Reconnect storm", "bench.storm", "--readers", "1000" if quick else "10000"
+    ))  # fmt: skip
+    report.append(run(
+        "Slow readers", "bench.slowreaders", "--readers", "500" if quick else "2000",
+        "--posts", "150", "--rate", "20" if quick else "10",
     ))  # fmt: skip
     report.append(
         run("Page surge against nginx", "bench.pages", "--seconds", "3" if quick else "10")

@@ -71,6 +71,7 @@ class Ours:
         made = self.cli("token", "create", "--name", "Bench", "--role", "admin")
         self.token = made.stdout.strip().splitlines()[-1]
         self.processes: list[subprocess.Popen[bytes]] = []
+        self.closing: list[httpx.Client] = []
 
     def cli(self, *args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
@@ -92,11 +93,13 @@ class Ours:
         return port, process
 
     def client(self, port: int) -> httpx.Client:
-        return httpx.Client(
+        client = httpx.Client(
             base_url=f"http://127.0.0.1:{port}",
             headers={"Authorization": f"Bearer {self.token}"},
             timeout=60,
         )
+        self.closing.append(client)
+        return client
 
     @staticmethod
     def stop(process: subprocess.Popen[bytes]) -> None:
@@ -105,6 +108,8 @@ class Ours:
             process.wait(timeout=60)
 
     def close(self) -> None:
+        for client in self.closing:
+            client.close()
         for process in self.processes:
             self.stop(process)
         shutil.rmtree(self.workdir, ignore_errors=True)
@@ -114,7 +119,13 @@ class Swarms:
     """Reader swarms in client processes, each from its own 127.0.0.x source address."""
 
     def __init__(
-        self, target: Callable[..., None], port: int, path: str, readers: int, processes: int
+        self,
+        target: Callable[..., None],
+        port: int,
+        path: str,
+        readers: int,
+        processes: int,
+        extra: tuple[object, ...] = (),
     ) -> None:
         ctx = mp.get_context("spawn")
         self.members: list[tuple[Any, Any, Any]] = []
@@ -123,7 +134,16 @@ class Swarms:
             commands, results = ctx.Queue(), ctx.Queue()
             process = ctx.Process(
                 target=target,
-                args=("127.0.0.1", port, path, share, f"127.0.0.{i + 2}", commands, results),
+                args=(
+                    "127.0.0.1",
+                    port,
+                    path,
+                    share,
+                    f"127.0.0.{i + 2}",
+                    commands,
+                    results,
+                    *extra,
+                ),
                 daemon=True,
             )
             process.start()

@@ -25,6 +25,25 @@ class Follower:
         self.attempts = 0
         self.connected = asyncio.Event()
         self.reconnects = 0
+        self.rcvbuf: int | None = None  # a small receive buffer makes a stall felt sooner
+        self.connection: Connection | None = None
+        self.close_codes: list[int] = []
+
+        self.times: list[float] = []
+        self.stallable = False
+
+    def received(self, offset: int) -> None:
+        self.offsets.append(offset)
+        self.times.append(time.time())
+        self.last = max(self.last, offset)
+
+    def pause(self, paused: bool) -> None:
+        """Stop reading from the socket (the server's writes pile up), or start again."""
+        if self.connection is not None and self.connection.transport is not None:
+            if paused:
+                self.connection.transport.pause_reading()
+            else:
+                self.connection.transport.resume_reading()
 
     def request(self) -> bytes:
         key = base64.b64encode(os.urandom(16)).decode()
@@ -40,6 +59,8 @@ class Follower:
             sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
             sock.bind((self.source, 0))
             sock.setblocking(False)
+            if self.rcvbuf:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, self.rcvbuf)
             try:
                 await loop.sock_connect(sock, (self.host, self.port))
                 await loop.create_connection(lambda: Connection(self), sock=sock)
@@ -73,6 +94,7 @@ class Connection(asyncio.Protocol):
 
     def connection_made(self, transport: Any) -> None:
         self.transport = transport
+        self.follower.connection = self
         transport.write(self.follower.request())
 
     def data_received(self, data: bytes) -> None:
@@ -108,13 +130,14 @@ class Connection(asyncio.Protocol):
                     self.follower.attempts = 0
                     self.follower.connected.set()
                 else:
-                    self.follower.offsets.append(event["offset"])
-                    self.follower.last = max(self.follower.last, event["offset"])
+                    self.follower.received(event["offset"])
             elif opcode == 0x9:
                 mask = os.urandom(4)
                 masked = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
                 self.transport.write(bytes((0x8A, 0x80 | len(payload))) + mask + masked)
             elif opcode == 0x8:
+                code = int.from_bytes(payload[:2], "big") if len(payload) >= 2 else 1005
+                self.follower.close_codes.append(code)
                 self.transport.close()
         self.buffer = buffer[pos:]
 
@@ -123,12 +146,24 @@ class Connection(asyncio.Protocol):
 
 
 def run_resuming_swarm(
-    host: str, port: int, path: str, count: int, source: str, commands: Any, results: Any
+    host: str,
+    port: int,
+    path: str,
+    count: int,
+    source: str,
+    commands: Any,
+    results: Any,
+    stall_every: int = 0,
 ) -> None:
+    """Process entry point. With `stall_every=n`, every n-th follower can be told to stop
+    reading (`stall`) and to read again (`unstall`)."""
     swarm_process()
 
     async def main() -> None:
         followers = [Follower(host, port, path, source) for _ in range(count)]
+        for follower in followers[::stall_every] if stall_every else ():
+            follower.stallable = True
+            follower.rcvbuf = 16 * 1024
         gate = asyncio.Semaphore(200)
 
         async def start(follower: Follower) -> None:
@@ -153,6 +188,24 @@ def run_resuming_swarm(
                 out_of_order = sum(f.offsets != sorted(f.offsets) for f in followers)
                 reconnects = sum(f.reconnects for f in followers)
                 results.put(("report", missing, duplicated, out_of_order, reconnects))
+            elif command[0] in ("stall", "unstall"):
+                for follower in followers:
+                    if follower.stallable:
+                        follower.pause(command[0] == "stall")
+                results.put((command[0],))
+            elif command[0] == "arrivals":  # (offset, time) seen by followers never stalled
+                first, last = command[1], command[2]
+                seen = [
+                    (offset, at)
+                    for f in followers
+                    if not f.stallable
+                    for offset, at in zip(f.offsets, f.times, strict=True)
+                    if first <= offset <= last
+                ]
+                results.put(("arrivals", seen))
+            elif command[0] == "closes":  # close codes the stallable followers were sent
+                codes = [code for f in followers if f.stallable for code in f.close_codes]
+                results.put(("closes", codes, sum(f.reconnects for f in followers if f.stallable)))
             elif command[0] == "close":
                 results.put(("closed",))
                 return
