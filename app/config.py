@@ -37,6 +37,8 @@ class Settings(BaseSettings):
     # and how often it checks the log for events a broker may have dropped.
     hub_hold_seconds: float = Field(default=0.1, gt=0)
     hub_catchup_seconds: float = Field(default=2.0, gt=0)
+    # How often each instance looks for scheduled entries that are due.
+    schedule_check_seconds: float = Field(default=1.0, gt=0)
 
     # Abuse limits; 0 turns one off. Posts: per token, per minute, with bursts. Readers'
     # WebSockets: open at once per client address (behind a NAT many readers share one).

@@ -40,26 +40,35 @@ SessionDep = Annotated[AsyncSession, Depends(get_session)]
 _bearer = HTTPBearer(auto_error=False, description="An API token: `liveupdates token create`")
 
 
-async def current_token(
+def unauthorized(detail: str = "missing bearer token", error: str = "") -> HTTPException:
+    challenge = f'Bearer error="{error}"' if error else "Bearer"
+    return HTTPException(
+        status.HTTP_401_UNAUTHORIZED, detail, headers={"WWW-Authenticate": challenge}
+    )
+
+
+async def maybe_token(
     db: DatabaseDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-) -> ApiToken:
+) -> ApiToken | None:
+    """The caller's token, None without one; an unknown or revoked token is refused."""
     if credentials is None:
-        raise HTTPException(
-            status.HTTP_401_UNAUTHORIZED,
-            "missing bearer token",
-            headers={"WWW-Authenticate": "Bearer"},
-        )
+        return None
     # A session of its own, closed at once: a writer must not hold a pooled connection
     # while it queues for the write lock.
     async with db.read() as session:
         token = await find_token(session, credentials.credentials)
     if token is None:
-        raise HTTPException(
-            status.HTTP_401_UNAUTHORIZED,
-            "unknown or revoked token",
-            headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
-        )
+        raise unauthorized("unknown or revoked token", error="invalid_token")
+    return token
+
+
+MaybeToken = Annotated[ApiToken | None, Depends(maybe_token)]
+
+
+async def current_token(token: MaybeToken) -> ApiToken:
+    if token is None:
+        raise unauthorized()
     return token
 
 

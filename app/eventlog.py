@@ -84,6 +84,17 @@ class Change:
         )
         return blog
 
+    async def lock(self, slug: str) -> Blog | None:
+        """Lock the blog for this transaction without taking an offset (for changes that
+        readers never see, such as drafts); `claim_offset` may follow."""
+        blog: Blog | None = await self.session.scalar(
+            select(Blog)
+            .where(col(Blog.slug) == slug)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
+        return blog
+
     def append(self, blog: Blog, event: dict[str, Any]) -> bytes:
         """Log `event` at the offset this transaction claimed; returns its wire bytes."""
         assert blog.id is not None

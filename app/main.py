@@ -20,6 +20,7 @@ from app.limits import BodySizeLimit, PostRate, SocketsPerAddress
 from app.live import ReaderSockets
 from app.pagecache import CachedPages, PageCache
 from app.pages import WEB
+from app.publishing import Scheduler
 from app.security import SecurityHeaders
 from app.wsserver import APP_STATE_KEY, Heartbeat
 
@@ -43,10 +44,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.post_rate = PostRate(settings.post_rate_per_minute, settings.post_burst)
         app.state.sockets = SocketsPerAddress(settings.ws_connections_per_address)
         await hub.start()
+        scheduler = Scheduler(db, hub, settings.schedule_check_seconds)
+        scheduler.start()
         try:
             # uvicorn hands this state to its protocols: ReaderProtocol finds the app here.
             yield {APP_STATE_KEY: app}
         finally:
+            await scheduler.stop()
             app.state.heartbeat.stop()
             await hub.stop()
             await db.dispose()

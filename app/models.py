@@ -6,7 +6,15 @@ from enum import StrEnum
 from functools import cache
 from typing import Annotated
 
-from pydantic import AfterValidator, ConfigDict, StrictBool, StringConstraints, field_validator
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    ConfigDict,
+    StrictBool,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
 from sqlalchemy import DateTime, Index, Text, TypeDecorator
 from sqlalchemy.engine import Dialect
 from sqlmodel import Field, SQLModel
@@ -84,6 +92,12 @@ class BlogStatus(StrEnum):
     ended = "ended"
 
 
+class EntryStatus(StrEnum):
+    published = "published"
+    draft = "draft"  # seen only in the newsroom, until published
+    scheduled = "scheduled"  # published by the server at `publish_at`
+
+
 class Role(StrEnum):
     admin = "admin"
     editor = "editor"
@@ -108,7 +122,10 @@ class Blog(SQLModel, table=True):
 
 
 class Entry(SQLModel, table=True):
-    __table_args__ = (Index("ix_entry_blog_published", "blog_id", "published_at", "id"),)
+    __table_args__ = (
+        Index("ix_entry_blog_published", "blog_id", "published_at", "id"),
+        Index("ix_entry_status_publish_at", "status", "publish_at"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     blog_id: int = Field(foreign_key="blog.id", ondelete="CASCADE")
@@ -121,9 +138,16 @@ class Entry(SQLModel, table=True):
     author_token_id: int | None = Field(
         default=None, foreign_key="apitoken.id", ondelete="SET NULL", index=True
     )
+    # Drafts and scheduled entries take `published_at` when they are published.
     published_at: datetime = Field(default_factory=now, sa_type=UTCDateTime)
     updated_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     version: int = 1
+    status: str = Field(
+        default=EntryStatus.published,
+        max_length=16,
+        sa_column_kwargs={"server_default": EntryStatus.published.value},
+    )
+    publish_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
 class Event(SQLModel, table=True):
@@ -214,11 +238,26 @@ class BlogList(SQLModel):
     blogs: list[BlogPublic]
 
 
+def _publication(status: EntryStatus | None, publish_at: datetime | None) -> None:
+    if publish_at is not None and status not in (None, EntryStatus.scheduled):
+        raise ValueError(f"publish_at is for scheduled entries, not {status} ones")
+    if status == EntryStatus.scheduled and publish_at is None:
+        raise ValueError("a scheduled entry needs publish_at")
+
+
 class EntryCreate(_Input):
     headline: Headline | None = None
     body: Body
     key_event: StrictBool = False
     pinned: StrictBool = False
+    # "draft" keeps it in the newsroom; `publish_at` schedules it (status "scheduled").
+    status: EntryStatus | None = None
+    publish_at: AwareDatetime | None = None
+
+    @model_validator(mode="after")
+    def _consistent(self) -> "EntryCreate":
+        _publication(self.status, self.publish_at)
+        return self
 
 
 class EntryUpdate(_Input):
@@ -226,6 +265,15 @@ class EntryUpdate(_Input):
     body: Body | None = None
     key_event: StrictBool | None = None
     pinned: StrictBool | None = None
+    # A draft or scheduled entry may be published ("published"), kept back ("draft") or
+    # (re)scheduled (`publish_at`); a published one stays published.
+    status: EntryStatus | None = None
+    publish_at: AwareDatetime | None = None
+
+    @model_validator(mode="after")
+    def _consistent(self) -> "EntryUpdate":
+        _publication(self.status, self.publish_at)
+        return self
 
 
 class EntryPublic(SQLModel):
@@ -240,6 +288,8 @@ class EntryPublic(SQLModel):
     published_at: datetime
     updated_at: datetime | None
     version: int
+    status: EntryStatus = EntryStatus.published
+    publish_at: datetime | None = None
 
     @classmethod
     def of(cls, entry: Entry, blog_slug: str) -> "EntryPublic":
@@ -256,6 +306,8 @@ class EntryPublic(SQLModel):
             published_at=entry.published_at,
             updated_at=entry.updated_at,
             version=entry.version,
+            status=EntryStatus(entry.status),
+            publish_at=entry.publish_at,
         )
 
 

@@ -17,7 +17,7 @@ from sqlmodel import col, select
 
 from app.api.entries import decode_cursor, encode_cursor
 from app.db import Database
-from app.models import Blog, BlogPublic, BlogStatus, Entry, EntryPublic
+from app.models import Blog, BlogPublic, BlogStatus, Entry, EntryPublic, EntryStatus
 from app.pagecache import PageCache, respond
 
 router = APIRouter(include_in_schema=False)
@@ -79,6 +79,10 @@ class BlogView:
     modified: datetime
 
 
+# Drafts and scheduled entries are the newsroom's business.
+PUBLISHED = col(Entry.status) == EntryStatus.published
+
+
 async def load_view(db: Database, blog_id: int, before: str | None = None) -> BlogView:
     async with db.read() as session:
         # The blog (and its offset) first: whatever is read after it is at least as new,
@@ -86,7 +90,7 @@ async def load_view(db: Database, blog_id: int, before: str | None = None) -> Bl
         blog = await session.get(Blog, blog_id)
         if blog is None:
             raise HTTPException(status.HTTP_404_NOT_FOUND, "no such blog")
-        query = select(Entry).where(col(Entry.blog_id) == blog_id)
+        query = select(Entry).where(col(Entry.blog_id) == blog_id, PUBLISHED)
         if before is not None:
             published_at, entry_id = decode_cursor(before)
             query = query.where(
@@ -97,13 +101,13 @@ async def load_view(db: Database, blog_id: int, before: str | None = None) -> Bl
         entries = list(await session.scalars(query.order_by(*newest_first).limit(PAGE_SIZE + 1)))
         pinned = await session.scalars(
             select(Entry)
-            .where(col(Entry.blog_id) == blog_id, col(Entry.pinned))
+            .where(col(Entry.blog_id) == blog_id, PUBLISHED, col(Entry.pinned))
             .order_by(*newest_first)
             .limit(PINNED_MAX)
         )
         key_events = await session.scalars(
             select(Entry)
-            .where(col(Entry.blog_id) == blog_id, col(Entry.key_event))
+            .where(col(Entry.blog_id) == blog_id, PUBLISHED, col(Entry.key_event))
             .order_by(*newest_first)
             .limit(KEY_EVENTS_MAX)
         )
@@ -209,7 +213,7 @@ async def blog_feed(request: Request, slug: str) -> Response:
             entries = list(
                 await session.scalars(
                     select(Entry)
-                    .where(col(Entry.blog_id) == blog_id)
+                    .where(col(Entry.blog_id) == blog_id, PUBLISHED)
                     .order_by(col(Entry.published_at).desc(), col(Entry.id).desc())
                     .limit(FEED_SIZE)
                 )

@@ -13,22 +13,32 @@ from sqlalchemy import and_, or_, select
 from sqlmodel import col
 
 from app.api.errors import errors
-from app.deps import BlogDep, CurrentToken, DatabaseDep, HubDep, PostingToken, SessionDep
+from app.deps import (
+    BlogDep,
+    CurrentToken,
+    DatabaseDep,
+    HubDep,
+    MaybeToken,
+    PostingToken,
+    SessionDep,
+    unauthorized,
+)
 from app.eventlog import Change
 from app.models import (
     IDEMPOTENCY_KEY_MAX,
     ApiToken,
-    Blog,
     BlogStatus,
     Entry,
     EntryCreate,
     EntryPage,
     EntryPublic,
+    EntryStatus,
     EntryUpdate,
     IdempotencyKey,
     Role,
     now,
 )
+from app.publishing import publish
 from app.render import render_markdown
 
 router = APIRouter(prefix="/api/blogs/{slug}/entries", tags=["entries"])
@@ -60,6 +70,17 @@ def decode_cursor(cursor: str) -> tuple[datetime, int]:
         raise HTTPException(
             status.HTTP_422_UNPROCESSABLE_CONTENT, "invalid `before` cursor"
         ) from None
+
+
+def _publication(
+    wanted: EntryStatus | None, publish_at: datetime | None
+) -> tuple[EntryStatus, datetime | None]:
+    """The status an entry takes; a schedule already due publishes at once."""
+    if publish_at is not None:
+        if publish_at <= now():
+            return EntryStatus.published, None
+        return EntryStatus.scheduled, publish_at
+    return wanted or EntryStatus.published, None
 
 
 def _may_change(token: ApiToken, entry: Entry) -> None:
@@ -99,8 +120,12 @@ async def create_entry(
         ).hexdigest()
 
     assert token.id is not None
+    status_, publish_at = _publication(payload.status, payload.publish_at)
     async with Change(db, hub) as change:
-        blog = await change.claim_offset(slug)
+        if status_ == EntryStatus.published:
+            blog = await change.claim_offset(slug)
+        else:
+            blog = await change.lock(slug)  # drafts take no offset: readers never see them
         if blog is None:
             raise _not_found(slug)
         if idempotency_key is not None:
@@ -130,12 +155,15 @@ async def create_entry(
             pinned=payload.pinned,
             author=token.name,
             author_token_id=token.id,
+            status=status_,
+            publish_at=publish_at,
         )
         change.session.add(entry)
         await change.session.flush()
         public = EntryPublic.of(entry, slug)
         as_json = public.model_dump(mode="json")
-        change.append(blog, {"type": "entry.created", "entry": as_json})
+        if status_ == EntryStatus.published:
+            change.append(blog, {"type": "entry.created", "entry": as_json})
         if idempotency_key is not None:
             change.session.add(
                 IdempotencyKey(
@@ -150,15 +178,20 @@ async def create_entry(
     return public
 
 
-@router.get("", response_model=EntryPage, responses=errors(404))
+@router.get("", response_model=EntryPage, responses=errors(401, 404))
 async def list_entries(
     blog: BlogDep,
     session: SessionDep,
+    token: MaybeToken,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     before: Annotated[str | None, Query(max_length=64)] = None,
+    status_: Annotated[EntryStatus, Query(alias="status")] = EntryStatus.published,
 ) -> EntryPage:
-    """Entries newest first by `published_at`; pass `next` back as `before` for older ones."""
-    query = select(Entry).where(col(Entry.blog_id) == blog.id)
+    """Entries newest first by `published_at`; pass `next` back as `before` for older ones.
+    Drafts and scheduled entries (`status=draft|scheduled`) are listed to newsroom tokens."""
+    if status_ != EntryStatus.published and token is None:
+        raise unauthorized()
+    query = select(Entry).where(col(Entry.blog_id) == blog.id, col(Entry.status) == status_)
     if before is not None:
         published_at, entry_id = decode_cursor(before)
         query = query.where(
@@ -178,26 +211,29 @@ async def list_entries(
     )
 
 
-@router.get("/{entry_id}", response_model=EntryPublic, responses=errors(404))
+@router.get("/{entry_id}", response_model=EntryPublic, responses=errors(401, 404))
 async def get_entry(
-    blog: BlogDep, entry_id: EntryId, session: SessionDep, response: Response
+    blog: BlogDep, entry_id: EntryId, session: SessionDep, token: MaybeToken, response: Response
 ) -> EntryPublic:
-    """One entry; its `ETag` is its version, for `If-Match` on edits."""
+    """One entry; its `ETag` is its version, for `If-Match` on edits. Drafts and scheduled
+    entries are found only with a newsroom token."""
     entry = await session.get(Entry, entry_id)
     if entry is None or entry.blog_id != blog.id:
+        raise _not_found(blog.slug, entry_id)
+    if entry.status != EntryStatus.published and token is None:
         raise _not_found(blog.slug, entry_id)
     response.headers["ETag"] = f'"{entry.version}"'
     return EntryPublic.of(entry, blog.slug)
 
 
-async def _locked_entry(change: Change, slug: str, entry_id: int) -> tuple[Blog, Entry]:
-    blog = await change.claim_offset(slug)
+async def _locked_entry(change: Change, slug: str, entry_id: int) -> Entry:
+    blog = await change.lock(slug)
     if blog is None:
         raise _not_found(slug)
     entry = await change.session.get(Entry, entry_id, populate_existing=True)
     if entry is None or entry.blog_id != blog.id:
         raise _not_found(slug, entry_id)
-    return blog, entry
+    return entry
 
 
 def _check_if_match(if_match: str | None, entry: Entry) -> None:
@@ -215,8 +251,28 @@ def _check_if_match(if_match: str | None, entry: Entry) -> None:
         )
 
 
+def _next_status(
+    entry: Entry, wanted: EntryStatus | None, publish_at: datetime | None
+) -> tuple[EntryStatus, datetime | None]:
+    """Where a PATCH takes an entry's status: drafts and scheduled entries move freely and
+    may be published; a published entry stays published."""
+    current = EntryStatus(entry.status)
+    if current == EntryStatus.published:
+        if wanted not in (None, EntryStatus.published) or publish_at is not None:
+            raise HTTPException(
+                status.HTTP_409_CONFLICT,
+                "a published entry cannot become a draft or be scheduled; delete it instead",
+            )
+        return current, None
+    if publish_at is not None or wanted is not None:
+        return _publication(wanted, publish_at)
+    return current, entry.publish_at
+
+
 @router.patch(
-    "/{entry_id}", response_model=EntryPublic, responses=errors(400, 401, 403, 404, 412, 413)
+    "/{entry_id}",
+    response_model=EntryPublic,
+    responses=errors(400, 401, 403, 404, 409, 412, 413),
 )
 async def update_entry(
     slug: str,
@@ -228,7 +284,8 @@ async def update_entry(
     token: CurrentToken,
     if_match: IfMatch = None,
 ) -> EntryPublic:
-    """Edit an entry. `published_at` never changes; an edit of the text sets `updated_at`."""
+    """Edit an entry. `published_at` never changes; an edit of a published entry's text sets
+    `updated_at`. `status: "published"` publishes a draft or scheduled entry now."""
     changes = payload.model_dump(exclude_unset=True)
     if "body" in changes and changes["body"] is None:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "body cannot be null")
@@ -237,26 +294,36 @@ async def update_entry(
             del changes[flag]
     if "headline" in changes:
         changes["headline"] = changes["headline"] or None
+    wanted, publish_at = changes.pop("status", None), changes.pop("publish_at", None)
 
     async with Change(db, hub) as change:
-        blog, entry = await _locked_entry(change, slug, entry_id)
+        entry = await _locked_entry(change, slug, entry_id)
         _may_change(token, entry)
         _check_if_match(if_match, entry)
+        was_published = entry.status == EntryStatus.published
+        next_status, next_publish_at = _next_status(entry, wanted, publish_at)
         changes = {k: v for k, v in changes.items() if getattr(entry, k) != v}
-        if not changes:
-            change.abandon()
-            public = EntryPublic.of(entry, slug)
-        else:
-            if "body" in changes:
-                entry.html = render_markdown(changes["body"])
-            if "body" in changes or "headline" in changes:
-                entry.updated_at = now()
-            for field, value in changes.items():
-                setattr(entry, field, value)
+        if "body" in changes:
+            entry.html = render_markdown(changes["body"])
+        if was_published and ("body" in changes or "headline" in changes):
+            entry.updated_at = now()
+        for field, value in changes.items():
+            setattr(entry, field, value)
+        if next_status == EntryStatus.published and not was_published:
+            public = await publish(change, slug, entry)
+        elif changes or (next_status, next_publish_at) != (entry.status, entry.publish_at):
+            entry.status, entry.publish_at = next_status, next_publish_at
             entry.version += 1
             await change.session.flush()
             public = EntryPublic.of(entry, slug)
-            change.append(blog, {"type": "entry.updated", "entry": public.model_dump(mode="json")})
+            if was_published:
+                blog = await change.claim_offset(slug)
+                assert blog is not None
+                event = {"type": "entry.updated", "entry": public.model_dump(mode="json")}
+                change.append(blog, event)
+        else:
+            change.abandon()
+            public = EntryPublic.of(entry, slug)
     response.headers["ETag"] = f'"{public.version}"'
     return public
 
@@ -274,10 +341,14 @@ async def delete_entry(
     token: CurrentToken,
     if_match: IfMatch = None,
 ) -> None:
-    """Delete an entry; readers are told to remove it."""
+    """Delete an entry; readers are told to remove it (if they ever saw it)."""
     async with Change(db, hub) as change:
-        blog, entry = await _locked_entry(change, slug, entry_id)
+        entry = await _locked_entry(change, slug, entry_id)
         _may_change(token, entry)
         _check_if_match(if_match, entry)
+        published = entry.status == EntryStatus.published
         await change.session.delete(entry)
-        change.append(blog, {"type": "entry.deleted", "entry_id": entry_id})
+        if published:
+            blog = await change.claim_offset(slug)
+            assert blog is not None
+            change.append(blog, {"type": "entry.deleted", "entry_id": entry_id})

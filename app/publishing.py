@@ -1,0 +1,93 @@
+"""Publishing drafts and scheduled entries, and the scheduler that publishes on time.
+
+A draft or scheduled entry is invisible to readers: it has no event. Publishing gives it
+its `published_at` (the moment it went out) and logs `entry.created`, exactly as a post.
+
+Every instance runs a `Scheduler`. Each due entry is published inside a `Change` that
+holds the blog's lock and checks the entry is still scheduled, so when several instances
+(or a restart) race for the same entry, exactly one publishes it.
+"""
+
+import asyncio
+import contextlib
+import logging
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlmodel import col
+
+from app.db import Database
+from app.eventlog import Change, Publisher
+from app.models import Blog, Entry, EntryPublic, EntryStatus, now
+
+log = logging.getLogger(__name__)
+
+
+async def publish(change: Change, slug: str, entry: Entry) -> EntryPublic:
+    """Publish `entry` (draft or scheduled) in `change`, whose blog is locked."""
+    blog = await change.claim_offset(slug)
+    assert blog is not None
+    entry.status = EntryStatus.published
+    entry.published_at = now()
+    entry.publish_at = None
+    entry.version += 1
+    await change.session.flush()
+    public = EntryPublic.of(entry, slug)
+    change.append(blog, {"type": "entry.created", "entry": public.model_dump(mode="json")})
+    return public
+
+
+async def publish_due(db: Database, publisher: Publisher, at: datetime, limit: int = 50) -> int:
+    """Publish the scheduled entries due at `at`; returns how many this call published."""
+    async with db.read() as session:
+        due = (
+            await session.execute(
+                select(col(Entry.id), col(Blog.slug))
+                .join(Blog, col(Blog.id) == col(Entry.blog_id))
+                .where(col(Entry.status) == EntryStatus.scheduled, col(Entry.publish_at) <= at)
+                .order_by(col(Entry.publish_at), col(Entry.id))
+                .limit(limit)
+            )
+        ).all()
+    published = 0
+    for entry_id, slug in due:
+        async with Change(db, publisher) as change:
+            if await change.lock(slug) is None:
+                change.abandon()
+                continue
+            entry = await change.session.get(Entry, entry_id, populate_existing=True)
+            if entry is None or entry.status != EntryStatus.scheduled:
+                change.abandon()  # deleted, unscheduled, or published by another instance
+                continue
+            await publish(change, slug, entry)
+            published += 1
+    return published
+
+
+class Scheduler:
+    """Publishes scheduled entries when they fall due, checking every `interval` seconds."""
+
+    def __init__(self, db: Database, publisher: Publisher, interval: float) -> None:
+        self.db = db
+        self.publisher = publisher
+        self.interval = interval
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="scheduler")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                while await publish_due(self.db, self.publisher, now()) > 0:
+                    pass
+            except Exception:
+                # The database may be away for a moment; the next round tries again.
+                log.exception("publishing scheduled entries failed")
+            await asyncio.sleep(self.interval)
