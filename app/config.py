@@ -16,6 +16,11 @@ class Settings(BaseSettings):
     broker_url: str = "memory://"
     allowed_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
     media_dir: Path = Path("./media")
+    # Uploaded images: bytes per file, pixels (more is refused as a decompression bomb),
+    # and the width of the web-sized copy entries show.
+    media_max_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
+    media_max_pixels: int = Field(default=40_000_000, ge=1)
+    media_web_width: int = Field(default=1600, ge=100)
     public_url: str = ""
     # Named as the publisher in pages' schema.org data and in feeds.
     publisher_name: str = "liveupdates"

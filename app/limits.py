@@ -14,18 +14,22 @@ def _too_large(max_bytes: int) -> HTTPException:
 
 
 class BodySizeLimit:
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    """Request bodies up to `max_bytes`, or the limit `larger` gives their path (uploads)."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int, larger: dict[str, int] | None = None) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.larger = larger or {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        max_bytes = self.larger.get(scope["path"], self.max_bytes)
         for name, value in scope["headers"]:
             if name == b"content-length":
-                if not value.isdigit() or int(value) > self.max_bytes:
-                    await self._refuse(send)
+                if not value.isdigit() or int(value) > max_bytes:
+                    await self._refuse(send, max_bytes)
                     return
         seen = 0
 
@@ -34,15 +38,15 @@ class BodySizeLimit:
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
-                if seen > self.max_bytes:
+                if seen > max_bytes:
                     # FastAPI passes an HTTPException raised while reading the body through.
-                    raise _too_large(self.max_bytes)
+                    raise _too_large(max_bytes)
             return message
 
         await self.app(scope, limited_receive, send)
 
-    async def _refuse(self, send: Send) -> None:
-        body = b'{"detail":"request body larger than %d bytes"}' % self.max_bytes
+    async def _refuse(self, send: Send, max_bytes: int) -> None:
+        body = b'{"detail":"request body larger than %d bytes"}' % max_bytes
         await send(
             {
                 "type": "http.response.start",

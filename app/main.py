@@ -11,7 +11,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.types import ASGIApp
 
 from app import live, pages
-from app.api import blogs, entries
+from app.api import blogs, entries, media
 from app.broker import make_broker
 from app.config import Settings
 from app.db import Database
@@ -63,7 +63,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     # Starlette's own body limit answers in plain text; the contract wants {"detail": ...}.
-    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        BodySizeLimit,
+        max_bytes=settings.max_body_bytes,
+        # An image, and room for the multipart envelope around it.
+        larger={"/api/media": settings.media_max_bytes + 64 * 1024},
+    )
     app.add_middleware(ReaderSockets)
 
     @app.exception_handler(OperationalError)
@@ -79,9 +84,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app.include_router(blogs.router)
     app.include_router(entries.router)
+    app.include_router(media.router)
     app.include_router(live.router)
     app.include_router(pages.router)
     app.mount("/static", StaticFiles(directory=WEB), name="static")
+    app.mount("/media", StaticFiles(directory=settings.media_dir, check_dir=False), name="media")
     return app
 
 
