@@ -7,7 +7,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from app.models import ApiToken, Role
+from app.models import ApiToken, Role, now
 
 TOKEN_PREFIX = "lu_"
 
@@ -42,4 +42,16 @@ async def find_token(session: AsyncSession, plain: str) -> ApiToken | None:
     )
     if token is None or token.revoked_at is not None:
         return None
+    return token
+
+
+async def list_tokens(session: AsyncSession) -> list[ApiToken]:
+    return list(await session.scalars(select(ApiToken).order_by(col(ApiToken.id))))
+
+
+async def revoke_token(session: AsyncSession, token_id: int) -> ApiToken | None:
+    """Revoke a token (from the next request on); None if there is no such token."""
+    token = await session.get(ApiToken, token_id)
+    if token is not None and token.revoked_at is None:
+        token.revoked_at = now()
     return token

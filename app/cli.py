@@ -2,16 +2,18 @@
 
 import argparse
 import asyncio
+import os
 import sys
 from collections.abc import Sequence
 
 import uvicorn
 
 from app import demo, migrate
-from app.auth import create_token
+from app.auth import create_token, list_tokens, revoke_token
 from app.config import Settings
 from app.db import Database
-from app.models import Role
+from app.models import ApiToken, Role
+from app.poster import PostFailed, post_entry
 
 
 def _serve(args: argparse.Namespace, settings: Settings) -> int:
@@ -65,6 +67,58 @@ def _token_create(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _token_list(_args: argparse.Namespace, settings: Settings) -> int:
+    async def listed() -> list[ApiToken]:
+        db = Database(settings)
+        try:
+            async with db.read() as session:
+                return await list_tokens(session)
+        finally:
+            await db.dispose()
+
+    for token in asyncio.run(listed()):
+        state = f"revoked {token.revoked_at:%Y-%m-%d %H:%M}" if token.revoked_at else "active"
+        print(f"{token.id:>5}  {token.role:<9} {state:<24} {token.name}")
+    return 0
+
+
+def _token_revoke(args: argparse.Namespace, settings: Settings) -> int:
+    async def revoked() -> bool:
+        db = Database(settings)
+        try:
+            async with db.write() as session:
+                return await revoke_token(session, args.id) is not None
+        finally:
+            await db.dispose()
+
+    if not asyncio.run(revoked()):
+        print(f"no token {args.id}", file=sys.stderr)
+        return 1
+    print(f"Token {args.id} is revoked.")
+    return 0
+
+
+def _post(args: argparse.Namespace, _settings: Settings) -> int:
+    token = os.environ.get("LIVEUPDATES_TOKEN")
+    if not token:
+        print("Set LIVEUPDATES_TOKEN to an API token.", file=sys.stderr)
+        return 2
+    body = sys.stdin.read() if args.body == "-" else args.body
+    entry: dict[str, object] = {"body": body, "key_event": args.key_event, "pinned": args.pinned}
+    if args.headline:
+        entry["headline"] = args.headline
+    if args.draft:
+        entry["status"] = "draft"
+    try:
+        posted = post_entry(args.url, token, args.blog, entry)
+    except PostFailed as error:
+        print(f"not posted: {error}", file=sys.stderr)
+        return 1
+    link = f"{args.url}/blogs/{args.blog}#entry-{posted['id']}"
+    print(f"{posted['status']} entry {posted['id']}: {link}")
+    return 0
+
+
 def _demo(_args: argparse.Namespace, settings: Settings) -> int:
     migrate.upgrade(settings)
     plain = asyncio.run(demo.ensure_demo(settings))
@@ -94,6 +148,30 @@ def build_parser() -> argparse.ArgumentParser:
     create.add_argument("--name", required=True)
     create.add_argument("--role", required=True, choices=[r.value for r in Role])
     create.set_defaults(run=_token_create)
+    token_commands.add_parser("list", help="list tokens (never the secrets)").set_defaults(
+        run=_token_list
+    )
+    revoke = token_commands.add_parser("revoke", help="revoke a token by its id")
+    revoke.add_argument("id", type=int)
+    revoke.set_defaults(run=_token_revoke)
+
+    post = commands.add_parser(
+        "post",
+        help="post an entry through the API (token from LIVEUPDATES_TOKEN)",
+        description="Post an entry through a running server's API, retrying safely.",
+    )
+    post.add_argument("--blog", required=True, help="the blog's slug")
+    post.add_argument("--headline")
+    post.add_argument("--key-event", action="store_true")
+    post.add_argument("--pinned", action="store_true")
+    post.add_argument("--draft", action="store_true", help="save as a draft, do not publish")
+    post.add_argument(
+        "--url",
+        default=os.environ.get("LIVEUPDATES_URL", "http://127.0.0.1:8000"),
+        help="the server (default: LIVEUPDATES_URL or http://127.0.0.1:8000)",
+    )
+    post.add_argument("body", help="Markdown body, or - to read it from standard input")
+    post.set_defaults(run=_post)
 
     demo_cmd = commands.add_parser(
         "demo", help="create the demo blog (once) and print a new editor token"

@@ -11,7 +11,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.types import ASGIApp
 
 from app import live, pages
-from app.api import blogs, entries, media
+from app.api import blogs, entries, media, tokens
 from app.broker import make_broker
 from app.config import Settings
 from app.db import Database
@@ -84,7 +84,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app.include_router(blogs.router)
     app.include_router(entries.router)
+    app.include_router(entries.preview_router)
     app.include_router(media.router)
+    app.include_router(tokens.router)
+    app.include_router(tokens.me_router)
     app.include_router(live.router)
     app.include_router(pages.router)
     app.mount("/static", StaticFiles(directory=WEB), name="static")

@@ -9,6 +9,7 @@ from typing import Annotated
 from pydantic import (
     AfterValidator,
     AwareDatetime,
+    BeforeValidator,
     ConfigDict,
     StrictBool,
     StringConstraints,
@@ -74,12 +75,21 @@ def _text(max_length: int, min_length: int = 0) -> StringConstraints:
     return StringConstraints(strip_whitespace=True, min_length=min_length, max_length=max_length)
 
 
+def _iso_text(value: object) -> object:
+    # Pydantic would read a number as a Unix time; the API speaks ISO 8601 only.
+    if not isinstance(value, str | datetime):
+        raise ValueError("must be an ISO 8601 date and time with a time zone")
+    return value
+
+
 NoNul = AfterValidator(_no_nul)
+Moment = Annotated[AwareDatetime, BeforeValidator(_iso_text)]
 Title = Annotated[str, _text(TITLE_MAX, min_length=1), NoNul]
 Description = Annotated[str, _text(DESCRIPTION_MAX), NoNul]
 Notice = Annotated[str, _text(NOTICE_MAX), NoNul]
 Headline = Annotated[str, _text(HEADLINE_MAX), NoNul]
 Body = Annotated[str, _text(BODY_MAX, min_length=1), NoNul]
+Name = Annotated[str, _text(NAME_MAX, min_length=1), NoNul]
 
 
 @cache
@@ -183,11 +193,11 @@ class IdempotencyKey(SQLModel, table=True):
 # --- API shapes ---------------------------------------------------------------------------
 
 
-class _Input(SQLModel):
+class Input(SQLModel):
     model_config = ConfigDict(extra="forbid")  # type: ignore[assignment]
 
 
-class BlogCreate(_Input):
+class BlogCreate(Input):
     slug: Annotated[str, StringConstraints(pattern=SLUG_PATTERN, max_length=64)]
     title: Title
     description: Description = ""
@@ -201,7 +211,7 @@ class BlogCreate(_Input):
         return value
 
 
-class BlogUpdate(_Input):
+class BlogUpdate(Input):
     title: Title | None = None
     description: Description | None = None
     notice: Notice | None = None
@@ -245,14 +255,14 @@ def _publication(status: EntryStatus | None, publish_at: datetime | None) -> Non
         raise ValueError("a scheduled entry needs publish_at")
 
 
-class EntryCreate(_Input):
+class EntryCreate(Input):
     headline: Headline | None = None
     body: Body
     key_event: StrictBool = False
     pinned: StrictBool = False
     # "draft" keeps it in the newsroom; `publish_at` schedules it (status "scheduled").
     status: EntryStatus | None = None
-    publish_at: AwareDatetime | None = None
+    publish_at: Moment | None = None
 
     @model_validator(mode="after")
     def _consistent(self) -> "EntryCreate":
@@ -260,7 +270,7 @@ class EntryCreate(_Input):
         return self
 
 
-class EntryUpdate(_Input):
+class EntryUpdate(Input):
     headline: Headline | None = None
     body: Body | None = None
     key_event: StrictBool | None = None
@@ -268,12 +278,20 @@ class EntryUpdate(_Input):
     # A draft or scheduled entry may be published ("published"), kept back ("draft") or
     # (re)scheduled (`publish_at`); a published one stays published.
     status: EntryStatus | None = None
-    publish_at: AwareDatetime | None = None
+    publish_at: Moment | None = None
 
     @model_validator(mode="after")
     def _consistent(self) -> "EntryUpdate":
         _publication(self.status, self.publish_at)
         return self
+
+
+class EntryPreviewRequest(Input):
+    body: Body
+
+
+class EntryPreview(SQLModel):
+    html: str
 
 
 class EntryPublic(SQLModel):
@@ -314,3 +332,35 @@ class EntryPublic(SQLModel):
 class EntryPage(SQLModel):
     entries: list[EntryPublic]
     next: str | None
+
+
+class TokenCreate(Input):
+    name: Name
+    role: Role
+
+
+class TokenPublic(SQLModel):
+    id: int
+    name: str
+    role: Role
+    created_at: datetime
+    revoked_at: datetime | None
+
+    @classmethod
+    def of(cls, token: ApiToken) -> "TokenPublic":
+        assert token.id is not None
+        return cls(
+            id=token.id,
+            name=token.name,
+            role=Role(token.role),
+            created_at=token.created_at,
+            revoked_at=token.revoked_at,
+        )
+
+
+class TokenCreated(TokenPublic):
+    token: str  # shown in this answer and never again
+
+
+class TokenList(SQLModel):
+    tokens: list[TokenPublic]

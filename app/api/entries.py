@@ -31,6 +31,8 @@ from app.models import (
     Entry,
     EntryCreate,
     EntryPage,
+    EntryPreview,
+    EntryPreviewRequest,
     EntryPublic,
     EntryStatus,
     EntryUpdate,
@@ -178,7 +180,11 @@ async def create_entry(
     return public
 
 
-@router.get("", response_model=EntryPage, responses=errors(401, 404))
+# Reading needs no token; one shows drafts too.
+OPTIONAL_AUTH = {"security": [{}, {"HTTPBearer": []}]}
+
+
+@router.get("", response_model=EntryPage, responses=errors(401, 404), openapi_extra=OPTIONAL_AUTH)
 async def list_entries(
     blog: BlogDep,
     session: SessionDep,
@@ -211,7 +217,12 @@ async def list_entries(
     )
 
 
-@router.get("/{entry_id}", response_model=EntryPublic, responses=errors(401, 404))
+@router.get(
+    "/{entry_id}",
+    response_model=EntryPublic,
+    responses=errors(401, 404),
+    openapi_extra=OPTIONAL_AUTH,
+)
 async def get_entry(
     blog: BlogDep, entry_id: EntryId, session: SessionDep, token: MaybeToken, response: Response
 ) -> EntryPublic:
@@ -352,3 +363,13 @@ async def delete_entry(
             blog = await change.claim_offset(slug)
             assert blog is not None
             change.append(blog, {"type": "entry.deleted", "entry_id": entry_id})
+
+
+preview_router = APIRouter(prefix="/api/preview", tags=["entries"])
+
+
+@preview_router.post("", response_model=EntryPreview, responses=errors(400, 401, 413))
+async def preview(payload: EntryPreviewRequest, _: CurrentToken) -> EntryPreview:
+    """The HTML an entry body renders to, exactly as readers will get it; nothing is
+    stored."""
+    return EntryPreview(html=render_markdown(payload.body))
