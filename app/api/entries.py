@@ -5,7 +5,7 @@ import binascii
 import hashlib
 import re
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 import orjson
 from fastapi import APIRouter, Header, HTTPException, Path, Query, Response, status
@@ -181,7 +181,7 @@ async def create_entry(
 
 
 # Reading needs no token; one shows drafts too.
-OPTIONAL_AUTH = {"security": [{}, {"HTTPBearer": []}]}
+OPTIONAL_AUTH: dict[str, Any] = {"security": [{}, {"HTTPBearer": []}]}
 
 
 @router.get("", response_model=EntryPage, responses=errors(401, 404), openapi_extra=OPTIONAL_AUTH)
