@@ -250,6 +250,13 @@ async def index(request: Request) -> Response:
     return Response(page, media_type="text/html")
 
 
+@router.get("/newsroom")
+async def newsroom() -> Response:
+    """The newsroom's compose and curation page; everything it shows comes from the API."""
+    page = templates.get_template("newsroom.html").render()
+    return Response(page, media_type="text/html", headers={"Cache-Control": "no-store"})
+
+
 @router.get("/embed.js")
 async def embed_script() -> FileResponse:
     """`<script src="/embed.js" data-blog="slug">`: the live blog in an auto-height iframe."""

@@ -3,85 +3,17 @@
 import asyncio
 import os
 import re
-import shutil
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
 import pytest
-from playwright.async_api import Browser, Page, async_playwright, expect
+from playwright.async_api import Browser, Page, expect
 
-from tests.conftest import LiveServer, StartServer, Tokens
+from tests.browser.conftest import Newsroom, open_live
+from tests.conftest import StartServer
 from tests.test_render import XSS_VECTORS
 
-CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 pytestmark = pytest.mark.parametrize("settings", ["sqlite"], indirect=True)
-
-
-@pytest.fixture(scope="session")
-async def browser() -> AsyncIterator[Browser]:
-    assert shutil.which(CHROMIUM), f"{CHROMIUM} is missing: apt-get install chromium"
-    async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
-        yield browser
-        await browser.close()
-
-
-class Newsroom:
-    def __init__(self, server: LiveServer, tokens: Tokens) -> None:
-        self.server = server
-        self.client = httpx.AsyncClient(base_url=server.url, timeout=30)
-        self.tokens = tokens
-
-    async def blog(self, slug: str = "storm", title: str = "Storm Aurelia") -> None:
-        r = await self.client.post(
-            "/api/blogs",
-            json={"slug": slug, "title": title, "description": "Hour by hour"},
-            headers=self.tokens.auth("admin"),
-        )
-        assert r.status_code == 201, r.text
-
-    async def post(self, body: str, slug: str = "storm", **extra: object) -> dict[str, object]:
-        r = await self.client.post(
-            f"/api/blogs/{slug}/entries", json={"body": body, **extra},
-            headers=self.tokens.auth("editor"),
-        )  # fmt: skip
-        assert r.status_code == 201, r.text
-        return dict(r.json())
-
-    async def patch(self, entry_id: object, slug: str = "storm", **changes: object) -> None:
-        r = await self.client.patch(
-            f"/api/blogs/{slug}/entries/{entry_id}",
-            json=changes,
-            headers=self.tokens.auth("editor"),
-        )
-        assert r.status_code == 200, r.text
-
-
-@pytest.fixture
-async def newsroom(start_server: StartServer, tokens: Tokens) -> AsyncIterator[Newsroom]:
-    server = await start_server()
-    newsroom = Newsroom(server, tokens)
-    await newsroom.blog()
-    yield newsroom
-    await newsroom.client.aclose()
-
-
-@pytest.fixture
-async def page(browser: Browser) -> AsyncIterator[Page]:
-    context = await browser.new_context(viewport={"width": 1200, "height": 800})
-    page = await context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda error: errors.append(str(error)))
-    yield page
-    await context.close()
-    assert not errors, errors
-
-
-async def open_live(page: Page, newsroom: Newsroom, slug: str = "storm") -> None:
-    await page.goto(f"{newsroom.server.url}/blogs/{slug}")
-    await expect(page.locator("body")).to_have_attribute("data-connection", "live")
 
 
 async def test_new_edited_and_deleted_entries_show_without_reload(
