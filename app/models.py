@@ -71,8 +71,24 @@ def _no_nul(value: str) -> str:
     return value
 
 
+def _trim(value: str) -> str:
+    return value.strip()
+
+
+def _not_blank(value: str) -> str:
+    if not value:
+        raise ValueError("must not be blank")
+    return value
+
+
+# Limits apply to the text as sent (as the OpenAPI document says), then surrounding
+# white space is trimmed; required text must not be blank once trimmed.
+Trimmed = AfterValidator(_trim)
+NotBlank = AfterValidator(_not_blank)
+
+
 def _text(max_length: int, min_length: int = 0) -> StringConstraints:
-    return StringConstraints(strip_whitespace=True, min_length=min_length, max_length=max_length)
+    return StringConstraints(min_length=min_length, max_length=max_length)
 
 
 def _iso_text(value: object) -> object:
@@ -84,12 +100,12 @@ def _iso_text(value: object) -> object:
 
 NoNul = AfterValidator(_no_nul)
 Moment = Annotated[AwareDatetime, BeforeValidator(_iso_text)]
-Title = Annotated[str, _text(TITLE_MAX, min_length=1), NoNul]
-Description = Annotated[str, _text(DESCRIPTION_MAX), NoNul]
-Notice = Annotated[str, _text(NOTICE_MAX), NoNul]
-Headline = Annotated[str, _text(HEADLINE_MAX), NoNul]
-Body = Annotated[str, _text(BODY_MAX, min_length=1), NoNul]
-Name = Annotated[str, _text(NAME_MAX, min_length=1), NoNul]
+Title = Annotated[str, _text(TITLE_MAX, min_length=1), Trimmed, NotBlank, NoNul]
+Description = Annotated[str, _text(DESCRIPTION_MAX), Trimmed, NoNul]
+Notice = Annotated[str, _text(NOTICE_MAX), Trimmed, NoNul]
+Headline = Annotated[str, _text(HEADLINE_MAX), Trimmed, NoNul]
+Body = Annotated[str, _text(BODY_MAX, min_length=1), Trimmed, NotBlank, NoNul]
+Name = Annotated[str, _text(NAME_MAX, min_length=1), Trimmed, NotBlank, NoNul]
 
 
 @cache
