@@ -15,6 +15,8 @@ from typing import Protocol
 import redis.asyncio as redis
 from redis.exceptions import RedisError
 
+from app.metrics import BROKER_RECONNECTS
+
 log = logging.getLogger("liveupdates.broker")
 
 OnMessage = Callable[[int, int, bytes], None]
@@ -28,6 +30,7 @@ class Broker(Protocol):
     async def start(self, on_message: OnMessage, on_reconnect: OnReconnect) -> None: ...
     async def stop(self) -> None: ...
     def publish(self, blog_id: int, offset: int, data: bytes) -> None: ...
+    async def ping(self) -> bool: ...
 
 
 class MemoryBroker:
@@ -42,6 +45,9 @@ class MemoryBroker:
     def publish(self, blog_id: int, offset: int, data: bytes) -> None:
         pass
 
+    async def ping(self) -> bool:
+        return True
+
 
 class RedisBroker:
     """Redis pub/sub on one channel; each message is `<instance> <blog> <offset>\\n<json>`."""
@@ -53,6 +59,7 @@ class RedisBroker:
         self.reconnects = 0
         self._outbox: asyncio.Queue[bytes] = asyncio.Queue(OUTBOX_LIMIT)
         self._tasks: list[asyncio.Task[None]] = []
+        self._pinger: redis.Redis | None = None
 
     async def start(self, on_message: OnMessage, on_reconnect: OnReconnect) -> None:
         self._on_message = on_message
@@ -72,6 +79,19 @@ class RedisBroker:
         for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        if self._pinger is not None:
+            await self._pinger.aclose()
+
+    async def ping(self) -> bool:
+        """Whether Redis answers now (for /readyz)."""
+        if self._pinger is None:
+            self._pinger = redis.Redis.from_url(
+                self.url, socket_timeout=1, socket_connect_timeout=1
+            )
+        try:
+            return bool(await self._pinger.ping())
+        except (RedisError, OSError):
+            return False
 
     def publish(self, blog_id: int, offset: int, data: bytes) -> None:
         message = b"%b %d %d\n%b" % (self.instance, blog_id, offset, data)
@@ -106,6 +126,7 @@ class RedisBroker:
                     self._subscribed.set()
                     if not first:
                         self.reconnects += 1
+                        BROKER_RECONNECTS.inc()
                         log.info("redis: subscribed again; catching up from the event log")
                         try:
                             await self._on_reconnect()

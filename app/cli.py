@@ -4,11 +4,12 @@ import argparse
 import asyncio
 import os
 import sys
+import tempfile
 from collections.abc import Sequence
 
 import uvicorn
 
-from app import demo, migrate
+from app import demo, logs, migrate
 from app.auth import create_token, list_tokens, revoke_token
 from app.config import Settings
 from app.db import Database
@@ -24,7 +25,11 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
             file=sys.stderr,
         )
         return 2
+    log_config = logs.configure(args.log_level, settings.log_format)
     migrate.upgrade(settings)
+    if args.workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        # Before the workers start: each writes its metrics there, /metrics adds them up.
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="liveupdates-metrics-")
     uvicorn.run(
         "app.main:app_factory",
         factory=True,
@@ -41,6 +46,8 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
         # Client addresses from X-Forwarded-For only behind proxies we were told to trust.
         forwarded_allow_ips=settings.trusted_proxies,
         log_level=args.log_level,
+        log_config=log_config,
+        access_log=False,  # app.observability logs requests, with their ids
     )
     return 0
 

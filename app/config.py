@@ -1,5 +1,5 @@
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -42,6 +42,13 @@ class Settings(BaseSettings):
     # and how often it checks the log for events a broker may have dropped.
     hub_hold_seconds: float = Field(default=0.1, gt=0)
     hub_catchup_seconds: float = Field(default=2.0, gt=0)
+    # /metrics for these networks (comma-separated; empty: loopback and private ones), or
+    # for `Authorization: Bearer <metrics_token>`.
+    metrics_allow: str = ""
+    metrics_token: str = ""
+    # Logs: "json" (one object per line) or "text"; ACCESS_LOG=all logs reads too.
+    log_format: Literal["json", "text"] = "json"
+    access_log: Literal["writes", "all"] = "writes"
     # How often each instance looks for scheduled entries that are due.
     schedule_check_seconds: float = Field(default=1.0, gt=0)
 

@@ -11,6 +11,7 @@ writer at a time anyway (see db.py). Either way offsets are unique and gapless, 
 a rolled-back transaction takes its offset with it.
 """
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from types import TracebackType
@@ -22,7 +23,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from app.db import Database
+from app.metrics import EVENTS_PUBLISHED
 from app.models import Blog, Event
+
+log = logging.getLogger("liveupdates.events")
 
 
 class Publisher(Protocol):
@@ -51,6 +55,7 @@ class Change:
         self._db = db
         self._publisher = publisher
         self._events: list[LoggedEvent] = []
+        self._described: list[dict[str, Any]] = []  # what the log line of each event says
         self._abandoned = False
 
     async def __aenter__(self) -> Self:
@@ -70,8 +75,10 @@ class Change:
             return
         await self._context.__aexit__(exc_type, exc, tb)
         if exc is None:
-            for event in self._events:
+            for event, described in zip(self._events, self._described, strict=True):
                 self._publisher.publish(event.blog_id, event.offset, event.data)
+                log.info(described.pop("type"), extra=described)
+            EVENTS_PUBLISHED.inc(len(self._events))
 
     async def claim_offset(self, slug: str) -> Blog | None:
         """Lock the blog for this transaction and take its next offset."""
@@ -103,6 +110,16 @@ class Change:
             Event(blog_id=blog.id, offset=blog.last_offset, type=event["type"], data=data.decode())
         )
         self._events.append(LoggedEvent(blog.id, blog.last_offset, data))
+        entry = event.get("entry")
+        entry_id = entry["id"] if isinstance(entry, dict) else event.get("entry_id")
+        self._described.append(
+            {
+                "type": event["type"],
+                "blog": blog.slug,
+                "offset": blog.last_offset,
+                "entry_id": entry_id,
+            }
+        )
         return data
 
     def abandon(self) -> None:

@@ -23,6 +23,7 @@ from sqlmodel import col
 from app.broker import Broker
 from app.db import Database
 from app.eventlog import read_events
+from app.metrics import DELIVERIES, READERS
 from app.models import Blog, BlogPublic
 
 log = logging.getLogger("liveupdates.hub")
@@ -67,6 +68,12 @@ class Frame:
         if self._sse is None:
             self._sse = b"id: %d\ndata: %b\n\n" % (self.offset, self.data)
         return self._sse
+
+
+def _count(reader: object, change: int) -> None:
+    kind = getattr(reader, "kind", None)  # readers of people; the page cache's watcher has none
+    if kind is not None:
+        READERS.labels(kind).inc(change)
 
 
 class Reader(Protocol):
@@ -125,7 +132,9 @@ class Channel:
             self.recent.append(frame)
             if frame.data.startswith(_BLOG_UPDATED):
                 self.blog = orjson.loads(frame.data)["blog"]
-            for reader in tuple(self.readers):
+            readers = tuple(self.readers)
+            DELIVERIES.inc(len(readers))
+            for reader in readers:
                 reader.deliver(frame)
         for offset in [o for o in pending if o <= self.last]:
             del pending[offset]
@@ -221,6 +230,7 @@ class Hub:
         if channel is None:
             channel = self.channels[blog_id] = Channel(self, blog_id)
         channel.readers.add(reader)
+        _count(reader, +1)
         try:
             if created:
                 async with self.db.read() as session:
@@ -293,7 +303,9 @@ class Hub:
             self.leave(blog_id, reader)
 
     def _leave(self, channel: Channel, reader: Reader) -> None:
-        channel.readers.discard(reader)
+        if reader in channel.readers:
+            channel.readers.remove(reader)
+            _count(reader, -1)
         if not channel.readers and self.channels.get(channel.blog_id) is channel:
             channel.close()
             del self.channels[channel.blog_id]

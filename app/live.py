@@ -25,6 +25,7 @@ from app.db import Database
 from app.deps import DatabaseDep, HubDep
 from app.eventlog import read_events
 from app.hub import REPLAY_PAGE, Frame, Hub, Reader
+from app.metrics import REPLAYED
 from app.models import Blog
 from app.readers import SLOW_READER, SLOW_READER_REASON, QueueReader, TransportReader
 
@@ -112,6 +113,7 @@ async def replay(
     event log a page at a time."""
     recent = hub.history(blog_id, after, upto)
     if recent is not None:
+        REPLAYED.inc(len(recent))
         for frame in recent:
             yield frame
         return
@@ -120,6 +122,7 @@ async def replay(
             events = await read_events(session, blog_id, after, REPLAY_PAGE, upto=upto)
         if not events:
             return
+        REPLAYED.inc(len(events))
         for event in events:
             yield Frame(event.offset, event.data)
         after = events[-1].offset
@@ -191,7 +194,7 @@ async def _serve_accepted(
     reader: TransportReader | QueueReader = (
         TransportReader(transport, limit)
         if transport is not None and hasattr(transport, "get_write_buffer_size")
-        else QueueReader(limit)
+        else QueueReader(limit, "websocket")
     )
     try:
         blog_id, position, greeting, since = await start_reading(
@@ -280,7 +283,7 @@ async def blog_events(
     settings: Settings = request.app.state.settings
 
     async def stream() -> AsyncIterator[bytes]:
-        reader = QueueReader(settings.reader_buffer_bytes)
+        reader = QueueReader(settings.reader_buffer_bytes, "sse")
         try:
             blog_id, position, greeting, start = await start_reading(
                 hub, db, slug, since_raw, reader

@@ -10,7 +10,7 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.types import ASGIApp
 
-from app import live, pages
+from app import health, live, pages
 from app.api import blogs, entries, media, tokens
 from app.broker import make_broker
 from app.config import Settings
@@ -18,6 +18,7 @@ from app.db import Database
 from app.hub import Hub
 from app.limits import BodySizeLimit, PostRate, SocketsPerAddress
 from app.live import ReaderSockets
+from app.observability import Observed
 from app.pagecache import CachedPages, PageCache
 from app.pages import WEB
 from app.publishing import Scheduler
@@ -90,15 +91,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(tokens.me_router)
     app.include_router(live.router)
     app.include_router(pages.router)
+    app.include_router(health.router)
     app.mount("/static", StaticFiles(directory=WEB), name="static")
     app.mount("/media", StaticFiles(directory=settings.media_dir, check_dir=False), name="media")
     return app
 
 
 def serving(app: FastAPI) -> ASGIApp:
-    """The ASGI app a server runs: security headers on everything, cached pages answered
-    in front of `app`."""
-    return SecurityHeaders(CachedPages(app), app.state.settings)
+    """The ASGI app a server runs: every request observed (id, latency, log), security
+    headers on everything, cached pages answered in front of `app`."""
+    settings: Settings = app.state.settings
+    return Observed(
+        SecurityHeaders(CachedPages(app), settings), log_reads=settings.access_log == "all"
+    )
 
 
 def app_factory() -> ASGIApp:

@@ -154,6 +154,9 @@ class CachedPages:
             cache: PageCache = self.app.state.pages
             page = cache.fresh(found.group(1), "feed" if found.group(2) else "page")
             if page is not None:
+                scope["liveupdates.route"] = (
+                    "/blogs/{slug}/feed.atom" if found.group(2) else "/blogs/{slug}"
+                )
                 headers = dict(scope["headers"])
                 code, response_headers, body = page.answer(
                     headers.get(b"if-none-match", b"").decode("latin-1") or None,

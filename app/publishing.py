@@ -18,6 +18,7 @@ from sqlmodel import col
 
 from app.db import Database
 from app.eventlog import Change, Publisher
+from app.metrics import SCHEDULED_PUBLISHED
 from app.models import Blog, Entry, EntryPublic, EntryStatus, now
 
 log = logging.getLogger(__name__)
@@ -61,6 +62,7 @@ async def publish_due(db: Database, publisher: Publisher, at: datetime, limit: i
                 continue
             await publish(change, slug, entry)
             published += 1
+            SCHEDULED_PUBLISHED.inc()
     return published
 
 

@@ -14,6 +14,7 @@ import socket
 from collections import deque
 
 from app.hub import Frame
+from app.metrics import SLOW_READERS
 
 SLOW_READER = 4008
 SLOW_READER_REASON = "too slow; reconnect with ?since=<last offset>"
@@ -27,6 +28,8 @@ def close_frame(code: int, reason: str) -> bytes:
 
 
 class TransportReader:
+    kind = "websocket"
+
     def __init__(self, transport: asyncio.WriteTransport, limit: int) -> None:
         # The kernel's send buffer is backlog too. Left alone, Linux grows it to megabytes
         # for a reader that stopped reading before `limit` is ever reached; a quarter of
@@ -76,6 +79,7 @@ class TransportReader:
         if self.dropped:
             return
         self.dropped = True
+        SLOW_READERS.inc()
         transport = self.transport
         if not transport.is_closing():
             transport.write(close_frame(SLOW_READER, SLOW_READER_REASON))
@@ -83,7 +87,8 @@ class TransportReader:
 
 
 class QueueReader:
-    def __init__(self, limit: int) -> None:
+    def __init__(self, limit: int, kind: str) -> None:
+        self.kind = kind  # "sse", or "websocket" where no transport could be reached
         self.limit = limit
         self.sent = 0
         self.dropped = False
@@ -96,6 +101,7 @@ class QueueReader:
             return
         self._bytes += len(frame.data)
         if self._bytes > self.limit:
+            SLOW_READERS.inc()
             self.drop()
             return
         self._queue.append(frame)

@@ -47,7 +47,7 @@ async def received(reader: QueueReader, count: int) -> list[int]:
 async def test_out_of_order_and_duplicate_events_are_delivered_once_in_order(app: FastAPI) -> None:
     hub: Hub = app.state.hub
     blog_id, _ = await log_events(app.state.db, 3)
-    reader = QueueReader(1 << 20)
+    reader = QueueReader(1 << 20, "websocket")
     async with hub.subscribe(blog_id, reader) as position:
         assert position == 3  # everything logged so far is history for this reader
         recorder = Recorder()
@@ -66,7 +66,7 @@ async def test_a_missing_event_is_read_from_the_log(app: FastAPI) -> None:
     hub: Hub = app.state.hub
     db: Database = app.state.db
     blog_id, _ = await log_events(db, 0)
-    reader = QueueReader(1 << 20)
+    reader = QueueReader(1 << 20, "websocket")
     async with hub.subscribe(blog_id, reader) as position:
         assert position == 0
         recorder = Recorder()
@@ -86,7 +86,7 @@ async def test_a_lost_last_event_is_caught_up(app: FastAPI) -> None:
     hub: Hub = app.state.hub
     db: Database = app.state.db
     blog_id, _ = await log_events(db, 0)
-    reader = QueueReader(1 << 20)
+    reader = QueueReader(1 << 20, "websocket")
     async with hub.subscribe(blog_id, reader):
         async with Change(db, Recorder()) as change:
             claimed = await change.claim_offset("hub")
@@ -100,15 +100,15 @@ async def test_a_lost_last_event_is_caught_up(app: FastAPI) -> None:
 async def test_the_channel_goes_when_its_last_reader_does(app: FastAPI) -> None:
     hub: Hub = app.state.hub
     blog_id, _ = await log_events(app.state.db, 1)
-    async with hub.subscribe(blog_id, QueueReader(1024)):
-        async with hub.subscribe(blog_id, QueueReader(1024)):
+    async with hub.subscribe(blog_id, QueueReader(1024, "websocket")):
+        async with hub.subscribe(blog_id, QueueReader(1024, "websocket")):
             assert hub.reader_count() == 2
         assert hub.reader_count() == 1
     assert hub.channels == {}
 
 
 def test_queue_reader_is_bounded_in_bytes() -> None:
-    reader = QueueReader(limit=100)
+    reader = QueueReader(limit=100, kind="websocket")
     reader.deliver(Frame(1, b"x" * 60))
     assert not reader.dropped
     reader.deliver(Frame(2, b"x" * 60))
