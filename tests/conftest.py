@@ -2,8 +2,7 @@
 
 import asyncio
 import os
-import socket
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,6 +21,7 @@ from app.db import Database
 from app.main import create_app, serving
 from app.models import Role
 from app.wsserver import ReaderProtocol
+from tests.services import RedisServer, free_port
 
 POSTGRES_ADMIN_URL = os.environ.get(
     "TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
@@ -157,10 +157,14 @@ async def blog(client: httpx.AsyncClient, tokens: Tokens) -> dict[str, object]:
     return created
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+@pytest.fixture
+def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
+    """A redis-server of the test's own, to stop and start at will."""
+    server = RedisServer(tmp_path)
+    server.start()
+    yield server
+    if server.process and server.process.poll() is None:
+        server.kill()
 
 
 @dataclass

@@ -5,11 +5,7 @@ The short versions run in `make test`; `SOAK=1` (make soak) runs them at full si
 
 import asyncio
 import os
-import shutil
 import signal
-import subprocess
-import sys
-import tempfile
 from pathlib import Path
 
 import httpx
@@ -23,54 +19,11 @@ from app.config import Settings
 from app.db import Database
 from app.models import Role
 from bench import slowreaders
-from tests.conftest import free_port
+from tests.services import PrivatePostgres, Server
 
-LIVEUPDATES = str(Path(sys.executable).with_name("liveupdates"))
 SOAK = bool(os.environ.get("SOAK"))
 POSTS_PER_REPORTER = 100 if SOAK else 20
 REPORTERS = 10
-
-
-class Server:
-    """`liveupdates serve` as a separate process, to be killed and started again."""
-
-    def __init__(self, settings: Settings, workdir: Path) -> None:
-        self.port = free_port()
-        self.env = {
-            **os.environ, "DATABASE_URL": settings.database_url, "BROKER_URL": "memory://",
-            "SHUTDOWN_GRACE_SECONDS": "1", "POST_RATE_PER_MINUTE": "0",
-        }  # fmt: skip
-        self.workdir = workdir
-        self.process: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    async def start(self) -> None:
-        with (self.workdir / "server.log").open("ab") as log:
-            self.process = subprocess.Popen(
-                [LIVEUPDATES, "serve", "--port", str(self.port), "--log-level", "warning"],
-                env=self.env, cwd=self.workdir, stdout=log, stderr=subprocess.STDOUT,
-            )  # fmt: skip
-        async with httpx.AsyncClient() as client:
-            for _ in range(300):
-                try:
-                    await client.get(f"{self.url}/api/blogs")
-                    return
-                except httpx.TransportError:
-                    await asyncio.sleep(0.1)
-        raise AssertionError("the server did not start")
-
-    def kill(self) -> None:
-        assert self.process is not None
-        self.process.send_signal(signal.SIGKILL)
-        self.process.wait()
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            self.process.wait(timeout=30)
 
 
 class Follower:
@@ -221,63 +174,6 @@ async def all_entries(client: httpx.AsyncClient) -> list[dict[str, object]]:
         cursor = page["next"]
         if cursor is None:
             return entries
-
-
-PG_BIN = (
-    Path("/usr/lib/postgresql")
-    / (
-        sorted(os.listdir("/usr/lib/postgresql"))[-1]
-        if Path("/usr/lib/postgresql").exists()
-        else "x"
-    )
-    / "bin"
-)
-
-
-class PrivatePostgres:
-    """A Postgres cluster of this test's own, so it can be stopped without harming others."""
-
-    def __init__(self) -> None:
-        # Not under pytest's tmp_path: the postgres user must be able to reach it.
-        self.home = Path(tempfile.mkdtemp(prefix="liveupdates-pg-"))
-        self.home.chmod(0o755)
-        self.dir = self.home / "pg"
-        self.dir.mkdir()
-        os.chown(self.dir, *_postgres_ids())
-        self.port = free_port()
-        self.as_postgres(
-            str(PG_BIN / "initdb"), "-D", str(self.dir), "-A", "trust", "-U", "postgres"
-        )
-
-    @staticmethod
-    def as_postgres(*command: str) -> None:
-        prefix = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
-        # No pipes: the server pg_ctl starts would hold them open.
-        subprocess.run([*prefix, *command], check=True, stdout=subprocess.DEVNULL)
-
-    def start(self) -> None:
-        options = f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 -c fsync=off"
-        log = str(self.dir / "server.log")
-        self.as_postgres(
-            str(PG_BIN / "pg_ctl"), "-D", str(self.dir), "-o", options, "-l", log, "-w", "start"
-        )
-
-    def stop(self) -> None:
-        self.as_postgres(str(PG_BIN / "pg_ctl"), "-D", str(self.dir), "-m", "fast", "-w", "stop")
-
-    def remove(self) -> None:
-        shutil.rmtree(self.home, ignore_errors=True)
-
-    @property
-    def url(self) -> str:
-        return f"postgresql+asyncpg://postgres@127.0.0.1:{self.port}/postgres"
-
-
-def _postgres_ids() -> tuple[int, int]:
-    import pwd
-
-    entry = pwd.getpwnam("postgres") if os.geteuid() == 0 else pwd.getpwuid(os.geteuid())
-    return entry.pw_uid, entry.pw_gid
 
 
 async def test_database_loss_is_503_then_recovers(tmp_path: Path) -> None:

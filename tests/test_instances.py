@@ -3,11 +3,7 @@ gapless and duplicate-free even when Redis goes away and comes back mid-stream."
 
 import asyncio
 import os
-import shutil
-import signal
 import subprocess
-import sys
-import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -17,54 +13,10 @@ import pytest
 from websockets.asyncio.client import connect
 
 from app.config import Settings
-from tests.conftest import Tokens, free_port
+from tests.conftest import Tokens
+from tests.services import LIVEUPDATES, RedisServer, free_port, wait_for_port
 
-LIVEUPDATES = str(Path(sys.executable).with_name("liveupdates"))
 pytestmark = pytest.mark.parametrize("settings", ["postgres"], indirect=True)
-
-
-class RedisServer:
-    def __init__(self, tmp: Path) -> None:
-        self.port = free_port()
-        self.tmp = tmp
-        self.process: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        redis_server = shutil.which("redis-server")
-        assert redis_server, "redis-server is not installed"
-        self.process = subprocess.Popen(
-            [redis_server, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "no", "--dir", str(self.tmp)],
-            stdout=subprocess.DEVNULL,
-        )  # fmt: skip
-        wait_for_port(self.port)
-
-    def kill(self) -> None:
-        assert self.process is not None
-        self.process.send_signal(signal.SIGKILL)
-        self.process.wait()
-
-
-def wait_for_port(port: int, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            httpx.get(f"http://127.0.0.1:{port}/", timeout=0.5)
-            return
-        except httpx.RemoteProtocolError:
-            return  # something answers, if not in HTTP (Redis)
-        except httpx.TransportError:
-            time.sleep(0.1)
-    raise AssertionError(f"nothing listens on port {port}")
-
-
-@pytest.fixture
-def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
-    server = RedisServer(tmp_path)
-    server.start()
-    yield server
-    if server.process and server.process.poll() is None:
-        server.kill()
 
 
 @pytest.fixture

@@ -1,0 +1,160 @@
+"""Real servers the tests start and stop on their own: `liveupdates serve` processes,
+Redis and a private Postgres cluster (so that stopping them harms no other test)."""
+
+import asyncio
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+from app.config import Settings
+
+LIVEUPDATES = str(Path(sys.executable).with_name("liveupdates"))
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class Server:
+    """`liveupdates serve` as a separate process, to be killed and started again."""
+
+    def __init__(self, settings: Settings, workdir: Path, **env: str) -> None:
+        self.port = free_port()
+        self.env = {
+            **os.environ, "DATABASE_URL": settings.database_url, "BROKER_URL": "memory://",
+            "SHUTDOWN_GRACE_SECONDS": "1", "POST_RATE_PER_MINUTE": "0",
+            **{name.upper(): value for name, value in env.items()},
+        }  # fmt: skip
+        self.workdir = workdir
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    async def start(self) -> None:
+        with (self.workdir / "server.log").open("ab") as log:
+            self.process = subprocess.Popen(
+                [LIVEUPDATES, "serve", "--port", str(self.port), "--log-level", "warning"],
+                env=self.env, cwd=self.workdir, stdout=log, stderr=subprocess.STDOUT,
+            )  # fmt: skip
+        async with httpx.AsyncClient() as client:
+            for _ in range(300):
+                try:
+                    await client.get(f"{self.url}/api/blogs")
+                    return
+                except httpx.TransportError:
+                    await asyncio.sleep(0.1)
+        raise AssertionError("the server did not start")
+
+    def kill(self) -> None:
+        assert self.process is not None
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait()
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(timeout=30)
+
+
+class RedisServer:
+    def __init__(self, tmp: Path) -> None:
+        self.port = free_port()
+        self.tmp = tmp
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        redis_server = shutil.which("redis-server")
+        assert redis_server, "redis-server is not installed"
+        self.process = subprocess.Popen(
+            [redis_server, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+             "--appendonly", "no", "--dir", str(self.tmp)],
+            stdout=subprocess.DEVNULL,
+        )  # fmt: skip
+        wait_for_port(self.port)
+
+    def kill(self) -> None:
+        assert self.process is not None
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait()
+
+
+def wait_for_port(port: int, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            httpx.get(f"http://127.0.0.1:{port}/", timeout=0.5)
+            return
+        except httpx.RemoteProtocolError:
+            return  # something answers, if not in HTTP (Redis)
+        except httpx.TransportError:
+            time.sleep(0.1)
+    raise AssertionError(f"nothing listens on port {port}")
+
+
+PG_BIN = (
+    Path("/usr/lib/postgresql")
+    / (
+        sorted(os.listdir("/usr/lib/postgresql"))[-1]
+        if Path("/usr/lib/postgresql").exists()
+        else "x"
+    )
+    / "bin"
+)
+
+
+class PrivatePostgres:
+    """A Postgres cluster of this test's own, so it can be stopped without harming others."""
+
+    def __init__(self) -> None:
+        # Not under pytest's tmp_path: the postgres user must be able to reach it.
+        self.home = Path(tempfile.mkdtemp(prefix="liveupdates-pg-"))
+        self.home.chmod(0o755)
+        self.dir = self.home / "pg"
+        self.dir.mkdir()
+        os.chown(self.dir, *_postgres_ids())
+        self.port = free_port()
+        self.as_postgres(
+            str(PG_BIN / "initdb"), "-D", str(self.dir), "-A", "trust", "-U", "postgres"
+        )
+
+    @staticmethod
+    def as_postgres(*command: str) -> None:
+        prefix = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+        # No pipes: the server pg_ctl starts would hold them open.
+        subprocess.run([*prefix, *command], check=True, stdout=subprocess.DEVNULL)
+
+    def start(self) -> None:
+        options = f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 -c fsync=off"
+        log = str(self.dir / "server.log")
+        self.as_postgres(
+            str(PG_BIN / "pg_ctl"), "-D", str(self.dir), "-o", options, "-l", log, "-w", "start"
+        )
+
+    def stop(self) -> None:
+        self.as_postgres(str(PG_BIN / "pg_ctl"), "-D", str(self.dir), "-m", "fast", "-w", "stop")
+
+    def remove(self) -> None:
+        shutil.rmtree(self.home, ignore_errors=True)
+
+    @property
+    def url(self) -> str:
+        return f"postgresql+asyncpg://postgres@127.0.0.1:{self.port}/postgres"
+
+
+def _postgres_ids() -> tuple[int, int]:
+    import pwd
+
+    entry = pwd.getpwnam("postgres") if os.geteuid() == 0 else pwd.getpwuid(os.geteuid())
+    return entry.pw_uid, entry.pw_gid
