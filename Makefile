@@ -8,7 +8,7 @@ PORT   ?= 8000
 
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: install run serve test soak lint format clean chromium bench bench-tools
+.PHONY: install run serve test soak lint format clean test-tools bench bench-tools
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -24,21 +24,22 @@ run: install
 	$(BIN)/liveupdates serve --host $(HOST) --port $(PORT)
 
 ## The whole suite, on SQLite and on Postgres, after the linters
-test: install lint chromium
+test: install lint test-tools
 	$(BIN)/pytest
 
-## The fault tests at full size (1,000 posts through a SIGKILL, ...)
-soak: install
-	SOAK=1 $(BIN)/pytest tests/test_faults.py -v
+## The fault and fuzz tests at full size (1,000 posts through a SIGKILL, 2,000 readers, ...)
+soak: install test-tools
+	SOAK=1 $(BIN)/pytest tests/test_faults.py tests/test_fuzz.py -v
 
-## Browser tests drive Debian's Chromium (Playwright's own download is not used)
-chromium:
-	@if [ ! -x $(CHROMIUM) ]; then \
+## Debian's Chromium for the browser tests (Playwright's own download is not used) and
+## Debian's nginx for the deployment tests
+test-tools:
+	@if [ ! -x $(CHROMIUM) ] || [ ! -x /usr/sbin/nginx ]; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-	    echo "installing Debian's chromium for the browser tests"; \
-	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	    echo "installing Debian's chromium and nginx for the tests"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium nginx >/dev/null; \
 	  else \
-	    echo "The browser tests need Chromium at $(CHROMIUM): sudo apt-get install chromium" >&2; exit 1; \
+	    echo "The tests need Chromium at $(CHROMIUM) and nginx: sudo apt-get install chromium nginx" >&2; exit 1; \
 	  fi; \
 	fi
 

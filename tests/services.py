@@ -158,3 +158,51 @@ def _postgres_ids() -> tuple[int, int]:
 
     entry = pwd.getpwnam("postgres") if os.geteuid() == 0 else pwd.getpwuid(os.geteuid())
     return entry.pw_uid, entry.pw_gid
+
+
+DEPLOY = Path(__file__).resolve().parent.parent / "deploy"
+
+
+class Nginx:
+    """Debian's nginx with the stack's own config (deploy/nginx/), on a local port in
+    front of the given instances instead of the compose services."""
+
+    def __init__(self, workdir: Path, upstream_ports: list[int], media_dir: Path) -> None:
+        nginx = shutil.which("nginx") or "/usr/sbin/nginx"
+        assert Path(nginx).exists(), "nginx is missing: apt-get install nginx"
+        self.binary = nginx
+        self.port = free_port()
+        self.dir = workdir / "nginx"
+        self.dir.mkdir()
+        config = (DEPLOY / "nginx" / "nginx.conf").read_text()
+        for docker, local in (
+            ("listen 80;", f"listen 127.0.0.1:{self.port};"),
+            ("alias /srv/media/;", f"alias {media_dir}/;"),
+        ):
+            assert docker in config, docker
+            config = config.replace(docker, local)
+        (self.dir / "nginx.conf").write_text(config)
+        (self.dir / "upstream.conf").write_text(
+            "".join(f"server 127.0.0.1:{port};\n" for port in upstream_ports)
+        )
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def command(self, *flags: str, foreground: bool = False) -> list[str]:
+        directives = f"pid {self.dir}/nginx.pid; error_log {self.dir}/error.log;"
+        if foreground:
+            directives += " daemon off;"
+        conf = str(self.dir / "nginx.conf")
+        return [self.binary, *flags, "-p", str(self.dir), "-c", conf, "-g", directives]
+
+    def test(self) -> subprocess.CompletedProcess[str]:
+        """`nginx -t`: the configuration parses and every file it names is there."""
+        return subprocess.run(self.command("-t"), capture_output=True, text=True)
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(self.command(foreground=True))
+        wait_for_port(self.port)
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(timeout=30)

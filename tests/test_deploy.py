@@ -1,0 +1,287 @@
+"""The deployment: compose file and nginx config validated, the compose topology run without
+Docker (nginx in front of two instances on Postgres and Redis), health and metrics."""
+
+import asyncio
+import contextlib
+import shutil
+import subprocess
+import sys
+import tempfile
+from io import BytesIO
+from pathlib import Path
+
+import httpx
+import orjson
+import pytest
+from PIL import Image
+from prometheus_client.parser import text_string_to_metric_families
+from websockets.asyncio.client import ClientConnection, connect
+
+from app.config import Settings
+from tests.conftest import StartServer, Tokens
+from tests.services import Nginx, PrivatePostgres, RedisServer, Server
+
+ROOT = Path(__file__).resolve().parent.parent
+CHECK_JSONSCHEMA = str(Path(sys.executable).with_name("check-jsonschema"))
+
+
+def check_compose(path: Path) -> subprocess.CompletedProcess[str]:
+    # The Compose Specification's schema as shipped inside check-jsonschema: no download.
+    return subprocess.run(
+        [CHECK_JSONSCHEMA, "--builtin-schema", "vendor.compose-spec", str(path)],
+        capture_output=True,
+        text=True,
+    )
+
+
+def test_compose_file_follows_the_compose_specification(tmp_path: Path) -> None:
+    checked = check_compose(ROOT / "docker-compose.yml")
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    broken = tmp_path / "docker-compose.yml"
+    broken.write_text(
+        (ROOT / "docker-compose.yml").read_text().replace("replicas: 2", "replica: 2")
+    )
+    assert check_compose(broken).returncode != 0  # the check does catch mistakes
+
+
+def test_nginx_config_passes_nginx_t(tmp_path: Path) -> None:
+    nginx = Nginx(tmp_path, [8001, 8002], tmp_path)
+    tested = nginx.test()
+    assert tested.returncode == 0, tested.stderr
+    assert "test is successful" in tested.stderr
+
+
+def test_dockerfile_runs_as_a_user_with_a_healthcheck() -> None:
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    assert "\nUSER liveupdates\n" in dockerfile
+    assert "HEALTHCHECK" in dockerfile and "/healthz" in dockerfile
+    assert "pip install --editable ." in dockerfile  # dependencies from pyproject.toml
+
+
+def metric(text: str, name: str, **labels: str) -> float:
+    total = 0.0
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name == name and all(sample.labels.get(k) == v for k, v in labels.items()):
+                total += sample.value
+    return total
+
+
+async def scrape(url: str) -> str:
+    async with httpx.AsyncClient() as client:
+        response = await client.get(f"{url}/metrics")
+        assert response.status_code == 200, response.text
+        return response.text
+
+
+class SseReader:
+    def __init__(self, client: httpx.AsyncClient, path: str) -> None:
+        self.offsets: list[int] = []
+        self.task = asyncio.create_task(self._read(client, path))
+
+    async def _read(self, client: httpx.AsyncClient, path: str) -> None:
+        async with client.stream("GET", path, timeout=None) as response:
+            async for line in response.aiter_lines():
+                if line.startswith("data:"):
+                    event = orjson.loads(line[5:])
+                    if event["type"] != "hello":
+                        self.offsets.append(event["offset"])
+
+
+class WsReader:
+    def __init__(self, socket: ClientConnection) -> None:
+        self.offsets: list[int] = []
+        self.socket = socket
+        self.task = asyncio.create_task(self._read())
+
+    async def _read(self) -> None:
+        async for message in self.socket:
+            event = orjson.loads(message)
+            if event["type"] != "hello":
+                self.offsets.append(event["offset"])
+
+
+@pytest.mark.parametrize("settings", ["postgres"], indirect=True)
+async def test_nginx_in_front_of_two_instances_on_postgres_and_redis(
+    settings: Settings, tokens: Tokens, redis_server: RedisServer, tmp_path: Path
+) -> None:
+    # Where nginx's workers (www-data) can read, as they read the media volume in Docker.
+    media = Path(tempfile.mkdtemp(prefix="liveupdates-media-"))
+    media.chmod(0o755)
+    servers = []
+    for n in (1, 2):
+        workdir = tmp_path / f"instance{n}"
+        workdir.mkdir()
+        servers.append(
+            Server(
+                settings,
+                workdir,
+                broker_url=f"redis://127.0.0.1:{redis_server.port}/0",
+                trusted_proxies="127.0.0.1",
+                media_dir=str(media),
+            )  # fmt: skip
+        )
+    for server in servers:
+        await server.start()
+    nginx = Nginx(tmp_path, [server.port for server in servers], media)
+    nginx.start()
+    sockets: list[ClientConnection] = []
+    readers: list[WsReader | SseReader] = []
+    try:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{nginx.port}") as client:
+            created = await client.post(
+                "/api/blogs", json={"slug": "night", "title": "Night"}, headers=tokens.auth("admin")
+            )
+            assert created.status_code == 201
+
+            async def readers_on(server: Server, transport: str) -> float:
+                return metric(await scrape(server.url), "liveupdates_readers", transport=transport)
+
+            # Readers through nginx until both instances have both kinds.
+            for transport in ("websocket", "sse"):
+                for _ in range(20):
+                    counts = [await readers_on(s, transport) for s in servers]
+                    if all(counts):
+                        break
+                    if transport == "websocket":
+                        socket = await connect(f"ws://127.0.0.1:{nginx.port}/ws/blogs/night")
+                        sockets.append(socket)
+                        readers.append(WsReader(socket))
+                    else:
+                        readers.append(SseReader(client, "/blogs/night/events"))
+                    await asyncio.sleep(0.2)
+                assert all(counts), f"{transport} readers per instance: {counts}"
+
+            for n in range(5):  # nginx spreads the posts over both instances too
+                posted = await client.post(
+                    "/api/blogs/night/entries", json={"body": f"Update {n}"},
+                    headers=tokens.auth("editor"),
+                )  # fmt: skip
+                assert posted.status_code == 201
+            for _ in range(100):
+                if all(len(r.offsets) >= 5 for r in readers):
+                    break
+                await asyncio.sleep(0.05)
+            assert [r.offsets for r in readers] == [[1, 2, 3, 4, 5]] * len(readers)
+
+            page = await client.get("/blogs/night")
+            assert page.status_code == 200 and "Update 4" in page.text
+            assert (await client.get("/metrics")).status_code == 404
+
+            out = BytesIO()
+            Image.new("RGB", (64, 48), "orange").save(out, "JPEG")
+            uploaded = await client.post(
+                "/api/media", files={"file": ("a.jpg", out.getvalue(), "image/jpeg")},
+                headers=tokens.auth("reporter"),
+            )  # fmt: skip
+            assert uploaded.status_code == 201
+            image = await client.get(uploaded.json()["url"])  # from the volume, by nginx
+            assert image.status_code == 200
+            assert image.headers["content-type"] == "image/jpeg"
+            assert "immutable" in image.headers["cache-control"]
+    finally:
+        for reader in readers:
+            reader.task.cancel()
+        for socket in sockets:
+            await socket.close()
+        nginx.stop()
+        for server in servers:
+            server.stop()
+        shutil.rmtree(media, ignore_errors=True)
+
+
+async def ready(url: str) -> tuple[int, dict[str, str]]:
+    async with httpx.AsyncClient() as client:
+        response = await client.get(f"{url}/readyz", timeout=10)
+        return response.status_code, response.json()
+
+
+async def wait_ready(url: str, status: int) -> dict[str, str]:
+    for _ in range(100):
+        code, checks = await ready(url)
+        if code == status:
+            return checks
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"/readyz did not become {status}: {checks}")
+
+
+async def test_readyz_follows_the_database_and_the_broker(
+    redis_server: RedisServer, tmp_path: Path
+) -> None:
+    """A Postgres cluster and a Redis of the test's own, stopped and started again."""
+    pg = PrivatePostgres()
+    pg.start()
+    server = Server(
+        Settings(database_url=pg.url), tmp_path,
+        broker_url=f"redis://127.0.0.1:{redis_server.port}/0",
+    )  # fmt: skip
+    try:
+        await server.start()  # `serve` migrates the new database first
+        assert await ready(server.url) == (200, {"database": "ok", "broker": "ok"})
+
+        redis_server.kill()
+        assert await wait_ready(server.url, 503) == {"database": "ok", "broker": "down"}
+        redis_server.start()
+        await wait_ready(server.url, 200)
+
+        pg.stop()
+        assert await wait_ready(server.url, 503) == {"database": "down", "broker": "ok"}
+        async with httpx.AsyncClient() as client:
+            assert (await client.get(f"{server.url}/healthz")).status_code == 200  # alive
+        pg.start()
+        assert await wait_ready(server.url, 200) == {"database": "ok", "broker": "ok"}
+    finally:
+        server.stop()
+        with contextlib.suppress(subprocess.CalledProcessError):
+            pg.stop()
+        pg.remove()
+
+
+async def test_metrics_move_with_readers_and_posts(
+    start_server: StartServer, tokens: Tokens, blog: dict[str, object]
+) -> None:
+    server = await start_server()
+    before = await scrape(server.url)
+    async with connect(f"{server.ws_url}/ws/blogs/{blog['slug']}") as socket:
+        await socket.recv()  # hello
+        during = await scrape(server.url)
+        assert metric(during, "liveupdates_readers", transport="websocket") == (
+            metric(before, "liveupdates_readers", transport="websocket") + 1
+        )
+        async with httpx.AsyncClient(base_url=server.url) as client:
+            posted = await client.post(
+                f"/api/blogs/{blog['slug']}/entries", json={"body": "Counted"},
+                headers=tokens.auth("editor"),
+            )  # fmt: skip
+            assert posted.status_code == 201
+            assert len(posted.headers["x-request-id"]) == 32
+        await socket.recv()
+    after = await scrape(server.url)
+    for name in ("liveupdates_events_published_total", "liveupdates_deliveries_total"):
+        assert metric(after, name) >= metric(before, name) + 1, name
+    route = "/api/blogs/{slug}/entries"
+    assert (
+        metric(after, "liveupdates_request_duration_seconds_count", method="POST", route=route)
+        == metric(before, "liveupdates_request_duration_seconds_count", method="POST", route=route)
+        + 1
+    )
+    for _ in range(50):  # the reader is counted out once its socket is closed
+        if metric(await scrape(server.url), "liveupdates_readers", transport="websocket") == (
+            metric(before, "liveupdates_readers", transport="websocket")
+        ):
+            break
+        await asyncio.sleep(0.05)
+    else:
+        raise AssertionError("the reader was not counted out")
+
+
+async def test_metrics_are_private_unless_asked_with_the_token(
+    start_server: StartServer,
+) -> None:
+    server = await start_server(metrics_allow="10.0.0.0/8", metrics_token="scrape-me")
+    async with httpx.AsyncClient(base_url=server.url) as client:
+        assert (await client.get("/metrics")).status_code == 403  # loopback is not 10/8
+        allowed = await client.get("/metrics", headers={"Authorization": "Bearer scrape-me"})
+        assert allowed.status_code == 200
+        assert "liveupdates_readers" in allowed.text
+        assert (await client.get("/healthz")).json() == {"status": "ok"}
