@@ -90,7 +90,7 @@ AdminToken = Annotated[ApiToken, Depends(require_role(Role.admin))]
 async def posting_token(request: Request, token: CurrentToken) -> ApiToken:
     """The current token, if it has not posted faster than the configured rate."""
     assert token.id is not None
-    wait = request.app.state.post_rate.wait(token.id)
+    wait = await request.app.state.post_rate.check(token.id)
     if wait:
         raise HTTPException(
             status.HTTP_429_TOO_MANY_REQUESTS,

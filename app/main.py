@@ -16,7 +16,7 @@ from app.broker import make_broker
 from app.config import Settings
 from app.db import Database
 from app.hub import Hub
-from app.limits import BodySizeLimit, PostRate, SocketsPerAddress
+from app.limits import BodySizeLimit, SharedPostRate, SocketsPerAddress, make_post_rate
 from app.live import ReaderSockets
 from app.observability import Observed
 from app.pagecache import CachedPages, PageCache
@@ -42,7 +42,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.hub = hub
         app.state.heartbeat = Heartbeat(settings.heartbeat_seconds)
         app.state.pages = PageCache(hub)
-        app.state.post_rate = PostRate(settings.post_rate_per_minute, settings.post_burst)
+        app.state.post_rate = make_post_rate(
+            settings.broker_url, settings.post_rate_per_minute, settings.post_burst
+        )
         app.state.sockets = SocketsPerAddress(settings.ws_connections_per_address)
         await hub.start()
         scheduler = Scheduler(db, hub, settings.schedule_check_seconds)
@@ -54,6 +56,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await scheduler.stop()
             app.state.heartbeat.stop()
             await hub.stop()
+            if isinstance(app.state.post_rate, SharedPostRate):
+                await app.state.post_rate.close()
             await db.dispose()
 
     app = FastAPI(

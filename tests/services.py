@@ -28,8 +28,17 @@ def free_port() -> int:
 class Server:
     """`liveupdates serve` as a separate process, to be killed and started again."""
 
-    def __init__(self, settings: Settings, workdir: Path, **env: str) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        workdir: Path,
+        workers: int = 1,
+        log_level: str = "warning",
+        **env: str,
+    ) -> None:
         self.port = free_port()
+        self.workers = workers
+        self.log_level = log_level
         self.env = {
             **os.environ, "DATABASE_URL": settings.database_url, "BROKER_URL": "memory://",
             "SHUTDOWN_GRACE_SECONDS": "1", "POST_RATE_PER_MINUTE": "0",
@@ -42,10 +51,19 @@ class Server:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
+    @property
+    def ws_url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}"
+
+    @property
+    def log(self) -> Path:
+        return self.workdir / "server.log"
+
     async def start(self) -> None:
-        with (self.workdir / "server.log").open("ab") as log:
+        with self.log.open("ab") as log:
             self.process = subprocess.Popen(
-                [LIVEUPDATES, "serve", "--port", str(self.port), "--log-level", "warning"],
+                [LIVEUPDATES, "serve", "--port", str(self.port), "--log-level", self.log_level,
+                 "--workers", str(self.workers)],
                 env=self.env, cwd=self.workdir, stdout=log, stderr=subprocess.STDOUT,
             )  # fmt: skip
         async with httpx.AsyncClient() as client:

@@ -285,3 +285,50 @@ async def test_metrics_are_private_unless_asked_with_the_token(
         assert allowed.status_code == 200
         assert "liveupdates_readers" in allowed.text
         assert (await client.get("/healthz")).json() == {"status": "ok"}
+
+
+@pytest.mark.parametrize("settings", ["postgres"], indirect=True)
+async def test_two_workers_report_their_metrics_together_and_log_json(
+    settings: Settings, tokens: Tokens, redis_server: RedisServer, tmp_path: Path
+) -> None:
+    server = Server(
+        settings, tmp_path, workers=2, log_level="info",
+        broker_url=f"redis://127.0.0.1:{redis_server.port}/0",
+    )  # fmt: skip
+    await server.start()
+    sockets: list[ClientConnection] = []
+    try:
+        async with httpx.AsyncClient(base_url=server.url) as client:
+            created = await client.post(
+                "/api/blogs", json={"slug": "w", "title": "W"}, headers=tokens.auth("admin")
+            )
+            assert created.status_code == 201
+            for _ in range(12):  # spread by the kernel over both workers
+                socket = await connect(f"{server.ws_url}/ws/blogs/w")
+                await socket.recv()
+                sockets.append(socket)
+            # Whichever worker answers the scrape, it counts the readers of both.
+            for _ in range(4):
+                text = await scrape(server.url)
+                assert metric(text, "liveupdates_readers", transport="websocket") == 12
+            posted = await client.post(
+                "/api/blogs/w/entries", json={"body": "Logged"},
+                headers={**tokens.auth("editor"), "X-Request-ID": "from-the-proxy-1"},
+            )  # fmt: skip
+            assert posted.status_code == 201
+            assert posted.headers["x-request-id"] == "from-the-proxy-1"
+    finally:
+        for socket in sockets:
+            await socket.close()
+        server.stop()
+    lines = [
+        orjson.loads(line) for line in server.log.read_text().splitlines() if line.startswith("{")
+    ]
+    event = next(line for line in lines if line.get("message") == "entry.created")
+    assert (
+        event["blog"] == "w" and event["offset"] == 1 and event["entry_id"] == posted.json()["id"]
+    )
+    assert event["request_id"] == "from-the-proxy-1"
+    access = next(line for line in lines if line.get("request_id") == "from-the-proxy-1"
+                  and line.get("logger") == "liveupdates.access")  # fmt: skip
+    assert access["route"] == "/api/blogs/{slug}/entries" and access["status"] == 201
