@@ -129,8 +129,8 @@ def _post(args: argparse.Namespace, _settings: Settings) -> int:
 def _demo(_args: argparse.Namespace, settings: Settings) -> int:
     migrate.upgrade(settings)
     plain = asyncio.run(demo.ensure_demo(settings))
-    print("Demo blog: /blogs/demo   API: /api/blogs/demo/entries")
-    print("An editor token for trying the API (shown once):")
+    print("Demo blog: /blogs/demo   Newsroom: /newsroom   API: /api/blogs/demo/entries")
+    print("An editor token for the newsroom and the API (shown once):")
     print(plain)
     return 0
 
