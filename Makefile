@@ -21,7 +21,7 @@ install: $(STAMP)
 ## Migrate, create the demo blog (once), print an editor token, serve on http://$(HOST):$(PORT)
 run: install
 	$(BIN)/liveupdates demo
-	$(BIN)/liveupdates serve --host $(HOST) --port $(PORT)
+	LOG_FORMAT=$${LOG_FORMAT:-text} $(BIN)/liveupdates serve --host $(HOST) --port $(PORT)
 
 ## The whole suite, on SQLite and on Postgres, after the linters
 test: install lint test-tools

@@ -49,6 +49,8 @@ class Settings(BaseSettings):
     # Logs: "json" (one object per line) or "text"; ACCESS_LOG=all logs reads too.
     log_format: Literal["json", "text"] = "json"
     access_log: Literal["writes", "all"] = "writes"
+    # How long a post's Idempotency-Key is remembered (retries within it get the first answer).
+    idempotency_key_hours: float = Field(default=24.0, gt=0)
     # How often each instance looks for scheduled entries that are due.
     schedule_check_seconds: float = Field(default=1.0, gt=0)
 

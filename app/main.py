@@ -16,12 +16,14 @@ from app.broker import make_broker
 from app.config import Settings
 from app.db import Database
 from app.hub import Hub
+from app.idempotency import forget_expired
 from app.limits import BodySizeLimit, SharedPostRate, SocketsPerAddress, make_post_rate
 from app.live import ReaderSockets
 from app.observability import Observed
 from app.pagecache import CachedPages, PageCache
 from app.pages import WEB
-from app.publishing import Scheduler
+from app.periodic import Every
+from app.publishing import publish_all_due
 from app.security import SecurityHeaders
 from app.wsserver import APP_STATE_KEY, Heartbeat
 
@@ -47,13 +49,26 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
         app.state.sockets = SocketsPerAddress(settings.ws_connections_per_address)
         await hub.start()
-        scheduler = Scheduler(db, hub, settings.schedule_check_seconds)
-        scheduler.start()
+        jobs = [
+            Every(
+                "publishing scheduled entries",
+                settings.schedule_check_seconds,
+                lambda: publish_all_due(db, hub),
+            ),
+            Every(
+                "forgetting old idempotency keys",
+                600,
+                lambda: forget_expired(db, settings.idempotency_key_hours),
+            ),
+        ]
+        for job in jobs:
+            job.start()
         try:
             # uvicorn hands this state to its protocols: ReaderProtocol finds the app here.
             yield {APP_STATE_KEY: app}
         finally:
-            await scheduler.stop()
+            for job in jobs:
+                await job.stop()
             app.state.heartbeat.stop()
             await hub.stop()
             if isinstance(app.state.post_rate, SharedPostRate):

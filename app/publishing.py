@@ -3,14 +3,12 @@
 A draft or scheduled entry is invisible to readers: it has no event. Publishing gives it
 its `published_at` (the moment it went out) and logs `entry.created`, exactly as a post.
 
-Every instance runs a `Scheduler`. Each due entry is published inside a `Change` that
-holds the blog's lock and checks the entry is still scheduled, so when several instances
-(or a restart) race for the same entry, exactly one publishes it.
+Every instance runs `publish_all_due` every SCHEDULE_CHECK_SECONDS. Each due entry is
+published inside a `Change` that holds the blog's lock and checks the entry is still
+scheduled, so when several instances (or a restart) race for the same entry, exactly one
+publishes it.
 """
 
-import asyncio
-import contextlib
-import logging
 from datetime import datetime
 
 from sqlalchemy import select
@@ -20,8 +18,6 @@ from app.db import Database
 from app.eventlog import Change, Publisher
 from app.metrics import SCHEDULED_PUBLISHED
 from app.models import Blog, Entry, EntryPublic, EntryStatus, now
-
-log = logging.getLogger(__name__)
 
 
 async def publish(change: Change, slug: str, entry: Entry) -> EntryPublic:
@@ -66,30 +62,7 @@ async def publish_due(db: Database, publisher: Publisher, at: datetime, limit: i
     return published
 
 
-class Scheduler:
-    """Publishes scheduled entries when they fall due, checking every `interval` seconds."""
-
-    def __init__(self, db: Database, publisher: Publisher, interval: float) -> None:
-        self.db = db
-        self.publisher = publisher
-        self.interval = interval
-        self._task: asyncio.Task[None] | None = None
-
-    def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="scheduler")
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-
-    async def _run(self) -> None:
-        while True:
-            try:
-                while await publish_due(self.db, self.publisher, now()) > 0:
-                    pass
-            except Exception:
-                # The database may be away for a moment; the next round tries again.
-                log.exception("publishing scheduled entries failed")
-            await asyncio.sleep(self.interval)
+async def publish_all_due(db: Database, publisher: Publisher) -> None:
+    """Publish every scheduled entry that is due now (the scheduler's round)."""
+    while await publish_due(db, publisher, now()) > 0:
+        pass

@@ -404,3 +404,28 @@ async def test_posts_per_token_are_rate_limited(
     # Another token has its own allowance; nothing was stored for the refused post.
     assert (await post(client, blog, tokens.auth("editor"), body="other")).status_code == 201
     assert await count_entries(db) == 4
+
+
+async def test_idempotency_keys_are_forgotten_after_their_time(
+    client: httpx.AsyncClient, tokens: Tokens, blog: Blog, db: Database
+) -> None:
+    from datetime import timedelta
+
+    from sqlalchemy import update
+
+    from app.idempotency import forget_expired
+    from app.models import IdempotencyKey, now
+
+    headers = {**tokens.auth("reporter"), "Idempotency-Key": "wire-0001"}
+    first = await client.post(entries_url(blog), json={"body": "Once"}, headers=headers)
+    assert first.status_code == 201
+    assert await forget_expired(db, hours=24) == 0  # fresh: a retry still gets the answer
+    replay = await client.post(entries_url(blog), json={"body": "Once"}, headers=headers)
+    assert replay.headers.get("idempotent-replayed") == "true"
+
+    async with db.write() as session:
+        await session.execute(update(IdempotencyKey).values(created_at=now() - timedelta(hours=25)))
+    assert await forget_expired(db, hours=24) == 1
+    later = await client.post(entries_url(blog), json={"body": "Once"}, headers=headers)
+    assert later.status_code == 201 and "idempotent-replayed" not in later.headers
+    assert later.json()["id"] != first.json()["id"]

@@ -1,0 +1,37 @@
+"""Background jobs every instance runs on a timer: publishing scheduled entries, forgetting
+old idempotency keys."""
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+
+log = logging.getLogger("liveupdates.periodic")
+
+
+class Every:
+    """Runs `job` every `interval` seconds until stopped. A failing round (the database
+    away for a moment) is logged, and the next round tries again."""
+
+    def __init__(self, name: str, interval: float, job: Callable[[], Awaitable[object]]) -> None:
+        self.name = name
+        self.interval = interval
+        self.job = job
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name=self.name)
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                await self.job()
+            except Exception:
+                log.exception("%s failed; trying again in %s s", self.name, self.interval)
+            await asyncio.sleep(self.interval)
