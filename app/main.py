@@ -10,7 +10,7 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.types import ASGIApp
 
-from app import health, live, pages
+from app import health, live, metrics, pages
 from app.api import blogs, entries, media, tokens
 from app.broker import make_broker
 from app.config import Settings
@@ -74,6 +74,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             if isinstance(app.state.post_rate, SharedPostRate):
                 await app.state.post_rate.close()
             await db.dispose()
+            metrics.process_exiting()
 
     app = FastAPI(
         title="liveupdates",
