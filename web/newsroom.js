@@ -762,6 +762,9 @@ function wire() {
     upload(drop.dataTransfer.files[0]);
   });
   window.addEventListener("online", flushOutbox);
+  // Drafts send no events: colleagues' new ones show on a timer and when the tab is back.
+  setInterval(() => state.slug && state.token && refreshDrafts(), 30000);
+  window.addEventListener("focus", () => state.slug && state.token && refreshDrafts());
   wireAdmin();
   renderOutbox(readOutbox());
 }
