@@ -101,13 +101,14 @@ class QueueReader:
             return
         self._bytes += len(frame.data)
         if self._bytes > self.limit:
-            SLOW_READERS.inc()
             self.drop()
             return
         self._queue.append(frame)
         self._ready.set()
 
     def drop(self) -> None:
+        if not self.dropped:
+            SLOW_READERS.inc()
         self.dropped = True
         self._queue.clear()
         self._ready.set()
