@@ -54,8 +54,8 @@ class Change:
     def __init__(self, db: Database, publisher: Publisher) -> None:
         self._db = db
         self._publisher = publisher
-        self._events: list[LoggedEvent] = []
-        self._described: list[dict[str, Any]] = []  # what the log line of each event says
+        # Each event with its log line: type, then blog, offset and entry id.
+        self._events: list[tuple[LoggedEvent, str, dict[str, Any]]] = []
         self._abandoned = False
 
     async def __aenter__(self) -> Self:
@@ -75,9 +75,9 @@ class Change:
             return
         await self._context.__aexit__(exc_type, exc, tb)
         if exc is None:
-            for event, described in zip(self._events, self._described, strict=True):
+            for event, kind, fields in self._events:
                 self._publisher.publish(event.blog_id, event.offset, event.data)
-                log.info(described.pop("type"), extra=described)
+                log.info(kind, extra=fields)
             EVENTS_PUBLISHED.inc(len(self._events))
 
     async def claim_offset(self, slug: str) -> Blog | None:
@@ -109,17 +109,10 @@ class Change:
         self.session.add(
             Event(blog_id=blog.id, offset=blog.last_offset, type=event["type"], data=data.decode())
         )
-        self._events.append(LoggedEvent(blog.id, blog.last_offset, data))
         entry = event.get("entry")
         entry_id = entry["id"] if isinstance(entry, dict) else event.get("entry_id")
-        self._described.append(
-            {
-                "type": event["type"],
-                "blog": blog.slug,
-                "offset": blog.last_offset,
-                "entry_id": entry_id,
-            }
-        )
+        fields = {"blog": blog.slug, "offset": blog.last_offset, "entry_id": entry_id}
+        self._events.append((LoggedEvent(blog.id, blog.last_offset, data), event["type"], fields))
         return data
 
     def abandon(self) -> None:
