@@ -23,6 +23,18 @@ _STANDARD = set(vars(logging.makeLogRecord({}))) | {
 }
 
 
+def _fields(record: logging.LogRecord) -> dict[str, Any]:
+    """The request id, then whatever came in through `extra=`."""
+    fields: dict[str, Any] = {}
+    rid = request_id.get()
+    if rid is not None:
+        fields["request_id"] = rid
+    for key, value in vars(record).items():
+        if key not in _STANDARD and not key.startswith("_"):
+            fields[key] = value
+    return fields
+
+
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         line: dict[str, Any] = {
@@ -30,13 +42,8 @@ class JsonFormatter(logging.Formatter):
             "level": record.levelname.lower(),
             "logger": record.name,
             "message": record.getMessage(),
+            **_fields(record),
         }
-        rid = request_id.get()
-        if rid is not None:
-            line["request_id"] = rid
-        for key, value in vars(record).items():
-            if key not in _STANDARD and not key.startswith("_"):
-                line[key] = value
         if record.exc_info:
             line["error"] = self.formatException(record.exc_info)
         return orjson.dumps(line, default=str).decode()
@@ -48,13 +55,7 @@ class TextFormatter(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         text = super().format(record)
-        extra = {
-            k: v for k, v in vars(record).items() if k not in _STANDARD and not k.startswith("_")
-        }
-        rid = request_id.get()
-        if rid is not None:
-            extra = {"request_id": rid, **extra}
-        return text + "".join(f" {k}={v}" for k, v in extra.items())
+        return text + "".join(f" {k}={v}" for k, v in _fields(record).items())
 
 
 def configure(level: str = "info", fmt: str = "json") -> dict[str, Any]:
