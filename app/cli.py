@@ -53,12 +53,8 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def _create_token(settings: Settings, name: str, role: Role) -> str:
-    db = Database(settings)
-    try:
-        async with db.write() as session:
-            _, plain = await create_token(session, name, role)
-    finally:
-        await db.dispose()
+    async with Database(settings) as db, db.write() as session:
+        _, plain = await create_token(session, name, role)
     return plain
 
 
@@ -76,12 +72,8 @@ def _token_create(args: argparse.Namespace, settings: Settings) -> int:
 
 def _token_list(_args: argparse.Namespace, settings: Settings) -> int:
     async def listed() -> list[ApiToken]:
-        db = Database(settings)
-        try:
-            async with db.read() as session:
-                return await list_tokens(session)
-        finally:
-            await db.dispose()
+        async with Database(settings) as db, db.read() as session:
+            return await list_tokens(session)
 
     for token in asyncio.run(listed()):
         state = f"revoked {token.revoked_at:%Y-%m-%d %H:%M}" if token.revoked_at else "active"
@@ -91,12 +83,8 @@ def _token_list(_args: argparse.Namespace, settings: Settings) -> int:
 
 def _token_revoke(args: argparse.Namespace, settings: Settings) -> int:
     async def revoked() -> bool:
-        db = Database(settings)
-        try:
-            async with db.write() as session:
-                return await revoke_token(session, args.id) is not None
-        finally:
-            await db.dispose()
+        async with Database(settings) as db, db.write() as session:
+            return await revoke_token(session, args.id) is not None
 
     if not asyncio.run(revoked()):
         print(f"no token {args.id}", file=sys.stderr)
