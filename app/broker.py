@@ -155,9 +155,13 @@ class RedisBroker:
             log.warning("redis: ignoring a malformed message")
 
 
+def is_redis(url: str) -> bool:
+    return url.startswith(("redis://", "rediss://", "unix://"))
+
+
 def make_broker(url: str) -> Broker:
     if url.startswith("memory://"):
         return MemoryBroker()
-    if url.startswith(("redis://", "rediss://", "unix://")):
+    if is_redis(url):
         return RedisBroker(url)
     raise ValueError(f"BROKER_URL must be memory:// or redis://..., not {url!r}")

@@ -9,6 +9,8 @@ from fastapi import HTTPException, status
 from redis.exceptions import RedisError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from app.broker import is_redis
+
 log = logging.getLogger("liveupdates.limits")
 
 
@@ -141,7 +143,7 @@ class SharedPostRate:
 
 def make_post_rate(broker_url: str, per_minute: int, burst: int) -> PostRate | SharedPostRate:
     """Shared through Redis when the instances have one, else per process."""
-    if broker_url.startswith(("redis://", "rediss://", "unix://")):
+    if is_redis(broker_url):
         return SharedPostRate(broker_url, per_minute, burst)
     return PostRate(per_minute, burst)
 
