@@ -320,7 +320,6 @@ async function change(entry, fields) {
 async function reloadEntry(id) {
   const answer = await api("GET", `/api/blogs/${state.slug}/entries/${id}`);
   if (answer.status === 200) track(answer.data);
-  return answer.status === 200 ? answer.data : null;
 }
 
 async function remove(entry) {
