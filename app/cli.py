@@ -13,6 +13,8 @@ from app import demo, logs, migrate
 from app.auth import create_token, list_tokens, revoke_token
 from app.config import Settings
 from app.db import Database
+from app.edge.admission import raise_open_files_limit
+from app.edge.options import uvicorn_options
 from app.models import ApiToken, Role
 from app.poster import PostFailed, post_entry
 
@@ -26,6 +28,7 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
         )
         return 2
     log_config = logs.configure(args.log_level, settings.log_format)
+    raise_open_files_limit()  # before the workers start: they inherit it
     migrate.upgrade(settings)
     if args.workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         # Before the workers start: each writes its metrics there, /metrics adds them up.
@@ -36,15 +39,7 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
         host=args.host,
         port=args.port,
         workers=args.workers,
-        # Readers get the same pre-built frame; compressing per reader would undo that.
-        ws="app.wsserver:ReaderProtocol",
-        ws_per_message_deflate=False,
-        ws_ping_interval=settings.heartbeat_seconds,
-        ws_ping_timeout=settings.heartbeat_seconds,
-        ws_max_size=settings.reader_message_bytes,
-        timeout_graceful_shutdown=settings.shutdown_grace_seconds,
-        # Client addresses from X-Forwarded-For only behind proxies we were told to trust.
-        forwarded_allow_ips=settings.trusted_proxies,
+        **uvicorn_options(settings),
         log_level=args.log_level,
         log_config=log_config,
         access_log=False,  # app.observability logs requests, with their ids

@@ -36,8 +36,12 @@ class Settings(BaseSettings):
     # On shutdown, how long requests in progress may take to finish; then open streams
     # (Server-Sent Events) are cut and their readers reconnect elsewhere.
     shutdown_grace_seconds: int = Field(default=5, ge=0)
-    # Largest message a reader may send; readers have nothing to say, so this is small.
-    reader_message_bytes: int = Field(default=4096, ge=128)
+    # Pings and pongs a WebSocket reader may send per heartbeat (one pong is expected).
+    reader_control_frames: int = Field(default=10, ge=1)
+    # Every request's head (request line and headers) must arrive within this time and
+    # size (408 and 431 otherwise); a connection that sends nothing is closed after it.
+    request_head_seconds: float = Field(default=10.0, gt=0)
+    request_head_bytes: int = Field(default=16 * 1024, ge=1024)
     # How long the hub holds an early event before reading the missing ones from the log,
     # and how often it checks the log for events a broker may have dropped.
     hub_hold_seconds: float = Field(default=0.1, gt=0)
@@ -54,11 +58,19 @@ class Settings(BaseSettings):
     # How often each instance looks for scheduled entries that are due.
     schedule_check_seconds: float = Field(default=1.0, gt=0)
 
-    # Abuse limits; 0 turns one off. Posts: per token, per minute, with bursts. Readers'
-    # WebSockets: open at once per client address (behind a NAT many readers share one).
+    # Abuse limits; 0 turns one off. Posts: per token, per minute, with bursts. Sockets
+    # open at once per client address, of any kind: readers, requests, half-open ones
+    # (behind a NAT many readers share one address). Reader connects (WebSocket or SSE)
+    # per address and second, with bursts.
     post_rate_per_minute: int = Field(default=60, ge=0)
     post_burst: int = Field(default=20, ge=1)
     ws_connections_per_address: int = Field(default=1000, ge=0)
+    reader_connects_per_second: float = Field(default=20.0, ge=0)
+    reader_connect_burst: int = Field(default=200, ge=1)
+    # File descriptors kept for everything but readers: past the rest, readers get 503.
+    reader_fd_reserve: int = Field(default=256, ge=0)
+    # How long a slug with no blog is remembered as such (refusals then cost no query).
+    unknown_slug_seconds: float = Field(default=5.0, ge=0)
     # Proxies whose X-Forwarded-For names the client (e.g. the load balancer's address).
     trusted_proxies: Annotated[list[str], NoDecode] = Field(default_factory=list)
 

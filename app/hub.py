@@ -7,11 +7,15 @@ come. Readers therefore see every offset once, in order, whatever the broker did
 
 An event is encoded once, as a `Frame`, and the same bytes go to every reader. Delivery
 never awaits a reader: a reader takes the frame or is dropped (see readers.py).
+
+A channel loads itself: the first reader to arrive starts the load, but the load is the
+channel's task, so no reader's departure, cancellation or error can refuse the others.
 """
 
 import asyncio
 import contextlib
 import logging
+import time
 from collections import deque
 from collections.abc import AsyncIterator
 from typing import Any, Protocol
@@ -25,6 +29,7 @@ from app.db import Database
 from app.eventlog import read_events
 from app.metrics import DELIVERIES, READERS
 from app.models import Blog, BlogPublic
+from app.wire import Frame
 
 log = logging.getLogger("liveupdates.hub")
 
@@ -32,42 +37,6 @@ REPLAY_PAGE = 500
 # Recent frames kept per blog: readers resuming after a blip replay from memory.
 HISTORY = 256
 _BLOG_UPDATED = b'{"type":"blog.updated"'
-
-
-def websocket_frame(payload: bytes) -> bytes:
-    """One unmasked, final WebSocket text frame (RFC 6455 §5.2), as a server sends it."""
-    size = len(payload)
-    if size < 126:
-        header = bytes((0x81, size))
-    elif size < 1 << 16:
-        header = bytes((0x81, 126)) + size.to_bytes(2, "big")
-    else:
-        header = bytes((0x81, 127)) + size.to_bytes(8, "big")
-    return header + payload
-
-
-class Frame:
-    """An event, encoded once; its WebSocket and SSE forms are built once, on first use."""
-
-    __slots__ = ("offset", "data", "_ws", "_sse")
-
-    def __init__(self, offset: int, data: bytes) -> None:
-        self.offset = offset
-        self.data = data
-        self._ws: bytes | None = None
-        self._sse: bytes | None = None
-
-    @property
-    def ws(self) -> bytes:
-        if self._ws is None:
-            self._ws = websocket_frame(self.data)
-        return self._ws
-
-    @property
-    def sse(self) -> bytes:
-        if self._sse is None:
-            self._sse = b"id: %d\ndata: %b\n\n" % (self.offset, self.data)
-        return self._sse
 
 
 def _count(reader: object, change: int) -> None:
@@ -96,6 +65,7 @@ class Channel:
         self.blog: dict[str, Any] = {}  # the blog as of `last`, as the API shows it
         self.recent: deque[Frame] = deque(maxlen=HISTORY)  # consecutive, up to `last`
         self._filler: asyncio.Task[None] | None = None
+        self.loading: asyncio.Task[None] | None = None  # the first join's load, shared
 
     def start(self, last: int, blog: dict[str, Any], history: list[Frame]) -> None:
         if self.last is None:
@@ -169,6 +139,22 @@ class Channel:
             self._filler = None
             self.fill_soon(1.0, upto)
 
+    async def load(self) -> None:
+        """Read the blog and its recent events; every reader joining meanwhile waits on it."""
+        async with self.hub.db.read() as session:
+            blog = await session.get(Blog, self.blog_id)
+            if blog is None:
+                raise LookupError(f"no blog {self.blog_id}")
+            last = blog.last_offset
+            events = await read_events(
+                session, self.blog_id, max(0, last - HISTORY), HISTORY, upto=last
+            )
+        self.start(
+            last,
+            BlogPublic.of(blog).model_dump(mode="json"),
+            [Frame(e.offset, e.data) for e in events],
+        )
+
     def close(self) -> None:
         if self._filler is not None:
             self._filler.cancel()
@@ -183,6 +169,7 @@ class Hub:
         broker: Broker,
         hold_seconds: float = 0.1,
         catchup_seconds: float = 2.0,
+        unknown_slug_seconds: float = 5.0,
     ) -> None:
         self.db = db
         self.broker = broker
@@ -190,6 +177,8 @@ class Hub:
         self.catchup_seconds = catchup_seconds
         self.channels: dict[int, Channel] = {}
         self.slugs: dict[str, int] = {}
+        self.unknown_slug_seconds = unknown_slug_seconds
+        self._unknown: dict[str, float] = {}  # slug -> until when it is known not to exist
         self._lookups: dict[str, asyncio.Future[int | None]] = {}
         self.filled = 0  # events read from the log because the broker did not bring them
         self._catchup: asyncio.Task[None] | None = None
@@ -226,37 +215,33 @@ class Hub:
         reader, in order; every event up to it is already in the event log.
         """
         channel = self.channels.get(blog_id)
-        created = channel is None
         if channel is None:
             channel = self.channels[blog_id] = Channel(self, blog_id)
+        if channel.last is None and channel.loading is None:
+            channel.loading = asyncio.ensure_future(channel.load())
+            channel.loading.add_done_callback(lambda task: self._loaded(channel, task))
         channel.readers.add(reader)
         _count(reader, +1)
         try:
-            if created:
-                async with self.db.read() as session:
-                    blog = await session.get(Blog, blog_id)
-                    if blog is None:
-                        raise LookupError(f"no blog {blog_id}")
-                    last = blog.last_offset
-                    events = await read_events(
-                        session, blog_id, max(0, last - HISTORY), HISTORY, upto=last
-                    )
-                channel.start(
-                    last,
-                    BlogPublic.of(blog).model_dump(mode="json"),
-                    [Frame(e.offset, e.data) for e in events],
-                )
-            else:
-                await channel.ready.wait()
-                if channel.last is None:
-                    raise ConnectionError("the event log could not be read")
+            if channel.last is None:
+                assert channel.loading is not None
+                # Shielded: this reader may go, the load goes on for the others.
+                await asyncio.shield(channel.loading)
         except BaseException:
-            if created:
-                channel.ready.set()  # let readers waiting on this channel fail too
             self._leave(channel, reader)
             raise
         assert channel.last is not None
         return channel.last
+
+    def _loaded(self, channel: Channel, task: "asyncio.Task[None]") -> None:
+        if task.cancelled() or task.exception() is not None:
+            # Those waiting see the error; the next reader to come tries again afresh.
+            if self.channels.get(channel.blog_id) is channel:
+                del self.channels[channel.blog_id]
+            channel.close()
+        elif not channel.readers and self.channels.get(channel.blog_id) is channel:
+            channel.close()  # everyone left while it loaded
+            del self.channels[channel.blog_id]
 
     async def resolve(self, slug: str) -> int | None:
         """The id of the blog with this slug (slugs never change, so it is remembered).
@@ -267,6 +252,11 @@ class Hub:
         blog_id = self.slugs.get(slug)
         if blog_id is not None:
             return blog_id
+        unknown_until = self._unknown.get(slug)
+        if unknown_until is not None:
+            if time.monotonic() < unknown_until:
+                return None
+            del self._unknown[slug]
         lookup = self._lookups.get(slug)
         if lookup is None:
             lookup = self._lookups[slug] = asyncio.ensure_future(self._lookup(slug))
@@ -278,7 +268,15 @@ class Hub:
             blog_id = await session.scalar(select(col(Blog.id)).where(col(Blog.slug) == slug))
         if blog_id is not None:
             self.slugs[slug] = blog_id
+        elif self.unknown_slug_seconds > 0:
+            if len(self._unknown) > 10_000:  # a scan of made-up slugs: start over
+                self._unknown.clear()
+            self._unknown[slug] = time.monotonic() + self.unknown_slug_seconds
         return blog_id
+
+    def forget_unknown(self, slug: str) -> None:
+        """A blog was created with this slug: readers of it are no longer refused here."""
+        self._unknown.pop(slug, None)
 
     def blog(self, blog_id: int) -> dict[str, Any]:
         """The blog as of the offset its readers have been delivered (join first)."""

@@ -24,16 +24,20 @@ from app.config import Settings
 from app.db import Database
 from app.deps import DatabaseDep, HubDep
 from app.eventlog import read_events
-from app.hub import REPLAY_PAGE, Frame, Hub, Reader
+from app.hub import REPLAY_PAGE, Hub, Reader
 from app.metrics import REPLAYED
 from app.models import Blog
-from app.readers import SLOW_READER, SLOW_READER_REASON, QueueReader, TransportReader
+from app.readers import QueueReader, TransportReader
+from app.wire import (
+    BAD_OFFSET,
+    NO_SUCH_BLOG,
+    POLICY_VIOLATION,
+    SLOW_READER,
+    SLOW_READER_REASON,
+    Frame,
+)
 
 router = APIRouter(tags=["live"])
-
-NO_SUCH_BLOG = 4404
-BAD_OFFSET = 4400
-POLICY_VIOLATION = 1008
 
 
 def parse_since(raw: str | None) -> int | None:
@@ -166,13 +170,13 @@ async def serve_reader(
         await send({"type": "websocket.close", "code": POLICY_VIOLATION})  # 403 before accept
         return
     address = (scope.get("client") or ("",))[0]  # uvicorn applied trusted proxies' headers
-    if not app.state.sockets.acquire(address):
+    if not app.state.admission.open(address):
         await send({"type": "websocket.close", "code": POLICY_VIOLATION})  # refused upgrade
         return
     try:
         await _serve_accepted(app, slug, scope, receive, send, transport)
     finally:
-        app.state.sockets.release(address)
+        app.state.admission.close(address)
 
 
 async def _serve_accepted(

@@ -15,9 +15,12 @@ from app.api import blogs, entries, media, tokens
 from app.broker import make_broker
 from app.config import Settings
 from app.db import Database
+from app.edge import APP_STATE_KEY
+from app.edge.admission import Admission
+from app.edge.reader import Heartbeat
 from app.hub import Hub
 from app.idempotency import forget_expired
-from app.limits import BodySizeLimit, SharedPostRate, SocketsPerAddress, make_post_rate
+from app.limits import BodySizeLimit, SharedPostRate, make_post_rate
 from app.live import ReaderSockets
 from app.observability import Observed
 from app.pagecache import CachedPages, PageCache
@@ -25,7 +28,6 @@ from app.pages import WEB
 from app.periodic import Every
 from app.publishing import publish_all_due
 from app.security import SecurityHeaders
-from app.wsserver import APP_STATE_KEY, Heartbeat
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -39,6 +41,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             make_broker(settings.broker_url),
             hold_seconds=settings.hub_hold_seconds,
             catchup_seconds=settings.hub_catchup_seconds,
+            unknown_slug_seconds=settings.unknown_slug_seconds,
         )
         app.state.db = db
         app.state.hub = hub
@@ -47,7 +50,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.post_rate = make_post_rate(
             settings.broker_url, settings.post_rate_per_minute, settings.post_burst
         )
-        app.state.sockets = SocketsPerAddress(settings.ws_connections_per_address)
+        app.state.admission = Admission(
+            settings.ws_connections_per_address,
+            settings.reader_connects_per_second,
+            settings.reader_connect_burst,
+            settings.reader_fd_reserve,
+        )
         await hub.start()
         jobs = [
             Every(
@@ -64,7 +72,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         for job in jobs:
             job.start()
         try:
-            # uvicorn hands this state to its protocols: ReaderProtocol finds the app here.
+            # uvicorn hands this state to its protocols: app.edge finds the app here.
             yield {APP_STATE_KEY: app}
         finally:
             for job in jobs:

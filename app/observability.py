@@ -14,14 +14,15 @@ log = logging.getLogger("liveupdates.access")
 _ID_HEADER = b"x-request-id"
 
 
-def _incoming_id(scope: Scope) -> str | None:
-    for name, value in scope["headers"]:
+def request_id_of(headers: list[tuple[bytes, bytes]]) -> str:
+    """The request's id: the one a proxy sent, when it looks like an id, else a new one."""
+    for name, value in headers:
         if name == _ID_HEADER:
             text: str = value.decode("latin-1")
             # Taken from a proxy only when it looks like an id, not a log injection.
             if 0 < len(text) <= 128 and text.isascii() and text.isprintable() and " " not in text:
                 return text
-    return None
+    return uuid.uuid4().hex
 
 
 class Observed:
@@ -38,7 +39,7 @@ class Observed:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        rid = _incoming_id(scope) or uuid.uuid4().hex
+        rid = request_id_of(scope["headers"])
         token = request_id.set(rid)
         started = time.perf_counter()
         status = 0

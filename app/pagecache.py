@@ -19,7 +19,8 @@ from email.utils import format_datetime
 from fastapi import FastAPI, Request, Response, status
 from starlette.types import Receive, Scope, Send
 
-from app.hub import Frame, Hub
+from app.hub import Hub
+from app.wire import Frame
 
 
 @dataclass(frozen=True)

@@ -1,8 +1,9 @@
 """Readers of a blog's events, each bounded in bytes and never awaited by the publisher.
 
-`TransportReader` writes the pre-built WebSocket frame straight to the connection's
-asyncio transport, the cheapest delivery there is; the transport's write buffer is the
-backlog, bounded by `limit`. `QueueReader` keeps a bounded queue for a task that awaits
+`TransportReader` writes the event's pre-built wire form (a WebSocket frame, compressed or
+not, or a Server-Sent Event) straight to the connection's asyncio transport, the cheapest
+delivery there is; the transport's write buffer is the backlog, bounded by `limit`.
+`QueueReader` keeps a bounded queue for a task that awaits
 the ASGI send: SSE, and WebSockets where no transport can be reached (test clients,
 other ASGI servers). Either way, a reader past its bound is dropped, not waited for; it
 comes back with the last offset it saw and resumes.
@@ -12,25 +13,36 @@ import asyncio
 import contextlib
 import socket
 from collections import deque
+from collections.abc import Callable
 
-from app.hub import Frame
 from app.metrics import SLOW_READERS
+from app.wire import SLOW_READER, SLOW_READER_REASON, Frame, close_frame
 
-SLOW_READER = 4008
-SLOW_READER_REASON = "too slow; reconnect with ?since=<last offset>"
 # A dropped reader gets this long for the close frame to leave before the socket is cut.
 CLOSE_GRACE_SECONDS = 2.0
+_SLOW_READER_CLOSE = close_frame(SLOW_READER, SLOW_READER_REASON)
 
 
-def close_frame(code: int, reason: str) -> bytes:
-    payload = code.to_bytes(2, "big") + reason.encode()[:123]
-    return bytes((0x88, len(payload))) + payload
+def plain_websocket(frame: Frame) -> bytes:
+    return frame.ws
+
+
+def server_sent_event(frame: Frame) -> bytes:
+    return frame.sse
 
 
 class TransportReader:
-    kind = "websocket"
+    """`wire` picks the form of each frame this reader takes; `kind` names it in metrics."""
 
-    def __init__(self, transport: asyncio.WriteTransport, limit: int) -> None:
+    __slots__ = ("transport", "limit", "sent", "dropped", "wire", "kind", "_held", "_held_bytes")
+
+    def __init__(
+        self,
+        transport: asyncio.WriteTransport,
+        limit: int,
+        wire: Callable[[Frame], bytes] = plain_websocket,
+        kind: str = "websocket",
+    ) -> None:
         # The kernel's send buffer is backlog too. Left alone, Linux grows it to megabytes
         # for a reader that stopped reading before `limit` is ever reached; a quarter of
         # the limit (the kernel doubles it) is plenty for a live blog's few KB per entry.
@@ -42,6 +54,8 @@ class TransportReader:
         self.limit = limit
         self.sent = 0
         self.dropped = False
+        self.wire = wire
+        self.kind = kind
         self._held: list[Frame] | None = []  # live frames that arrive during the replay
         self._held_bytes = 0
 
@@ -61,7 +75,7 @@ class TransportReader:
         if transport.is_closing():
             self.dropped = True
             return
-        data = frame.ws
+        data = self.wire(frame)
         if transport.get_write_buffer_size() + len(data) > self.limit:
             self.drop()
             return
@@ -82,7 +96,9 @@ class TransportReader:
         SLOW_READERS.inc()
         transport = self.transport
         if not transport.is_closing():
-            transport.write(close_frame(SLOW_READER, SLOW_READER_REASON))
+            if self.kind == "websocket":
+                transport.write(_SLOW_READER_CLOSE)
+            transport.close()  # once what is buffered has left; cut off if it does not
             asyncio.get_running_loop().call_later(CLOSE_GRACE_SECONDS, transport.abort)
 
 

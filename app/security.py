@@ -25,14 +25,19 @@ def content_security_policy(settings: Settings) -> str:
     )
 
 
+def security_headers(settings: Settings) -> list[tuple[str, str]]:
+    """On every answer, including those the reader edge writes itself."""
+    return [
+        ("Content-Security-Policy", content_security_policy(settings)),
+        ("X-Content-Type-Options", "nosniff"),
+        ("Referrer-Policy", "strict-origin-when-cross-origin"),
+    ]
+
+
 class SecurityHeaders:
     def __init__(self, app: ASGIApp, settings: Settings) -> None:
         self.app = app
-        self.headers = [
-            ("Content-Security-Policy", content_security_policy(settings)),
-            ("X-Content-Type-Options", "nosniff"),
-            ("Referrer-Policy", "strict-origin-when-cross-origin"),
-        ]
+        self.headers = security_headers(settings)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":

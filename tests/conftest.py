@@ -18,9 +18,9 @@ from app import migrate
 from app.auth import create_token
 from app.config import Settings
 from app.db import Database
+from app.edge.options import uvicorn_options
 from app.main import create_app, serving
 from app.models import Role
-from app.wsserver import ReaderProtocol
 from tests.services import RedisServer, free_port
 
 POSTGRES_ADMIN_URL = os.environ.get(
@@ -70,6 +70,7 @@ def settings(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFa
         media_dir=Path(media),
         post_rate_per_minute=0,
         ws_connections_per_address=0,
+        reader_connects_per_second=0,
     )
     migrate.upgrade(settings)
     return settings
@@ -198,21 +199,19 @@ async def start_server(settings: Settings, clean_db: None) -> AsyncIterator[Star
     servers: list[LiveServer] = []
 
     async def start(
-        ws: object = ReaderProtocol, port: int | None = None, **overrides: object
+        port: int | None = None,
+        uvicorn_overrides: dict[str, object] | None = None,
+        **overrides: object,
     ) -> LiveServer:
         app = create_app(settings.model_copy(update=overrides))
         port = port or free_port()
+        options = {
+            **uvicorn_options(app.state.settings),
+            "timeout_graceful_shutdown": 1,
+            **(uvicorn_overrides or {}),
+        }
         config = uvicorn.Config(
-            serving(app),
-            host="127.0.0.1",
-            port=port,
-            log_level="warning",
-            ws=ws,  # type: ignore[arg-type]
-            ws_per_message_deflate=False,
-            ws_ping_interval=app.state.settings.heartbeat_seconds,
-            ws_ping_timeout=app.state.settings.heartbeat_seconds,
-            ws_max_size=app.state.settings.reader_message_bytes,
-            timeout_graceful_shutdown=1,
+            serving(app), host="127.0.0.1", port=port, log_level="warning", **options
         )
         server = uvicorn.Server(config)
         task = asyncio.create_task(server.serve())

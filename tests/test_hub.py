@@ -1,14 +1,17 @@
 """The hub delivers each blog's events once, in offset order, whatever order they arrive in."""
 
 import asyncio
+import zlib
 
+import orjson
 from fastapi import FastAPI
 
 from app.db import Database
 from app.eventlog import Change, LoggedEvent
-from app.hub import Frame, Hub, websocket_frame
+from app.hub import Hub
 from app.models import Blog
 from app.readers import QueueReader
+from app.wire import Frame, close_frame, websocket_frame
 
 
 class Recorder:
@@ -124,3 +127,22 @@ def test_websocket_frames() -> None:
     frame = Frame(7, b'{"a":1}')
     assert frame.ws is frame.ws  # built once
     assert frame.sse == b'id: 7\ndata: {"a":1}\n\n'
+
+
+def test_compressed_frames_are_built_once_and_decode_to_the_event() -> None:
+    data = orjson.dumps({"type": "entry.created", "html": "<p>words words words</p>" * 40})
+    frame = Frame(3, data)
+    deflated = frame.ws_deflated(15)
+    assert deflated is frame.ws_deflated(15)
+    assert deflated[0] == 0xC1  # FIN, RSV1 (compressed), text
+    length = deflated[1] & 0x7F
+    payload = deflated[2 + (2 if length == 126 else 0) :]
+    assert zlib.decompressobj(wbits=-15).decompress(payload + b"\x00\x00\xff\xff") == data
+    assert len(deflated) < len(frame.ws) / 5
+
+
+def test_close_reasons_are_cut_at_whole_characters() -> None:
+    frame = close_frame(4404, "no blog " + "é" * 100)
+    assert frame[0] == 0x88 and frame[1] == len(frame) - 2 <= 125
+    assert int.from_bytes(frame[2:4], "big") == 4404
+    assert frame[4:].decode().startswith("no blog é")

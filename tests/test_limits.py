@@ -1,6 +1,7 @@
 import httpx
 
-from app.limits import PostRate, SocketsPerAddress, client_address
+from app.edge.admission import Admission
+from app.limits import PostRate, client_address
 from tests.conftest import StartServer, Tokens
 from tests.services import RedisServer
 
@@ -14,14 +15,28 @@ def test_forwarded_for_is_believed_only_from_trusted_proxies() -> None:
     assert client_address("10.0.0.2", None, trusted) == "10.0.0.2"
 
 
-def test_sockets_per_address() -> None:
-    sockets = SocketsPerAddress(limit=2)
-    assert sockets.acquire("a") and sockets.acquire("a")
-    assert not sockets.acquire("a")
-    assert sockets.acquire("b")
-    sockets.release("a")
-    assert sockets.acquire("a")
-    assert SocketsPerAddress(limit=0).acquire("anyone")
+def test_sockets_per_address_and_the_reserve() -> None:
+    sockets = Admission(per_address=2, per_second=0, burst=1, reserve=2, open_files=6)
+    assert sockets.open("a") and sockets.open("a")
+    assert not sockets.open("a")
+    assert sockets.open("b")
+    assert sockets.open(None)  # a trusted proxy's connection: counted in all only
+    assert sockets.room_for_reader()  # 4 open of 6, 2 kept in reserve
+    assert sockets.open("c")
+    assert not sockets.room_for_reader()
+    sockets.close("c")
+    sockets.close("a")
+    assert sockets.open("a")
+    assert sockets.move("a", "c") and sockets.move("b", "c")
+    assert not sockets.move("a", "c")  # c has its two; a keeps its socket
+    assert Admission(per_address=0, per_second=0, burst=1, reserve=0, open_files=9).open("x")
+
+
+def test_reader_connects_are_paced_per_address() -> None:
+    pace = Admission(per_address=0, per_second=1000, burst=3, reserve=0, open_files=100)
+    assert all(pace.may_connect("a") for _ in range(3))
+    assert not pace.may_connect("a")
+    assert pace.may_connect("b")
 
 
 def test_post_rate_refills_over_time() -> None:

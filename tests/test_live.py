@@ -269,7 +269,9 @@ async def test_slow_reader_is_dropped_and_others_keep_up(
     await api.create_blog()
     body = "x" * 19_000  # about 38 KB an event, with its HTML
     # A reader that stops reading: the client stops taking frames off the socket.
-    async with connect(f"{server.ws_url}/ws/blogs/live", max_queue=1) as slow:
+    # (Uncompressed: this repetitive text would shrink to nothing.)
+    slow_url = f"{server.ws_url}/ws/blogs/live"
+    async with connect(slow_url, max_queue=1, compression=None) as slow:
         async with reader(server) as fast:
             await fast.next()
             for n in range(1, 401):
@@ -372,8 +374,7 @@ async def test_reader_protocol_details(server: LiveServer, api: Api) -> None:
         assert hub.reader_count() == 1
         pong = await ws.ping(b"are you there")
         await asyncio.wait_for(pong, 5)  # the server answers pings
-        await ws.send("readers' messages are ignored")
-        entry = await api.post("still delivered")
+        entry = await api.post("delivered")
         assert orjson.loads(await ws.recv())["entry"] == entry
     # A clean close from the reader is answered, and the reader leaves the hub.
     assert ws.close_code == 1000
@@ -383,25 +384,34 @@ async def test_reader_protocol_details(server: LiveServer, api: Api) -> None:
         await asyncio.sleep(0.01)
     assert hub.reader_count() == 0
 
+    # Readers have nothing to say: a message ends the connection, compressed or not.
+    for compression in ("deflate", None):
+        async with connect(f"{server.ws_url}/ws/blogs/live", compression=compression) as ws:
+            await ws.recv()
+            await ws.send("hello, server")
+            with pytest.raises(websockets.ConnectionClosed) as closed:
+                await asyncio.wait_for(ws.recv(), 5)
+            assert closed.value.rcvd is not None and closed.value.rcvd.code == 1003
+
     async with connect(f"{server.ws_url}/ws/blogs/live", max_size=None) as ws:
         await ws.recv()
-        await ws.send("x" * 10_000)  # beyond the small limit readers get
+        await ws.send("x" * 10_000)  # refused from its header, before it is read
         with pytest.raises(websockets.ConnectionClosed) as closed:
             await asyncio.wait_for(ws.recv(), 5)
         assert closed.value.rcvd is not None and closed.value.rcvd.code == 1009
 
-    # Other WebSocket paths go to uvicorn's own implementation: here, no such route.
+    # There are no other WebSockets.
     with pytest.raises(websockets.InvalidStatus) as refused:
         async with connect(f"{server.ws_url}/ws/elsewhere"):
             pass
-    assert refused.value.response.status_code == 403
+    assert refused.value.response.status_code == 404
 
 
 async def test_under_uvicorns_own_websockets_frames_still_go_to_the_transport(
     start_server: StartServer, tokens: Tokens
 ) -> None:
     """Served as plain ASGI (another `--ws`), readers still get the transport fast path."""
-    server = await start_server(ws="websockets-sansio")
+    server = await start_server(uvicorn_overrides={"http": "httptools"})
     api = Api(server.url, tokens)
     await api.create_blog()
     first = await api.post("before")

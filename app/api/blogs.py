@@ -19,7 +19,9 @@ router = APIRouter(prefix="/api/blogs", tags=["blogs"])
     response_model=BlogPublic,
     responses=errors(400, 401, 403, 409, 413),
 )
-async def create_blog(payload: BlogCreate, db: DatabaseDep, _: AdminToken) -> BlogPublic:
+async def create_blog(
+    payload: BlogCreate, db: DatabaseDep, hub: HubDep, _: AdminToken
+) -> BlogPublic:
     """Create a live blog (admin)."""
     try:
         async with db.write() as session:
@@ -30,6 +32,7 @@ async def create_blog(payload: BlogCreate, db: DatabaseDep, _: AdminToken) -> Bl
         raise HTTPException(
             status.HTTP_409_CONFLICT, f"a blog with slug {payload.slug!r} exists"
         ) from None
+    hub.forget_unknown(blog.slug)
     return BlogPublic.of(blog)
 
 

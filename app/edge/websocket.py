@@ -1,0 +1,161 @@
+"""A reader's WebSocket: RFC 6455 by the websockets library's Sans-I/O layer, events by us.
+
+The library validates the handshake (method, version, key, upgrade headers), negotiates
+permessage-deflate, parses every frame the reader sends (masking, RSV bits, opcodes,
+control frame sizes, fragmentation, close codes and reasons, UTF-8) and answers pings and
+closes. We keep nothing of the handshake once it is done, only a protocol object in the
+OPEN state for the frames to come, and enforce what a reader may send: control frames
+only, a few per heartbeat. Events never pass through the library per reader: each is
+framed once per blog (`app.wire`) and the same bytes are written to every reader.
+"""
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from websockets.extensions.permessage_deflate import PerMessageDeflate
+from websockets.frames import Frame as WsFrame
+from websockets.frames import Opcode
+from websockets.http11 import Request
+from websockets.protocol import State
+from websockets.server import ServerProtocol
+
+from app.edge.reader import ReaderConnection
+from app.live import Refused
+from app.readers import plain_websocket
+from app.wire import (
+    DEFLATE,
+    PING,
+    POLICY_VIOLATION,
+    SERVER_ERROR,
+    SERVICE_RESTART,
+    UNSUPPORTED_DATA,
+    Frame,
+    close_frame,
+    websocket_frame,
+)
+
+log = logging.getLogger("liveupdates.readers")
+_library_log = logging.getLogger("liveupdates.websockets")
+# Readers may send control frames only (pongs, the odd ping, a close): at most 125 bytes of
+# payload each. A longer frame is refused from its header, before its payload is read.
+MAX_FRAME = 125
+_CONTROL = (Opcode.PING, Opcode.PONG)
+
+
+def _deflated(frame: Frame) -> bytes:
+    return frame.ws_deflated(15)
+
+
+def _deflated_with(bits: int) -> Callable[[Frame], bytes]:
+    return lambda frame: frame.ws_deflated(bits)
+
+
+class WebSocketReader(ReaderConnection):
+    __slots__ = ("ws", "deflate_bits", "awaiting_pong", "control_frames")
+    kind = "websocket"
+
+    def __init__(self, app: Any, server_state: Any, address: str | None) -> None:
+        super().__init__(app, server_state, address)
+        self.ws: ServerProtocol | None = None  # after the handshake, until we close
+        self.deflate_bits: int | None = None
+        self.awaiting_pong = False
+        self.control_frames = 0
+
+    # --- the handshake --------------------------------------------------------------------
+
+    def handshake(self, request: bytes, slug: str, since: str | None, origin_ok: bool) -> None:
+        """`request`: the head as received. Answer it; on 101 join the blog."""
+        shake = ServerProtocol(extensions=[DEFLATE], max_size=MAX_FRAME, logger=_library_log)
+        shake.receive_data(request)
+        events = shake.events_received()
+        if not events or not isinstance(events[0], Request):
+            response = shake.reject(400, "Failed to open a WebSocket connection.\n")
+        else:
+            response = shake.accept(events[0])
+            if response.status_code == 101 and not origin_ok:
+                response = shake.reject(403, "This Origin may not read this server's blogs.\n")
+        shake.send_response(response)
+        self._write_out(shake)
+        if response.status_code != 101:
+            self.close()
+            return
+        # A fresh protocol, OPEN from the start: the handshake's request is not kept.
+        self.ws = ServerProtocol(state=State.OPEN, max_size=MAX_FRAME, logger=_library_log)
+        for extension in shake.extensions:
+            if isinstance(extension, PerMessageDeflate):
+                self.deflate_bits = extension.local_max_window_bits
+                # So that a compressed message is recognised, and refused, as a message.
+                # Without context takeover it keeps no zlib state between messages.
+                self.ws.extensions = [PerMessageDeflate(True, True, 15, self.deflate_bits)]
+        self.begin(slug, since)
+
+    def wire(self) -> Callable[[Frame], bytes]:
+        if self.deflate_bits is None:
+            return plain_websocket
+        return _deflated if self.deflate_bits == 15 else _deflated_with(self.deflate_bits)
+
+    def accepted(self, greeting: bytes) -> None:
+        # Sent uncompressed: it is for this reader alone (RFC 7692 allows either per message).
+        assert self.transport is not None
+        self.transport.write(websocket_frame(greeting))
+
+    def refused(self, refused: Refused) -> None:
+        self.close_with(refused.code, refused.reason)
+
+    def failed(self) -> None:
+        self.close_with(SERVER_ERROR, "server error; reconnect")
+
+    # --- frames from the reader -------------------------------------------------------------
+
+    def data_received(self, data: bytes) -> None:
+        ws = self.ws
+        if ws is None:
+            return
+        ws.receive_data(data)
+        for event in ws.events_received():
+            assert isinstance(event, WsFrame)  # once OPEN, the library yields frames only
+            opcode = event.opcode
+            if opcode in _CONTROL:
+                self.control_frames += 1
+                if opcode is Opcode.PONG:
+                    self.awaiting_pong = False
+            elif opcode is not Opcode.CLOSE:  # a message: readers have nothing to say
+                ws.fail(UNSUPPORTED_DATA, "readers send no messages")
+                break
+        budget = self.app.state.settings.reader_control_frames
+        if self.control_frames > budget and ws.state is State.OPEN:
+            ws.fail(POLICY_VIOLATION, "too many control frames")
+        self._write_out(ws)
+
+    def _write_out(self, protocol: ServerProtocol) -> None:
+        """Write what the library has to send (pongs, a close), within the reader's bound."""
+        for data in protocol.data_to_send():
+            if not data:  # the library ends the connection
+                self.ws = None
+                self.close()
+                return
+            if not self.write(data):
+                self.ws = None
+                return
+
+    # --- from us ----------------------------------------------------------------------------
+
+    def heartbeat(self) -> None:
+        transport = self.transport
+        if transport is None or transport.is_closing() or self.ws is None:
+            return
+        self.control_frames = 0
+        if self.awaiting_pong:
+            log.info("a reader stopped answering pings; dropping it")
+            transport.abort()
+            return
+        self.awaiting_pong = True
+        self.write(PING)
+
+    def close_with(self, code: int, reason: str) -> None:
+        self.ws = None  # what the reader sends from now on is not read
+        self.close(close_frame(code, reason))
+
+    def shutdown(self) -> None:
+        self.close_with(SERVICE_RESTART, "server restarting; reconnect")

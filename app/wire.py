@@ -1,0 +1,98 @@
+"""The bytes readers receive, and the close codes they may see.
+
+An event is encoded once, as a `Frame`; each of its wire forms (a WebSocket frame, the same
+compressed with permessage-deflate, a Server-Sent Event) is built on first use and then
+handed to every reader that takes that form. WebSocket frames are built by the websockets
+library; nothing here parses bytes from a client.
+"""
+
+from websockets.extensions.permessage_deflate import (
+    PerMessageDeflate,
+    ServerPerMessageDeflateFactory,
+)
+from websockets.frames import Close, Opcode
+from websockets.frames import Frame as WsFrame
+
+# Close codes (RFC 6455 §7.4 and this server's own, in the 4000s).
+NORMAL = 1000
+UNSUPPORTED_DATA = 1003  # a reader sent a message: readers have nothing to say
+POLICY_VIOLATION = 1008  # e.g. too many control frames
+MESSAGE_TOO_BIG = 1009
+SERVER_ERROR = 1011
+SERVICE_RESTART = 1012
+BAD_OFFSET = 4400
+NO_SUCH_BLOG = 4404
+SLOW_READER = 4008
+SLOW_READER_REASON = "too slow; reconnect with ?since=<last offset>"
+
+# Readers get permessage-deflate without context takeover (RFC 7692 §7.1.1.1): each message
+# is compressed on its own, so one compressed frame serves every reader that negotiated it.
+DEFLATE = ServerPerMessageDeflateFactory(server_no_context_takeover=True)
+# Control frames carry at most 125 bytes; a close frame's reason, 123 after its code.
+_MAX_REASON_BYTES = 123
+
+
+def websocket_frame(payload: bytes, deflate_bits: int | None = None) -> bytes:
+    """A final text frame as a server sends it (unmasked); compressed when `deflate_bits`
+    names the window the reader agreed to."""
+    extensions = (
+        [PerMessageDeflate(True, True, 15, deflate_bits)] if deflate_bits is not None else []
+    )
+    return WsFrame(Opcode.TEXT, payload).serialize(mask=False, extensions=extensions)
+
+
+def _whole_characters(reason: str) -> str:
+    encoded = reason.encode()
+    if len(encoded) <= _MAX_REASON_BYTES:
+        return reason
+    return encoded[:_MAX_REASON_BYTES].decode(errors="ignore")
+
+
+def close_frame(code: int, reason: str) -> bytes:
+    """A close frame; the reason is cut to whole characters that fit."""
+    payload = Close(code, _whole_characters(reason)).serialize()
+    return WsFrame(Opcode.CLOSE, payload).serialize(mask=False)
+
+
+PING = WsFrame(Opcode.PING, b"").serialize(mask=False)
+SSE_KEEP_ALIVE = b": keep-alive\n\n"
+SSE_RESTART = b"retry: 500\n: server restarting; reconnect\n\n"
+
+
+def sse_hello(greeting: bytes) -> bytes:
+    return b"retry: 2000\ndata: %b\n\n" % greeting
+
+
+class Frame:
+    """An event, encoded once; its wire forms are built once each, on first use."""
+
+    __slots__ = ("offset", "data", "_ws", "_sse", "_deflated")
+
+    def __init__(self, offset: int, data: bytes) -> None:
+        self.offset = offset
+        self.data = data
+        self._ws: bytes | None = None
+        self._sse: bytes | None = None
+        self._deflated: dict[int, bytes] | None = None
+
+    @property
+    def ws(self) -> bytes:
+        if self._ws is None:
+            self._ws = websocket_frame(self.data)
+        return self._ws
+
+    def ws_deflated(self, bits: int) -> bytes:
+        """The frame compressed for readers whose server window is 2**bits (nearly all 15)."""
+        deflated = self._deflated
+        if deflated is None:
+            deflated = self._deflated = {}
+        frame = deflated.get(bits)
+        if frame is None:
+            frame = deflated[bits] = websocket_frame(self.data, bits)
+        return frame
+
+    @property
+    def sse(self) -> bytes:
+        if self._sse is None:
+            self._sse = b"id: %d\ndata: %b\n\n" % (self.offset, self.data)
+        return self._sse
