@@ -11,16 +11,24 @@ import socket
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from types import SimpleNamespace
 
+import asyncpg
 import httpx
 import orjson
 import pytest
 import websockets
-from websockets.asyncio.client import connect
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlalchemy.engine import make_url
+from websockets.asyncio.client import ClientConnection, connect
 from websockets.client import ClientProtocol
 from websockets.frames import Close, Frame, Opcode
 from websockets.protocol import State
+from websockets.server import ServerProtocol
 
+from app.config import Settings
+from app.edge.websocket import MAX_FRAME, WebSocketReader
 from tests.conftest import LiveServer, StartServer, Tokens
 from tests.test_live import Api
 
@@ -365,3 +373,130 @@ async def test_readers_are_refused_before_the_process_runs_out_of_files(
         for ws in readers:
             await ws.close()
         await api.client.aclose()
+
+
+# --- random bytes into the reader protocol --------------------------------------------------
+
+
+class RecordingTransport(asyncio.Transport):
+    """The socket's side of the reader protocol: records what it is given to write."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.written = bytearray()
+        self.closing = False
+
+    def write(self, data: bytes | bytearray | memoryview) -> None:
+        assert not self.closing, "written after close"
+        self.written += data
+
+    def is_closing(self) -> bool:
+        return self.closing
+
+    def close(self) -> None:
+        self.closing = True
+
+    def abort(self) -> None:
+        self.closing = True
+
+    def get_write_buffer_size(self) -> int:
+        return len(self.written)
+
+
+# Close codes a server may send: those RFC 6455 lets a peer echo, and our own answers.
+ALLOWED = {1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011, 1012, 1013, 1014}
+
+
+def _reader_for_fuzzing() -> tuple[WebSocketReader, RecordingTransport]:
+    settings = Settings(reader_buffer_bytes=65536)
+    state = SimpleNamespace(settings=settings)
+    reader = WebSocketReader(SimpleNamespace(state=state), SimpleNamespace(connections=set()), None)
+    transport = RecordingTransport()
+    reader.connection_made(transport)
+    reader.ws = ServerProtocol(state=State.OPEN, max_size=MAX_FRAME)
+    return reader, transport
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    stream=st.one_of(
+        st.binary(max_size=2048),
+        # Streams that start like real frames, so that the parser gets past the header.
+        st.lists(
+            st.tuples(st.integers(0, 255), st.binary(max_size=200)).map(
+                lambda t: masked(t[0] & 0x0F, t[1], fin=bool(t[0] & 0x80), rsv=t[0] >> 4 & 7)
+            ),
+            max_size=12,
+        ).map(b"".join),
+    ),
+    cuts=st.lists(st.integers(1, 300), max_size=20),
+)
+def test_random_bytes_never_break_the_reader_protocol(stream: bytes, cuts: list[int]) -> None:
+    loop = asyncio.new_event_loop()
+    try:
+        reader, transport = _reader_for_fuzzing()
+
+        async def feed() -> None:
+            rest = stream
+            for cut in cuts or [len(stream)]:
+                chunk, rest = rest[:cut], rest[cut:]
+                reader.data_received(chunk)
+                if reader.ws is not None:  # still reading: holds at most one frame
+                    assert len(reader.ws.reader.buffer) <= 14 + MAX_FRAME
+            if rest:
+                reader.data_received(rest)
+
+        loop.run_until_complete(feed())
+        written = bytes(transport.written)
+        assert len(written) <= 65536  # pongs and a close, within the reader's bound
+        if transport.closing:
+            code = close_code(written)
+            assert code is None or code in ALLOWED or 3000 <= code < 5000
+    finally:
+        loop.close()
+
+
+# --- a channel's load belongs to the channel --------------------------------------------------
+
+
+async def test_the_first_reader_leaving_mid_load_refuses_no_one(
+    start_server: StartServer, tokens: Tokens, settings: Settings
+) -> None:
+    server = await start_server()
+    api = Api(server.url, tokens)
+    await api.create_blog()
+    await api.post("before")
+    async with connect(f"{server.ws_url}/ws/blogs/live") as ws:
+        await ws.recv()  # the slug is known now; the channel closes with its last reader
+    hub = server.app.state.hub
+    for _ in range(100):
+        if not hub.channels:
+            break
+        await asyncio.sleep(0.01)
+    assert not hub.channels
+    lock = None
+    if not settings.is_sqlite:  # the database is slow: the load waits on a lock
+        url = make_url(settings.database_url)
+        lock = await asyncpg.connect(host=url.host, port=url.port, user=url.username,
+                                     database=url.database)  # fmt: skip
+        await lock.execute("BEGIN; LOCK TABLE blog IN ACCESS EXCLUSIVE MODE")
+    try:
+        first = await connect(f"{server.ws_url}/ws/blogs/live")
+
+        async def open_reader() -> ClientConnection:
+            return await connect(f"{server.ws_url}/ws/blogs/live")
+
+        others = [asyncio.create_task(open_reader()) for _ in range(30)]
+        await asyncio.sleep(0.3 if lock else 0)
+        first.transport.abort()  # the first joiner goes while the channel loads
+    finally:
+        if lock is not None:
+            await asyncio.sleep(0.3)
+            await lock.execute("ROLLBACK")
+            await lock.close()
+    for task in others:
+        ws = await task
+        hello = orjson.loads(await asyncio.wait_for(ws.recv(), 10))
+        assert hello["type"] == "hello" and hello["offset"] == 1
+        await ws.close()
+    await api.client.aclose()

@@ -6,6 +6,8 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from app.live import Refused, replay, start_reading
 from app.readers import TransportReader
 from app.wire import Frame
@@ -133,7 +135,10 @@ class ReaderConnection(asyncio.Protocol):
     def _started(self, task: asyncio.Task[None]) -> None:
         self.starting = None
         if not task.cancelled() and (error := task.exception()) is not None:
-            log.warning("a reader could not join its blog: %r", error)
+            if isinstance(error, SQLAlchemyError | OSError):
+                log.warning("a reader could not join its blog: %r", error)
+            else:
+                log.error("a reader could not join its blog", exc_info=error)
             self.failed()
 
     async def _drain(self, below: int) -> None:
