@@ -9,6 +9,7 @@ import httpx
 import pytest
 from playwright.async_api import Browser, Page, expect
 
+from app.edge.websocket import WebSocketReader
 from tests.browser.conftest import Newsroom, open_live
 from tests.conftest import StartServer
 from tests.test_render import XSS_VECTORS
@@ -23,6 +24,12 @@ async def test_new_edited_and_deleted_entries_show_without_reload(
     await open_live(page, newsroom)
     marker = await page.evaluate("window.notReloaded = true")
     assert marker is True
+
+    # Chromium offered permessage-deflate, and gets the compressed frame every such reader
+    # of the blog shares.
+    sockets = newsroom.server.server.server_state.connections
+    readers = [c for c in sockets if isinstance(c, WebSocketReader)]
+    assert [r.deflate_bits for r in readers] == [15]
 
     entry = await newsroom.post("Polls have **closed**", headline="Polls close")
     article = page.locator(f"#entry-{entry['id']}")
