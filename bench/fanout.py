@@ -2,6 +2,8 @@
 
     .venv/bin/python -m bench.fanout                  # 5,000 readers, 10 posts, ours and naive
     .venv/bin/python -m bench.fanout --readers 10000 --targets ours
+    .venv/bin/python -m bench.fanout --targets ours,ours_deflate,ours_sse,base --entry real \
+        --baseline 51d7434                       # A/B: compression, SSE, an older commit
 
 Each server runs as one process. Readers are spread over several client processes, each
 from its own 127.0.0.x source address. For each post it prints the time until the first,
@@ -22,16 +24,53 @@ from typing import Any
 
 import httpx
 
-from bench.harness import Ours, Swarms, free_port, raise_file_limit, wait_http
+from bench.harness import Ours, Swarms, checkout, free_port, raise_file_limit, wait_http
 from bench.wsclient import run_swarm
 
 ROOT = Path(__file__).resolve().parent.parent
 TICKS = os.sysconf("SC_CLK_TCK")
 PAGE = os.sysconf("SC_PAGE_SIZE")
-BODY = (
+SHORT_BODY = (
     "Polling stations across the region closed at 10pm. Turnout was higher than at any "
     "election since 1992, officials said, with long queues in the city centre."
 )
+# An entry like a real live blog's: a few hundred words, a list, a quote, an image.
+REAL_BODY = """Polling stations across the region closed at 10pm after a day of long queues in \
+the city centre and in the commuter towns to the north. Officials said turnout was higher \
+than at any election since 1992, and counting is under way at the exhibition centre, where \
+the first ballot boxes arrived by police escort a little after 10.40pm.
+
+{IMAGE}
+
+What we know so far:
+
+- Turnout is estimated at 71 per cent across the region, up from 64 per cent last time.
+- Three constituencies expect to declare before 1am; the rest through the night.
+- A recount has already been requested in Harbourside, where the margin is said to be tight.
+- Postal votes, a record 212,000 of them, were verified during the afternoon.
+
+The returning officer, Margaret Olsen, told reporters at the count that staff were working \
+as quickly as accuracy allowed:
+
+> We will not rush this. Every ballot paper will be counted, and counted properly, and we \
+> will declare each result when we are certain of it and not a minute before.
+
+Party workers at the count were cautious. One campaign manager, who asked not to be named \
+because results had not been declared, said early sampling of the boxes suggested a close \
+night in the marginal seats along the coast, and a comfortable one elsewhere.
+
+1. Harbourside: recount requested, result expected after 3am.
+2. North Vale: first declaration expected around 12.45am.
+3. Riverside East: counting slowed by a fire alarm, since resolved.
+
+We will bring you every declaration as it happens, with reaction from the candidates and \
+analysis from our political editor. Refresh is not needed: this page updates by itself.""".replace(
+    "{IMAGE}",
+    "![Counting staff empty the first ballot boxes at the exhibition centre]"
+    "(https://images.example.org/2026/11/26/count-hall-1600.jpg "
+    '"Counting begins at the exhibition centre | Ana Ruiz / Regional Press")',
+)
+BODY = SHORT_BODY
 
 
 def process_tree(pid: int) -> list[int]:
@@ -80,14 +119,20 @@ class Target:
     ws_path: str
     post: Any  # callable(n) -> None
     cleanup: Any  # stops the server
+    mode: str = "ws"  # how its readers read: "ws", "deflate" or "sse"
 
     @property
     def pid(self) -> int:
         return self.process.pid
 
 
-def start_ours(workers: int = 1, broker: str = "memory://") -> Target:
-    ours = Ours("fanout", broker_url=broker)
+BASELINE: Path | None = None  # a checkout of another commit, for the "base" targets
+
+
+def start_ours(
+    workers: int = 1, broker: str = "memory://", mode: str = "ws", source: Path | None = None
+) -> Target:
+    ours = Ours("fanout", broker_url=broker, source=source)
     port, process = ours.serve(workers=workers)
     client = ours.client(port)
     client.post("/api/blogs", json={"slug": "bench", "title": "Bench"}).raise_for_status()
@@ -101,7 +146,12 @@ def start_ours(workers: int = 1, broker: str = "memory://") -> Target:
         ours.close()
 
     name = "ours" if workers == 1 else f"ours_{workers}workers_redis"
-    return Target(name, process, port, "/ws/blogs/bench", post, cleanup)
+    if mode != "ws":
+        name += f"_{mode}"
+    if source is not None:
+        name = f"base_{name[5:] or 'ws'}" if mode != "ws" else "base"
+    path = "/blogs/bench/events" if mode == "sse" else "/ws/blogs/bench"
+    return Target(name, process, port, path, post, cleanup, mode)
 
 
 def start_ours_scaled() -> Target:
@@ -156,8 +206,17 @@ def start_node() -> Target:
     return peer("node_ws", ["node", "server.js"], "/", "/ws", publish, here)
 
 
+def start_base(mode: str = "ws") -> Target:
+    assert BASELINE is not None, "--baseline REV names the commit to compare with"
+    return start_ours(mode=mode, source=BASELINE)
+
+
 STARTERS = {
     "ours": start_ours,
+    "ours_deflate": lambda: start_ours(mode="deflate"),
+    "ours_sse": lambda: start_ours(mode="sse"),
+    "base": start_base,
+    "base_sse": lambda: start_base("sse"),
     "ours2": start_ours_scaled,
     "naive": start_naive,
     "websockets": start_websockets,
@@ -176,6 +235,7 @@ class Result:
     rss_per_reader_kb: float
     driver_cpu_s: float
     missing: int
+    wire_bytes_per_delivery: float
 
 
 def run_target(name: str, readers: int, posts: int, clients: int) -> Result:
@@ -184,7 +244,9 @@ def run_target(name: str, readers: int, posts: int, clients: int) -> Result:
     try:
         time.sleep(1)
         rss_before = rss_bytes(target.pid)
-        swarms = Swarms(run_swarm, target.port, target.ws_path, readers, clients)
+        swarms = Swarms(
+            run_swarm, target.port, target.ws_path, readers, clients, extra=(target.mode,)
+        )
         time.sleep(2)  # let the server settle before measuring idle memory
         rss_idle = rss_bytes(target.pid)
 
@@ -200,8 +262,10 @@ def run_target(name: str, readers: int, posts: int, clients: int) -> Result:
 
         arrivals: dict[int, list[float]] = {}
         driver_cpu = 0.0
-        for _, got, used, _ in swarms.ask("report"):
+        wire = 0
+        for _, got, used, _, received in swarms.ask("report"):
             driver_cpu += used
+            wire += received
             for offset, times in got.items():
                 arrivals.setdefault(offset, []).extend(times)
         latencies = []
@@ -221,6 +285,7 @@ def run_target(name: str, readers: int, posts: int, clients: int) -> Result:
             rss_per_reader_kb=(rss_idle - rss_before) / readers / 1024,
             driver_cpu_s=driver_cpu,
             missing=missing,
+            wire_bytes_per_delivery=wire / max(deliveries, 1),
         )
     finally:
         if swarms is not None:
@@ -238,6 +303,7 @@ def show(result: Result) -> None:
     print(f"  RSS per idle reader   {result.rss_per_reader_kb:8.1f} KB")
     print(f"  driver CPU            {result.driver_cpu_s:8.2f} s")
     print(f"  missing deliveries    {result.missing:8d}")
+    print(f"  wire bytes / delivery {result.wire_bytes_per_delivery:8.0f}  (hello included)")
 
 
 def median_last(result: Result) -> float:
@@ -253,6 +319,7 @@ def summary(results: list[Result]) -> dict[str, float]:
         "rate": statistics.median(r.deliveries_per_s for r in results),
         "driver": statistics.median(r.driver_cpu_s for r in results),
         "missing": max(r.missing for r in results),
+        "wire": statistics.median(r.wire_bytes_per_delivery for r in results),
     }
 
 
@@ -280,13 +347,14 @@ def run_all(sizes: list[int], names: list[str], posts: int, rounds: int, clients
         lines.append(f"\n{readers} readers, {posts} posts, medians of {rounds} round(s):\n")
         lines.append(
             "| target | CPU µs / delivery | last reader ms | deliveries / s "
-            "| RSS KB / idle reader | missing |"
+            "| RSS KB / idle reader | wire bytes / delivery | missing |"
         )
-        lines.append("|---|---:|---:|---:|---:|---:|")
+        lines.append("|---|---:|---:|---:|---:|---:|---:|")
         for name, row in table.items():
             lines.append(
                 f"| {runs[name][0].name} | {row['cpu']:.1f} | {row['last']:.1f} | "
-                f"{row['rate']:,.0f} | {row['rss']:.1f} | {row['missing']:.0f} |"
+                f"{row['rate']:,.0f} | {row['rss']:.1f} | {row['wire']:,.0f} | "
+                f"{row['missing']:.0f} |"
             )
         ours = table.get("ours")
         if ours is not None:
@@ -320,7 +388,18 @@ def main() -> None:
         help=f"comma-separated, of: {', '.join(STARTERS)}",
     )  # fmt: skip
     parser.add_argument("--rounds", type=int, default=3, help="alternating runs per target")
+    parser.add_argument(
+        "--entry",
+        choices=("short", "real"),
+        default="short",
+        help="short: two sentences; real: a few hundred words, list, quote, image",
+    )
+    parser.add_argument("--baseline", help="a commit to run as the 'base' targets")
     args = parser.parse_args()
+    global BODY, BASELINE
+    BODY = REAL_BODY if args.entry == "real" else SHORT_BODY
+    if args.baseline:
+        BASELINE = checkout(args.baseline)
     raise_file_limit()
     sizes = [int(n) for n in args.readers.split(",")]
     print(run_all(sizes, args.targets.split(","), args.posts, args.rounds, args.clients))

@@ -56,8 +56,24 @@ def swarm_process() -> None:
 class Ours:
     """`liveupdates serve` on a database of its own, with an admin token."""
 
-    def __init__(self, name: str, database_url: str | None = None, **settings: str) -> None:
+    def __init__(
+        self,
+        name: str,
+        database_url: str | None = None,
+        source: Path | None = None,
+        **settings: str,
+    ) -> None:
         self.workdir = Path(tempfile.mkdtemp(prefix=f"bench-{name}-"))
+        # Another checkout of the code (a baseline to A/B against), run with this venv.
+        self.command: list[str | Path] = [BIN / "liveupdates"]
+        extra = {}
+        if source is not None:
+            self.command = [
+                sys.executable,
+                "-c",
+                "import sys; from app.cli import main; sys.exit(main())",
+            ]
+            extra = {"PYTHONPATH": str(source)}
         self.env = {
             **os.environ,
             "DATABASE_URL": database_url or f"sqlite+aiosqlite:///{self.workdir}/bench.db",
@@ -65,7 +81,9 @@ class Ours:
             # The load comes from few tokens and addresses: no abuse limits here.
             "POST_RATE_PER_MINUTE": "0",
             "WS_CONNECTIONS_PER_ADDRESS": "0",
+            "READER_CONNECTS_PER_SECOND": "0",
             **{key.upper(): value for key, value in settings.items()},
+            **extra,
         }
         self.cli("migrate")
         made = self.cli("token", "create", "--name", "Bench", "--role", "admin")
@@ -75,7 +93,7 @@ class Ours:
 
     def cli(self, *args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
-            [BIN / "liveupdates", *args],
+            [*self.command, *args],
             env=self.env, cwd=self.workdir, capture_output=True, text=True, check=True,
         )  # fmt: skip
 
@@ -84,7 +102,7 @@ class Ours:
     ) -> tuple[int, subprocess.Popen[bytes]]:
         port = port or free_port()
         process = subprocess.Popen(
-            [BIN / "liveupdates", "serve", "--port", str(port), "--log-level", "warning",
+            [*self.command, "serve", "--port", str(port), "--log-level", "warning",
              "--workers", str(workers)],
             env=self.env, cwd=self.workdir,
         )  # fmt: skip
@@ -167,3 +185,18 @@ class Swarms:
             process.join(timeout=10)
             if process.is_alive():
                 process.kill()
+
+
+def checkout(rev: str) -> Path:
+    """A detached worktree of `rev` (a baseline for A/B runs); reused when it exists."""
+    root = Path(__file__).resolve().parent.parent
+    sha = subprocess.run(
+        ["git", "rev-parse", "--short", rev], cwd=root, capture_output=True, text=True, check=True
+    ).stdout.strip()
+    path = Path(tempfile.gettempdir()) / f"liveupdates-{sha}"
+    if not (path / "app").exists():
+        subprocess.run(
+            ["git", "worktree", "add", "--detach", "--force", str(path), sha],
+            cwd=root, check=True, capture_output=True,
+        )  # fmt: skip
+    return path

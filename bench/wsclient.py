@@ -1,7 +1,9 @@
 """A lean WebSocket reader swarm for load tests: raw asyncio protocols, one process.
 
 It must cost far less than the server it measures, so it speaks just enough RFC 6455:
-the handshake, unmasked server frames, pongs to pings, and the offset of each event.
+the handshake, unmasked server frames, pongs to pings, and the offset of each event;
+with `deflate`, it offers permessage-deflate and inflates compressed frames. With `sse`,
+its readers read Server-Sent Events instead. It counts the bytes it receives.
 """
 
 import asyncio
@@ -10,6 +12,7 @@ import os
 import resource
 import socket
 import time
+import zlib
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,6 +25,7 @@ from bench.harness import swarm_process
 class Stats:
     arrivals: dict[int, list[float]] = field(default_factory=dict)  # offset -> times
     closed: int = 0
+    wire_bytes: int = 0  # after the handshake
 
 
 class Reader(asyncio.Protocol):
@@ -39,6 +43,7 @@ class Reader(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         now = time.time()
+        self.stats.wire_bytes += len(data)
         buffer = self.buffer + data
         if not self.handshaken:
             end = buffer.find(b"\r\n\r\n")
@@ -74,6 +79,10 @@ class Reader(asyncio.Protocol):
             payload = buffer[pos + head : pos + head + length]
             pos += head + length
             if opcode == 0x1:
+                if buffer[pos - head - length] & 0x40:  # RSV1: compressed (RFC 7692)
+                    payload = zlib.decompressobj(wbits=-15).decompress(
+                        payload + b"\x00\x00\xff\xff"
+                    )
                 offset = orjson.loads(payload).get("offset")
                 if offset is not None:
                     self.stats.arrivals.setdefault(offset, []).append(now)
@@ -90,15 +99,56 @@ class Reader(asyncio.Protocol):
             self.opened.set_exception(exc or ConnectionError("closed"))
 
 
+class SseReader(Reader):
+    """Reads `id: N` lines of an event stream."""
+
+    def data_received(self, data: bytes) -> None:
+        now = time.time()
+        self.stats.wire_bytes += len(data)
+        buffer = self.buffer + data
+        if not self.handshaken:
+            if b"\r\n\r\n" not in buffer:
+                self.buffer = buffer
+                return
+            if not buffer.startswith(b"HTTP/1.1 200"):
+                if not self.opened.done():
+                    self.opened.set_exception(ConnectionError(buffer[:200].decode("latin-1")))
+                return
+            self.handshaken = True
+            if not self.opened.done():
+                self.opened.set_result(None)
+        *lines, self.buffer = buffer.split(b"\n")
+        for line in lines:
+            if line.startswith(b"id: "):
+                self.stats.arrivals.setdefault(int(line[4:]), []).append(now)
+
+
 async def open_readers(
-    host: str, port: int, path: str, count: int, source: str, stats: Stats, concurrency: int = 200
+    host: str,
+    port: int,
+    path: str,
+    count: int,
+    source: str,
+    stats: Stats,
+    concurrency: int = 200,
+    mode: str = "ws",
 ) -> list[asyncio.Transport]:
     loop = asyncio.get_running_loop()
     key = base64.b64encode(os.urandom(16)).decode()
+    offer = (
+        "Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n"
+        if mode == "deflate"
+        else ""
+    )
     request = (
         f"GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\nUpgrade: websocket\r\n"
-        f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n"
+        f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n"
+        f"{offer}\r\n"
     ).encode()
+    protocol: type[Reader] = Reader
+    if mode == "sse":
+        protocol = SseReader
+        request = f"GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\n\r\n".encode()
     transports: list[asyncio.Transport] = []
     gate = asyncio.Semaphore(concurrency)
 
@@ -112,7 +162,7 @@ async def open_readers(
                     await loop.sock_connect(sock, (host, port))
                     opened: asyncio.Future[None] = loop.create_future()
                     transport, _ = await loop.create_connection(
-                        lambda o=opened: Reader(request, stats, o),
+                        lambda o=opened: protocol(request, stats, o),
                         sock=sock,  # type: ignore[misc]
                     )
                     await asyncio.wait_for(opened, 30)
@@ -128,14 +178,22 @@ async def open_readers(
 
 
 def run_swarm(
-    host: str, port: int, path: str, count: int, source: str, commands: Any, results: Any
+    host: str,
+    port: int,
+    path: str,
+    count: int,
+    source: str,
+    commands: Any,
+    results: Any,
+    mode: str = "ws",
 ) -> None:
-    """Process entry point: open `count` readers, then answer the driver's commands."""
+    """Process entry point: open `count` readers, then answer the driver's commands.
+    `mode`: "ws", "deflate" (WebSocket offering permessage-deflate) or "sse"."""
     swarm_process()
 
     async def main() -> None:
         stats = Stats()
-        transports = await open_readers(host, port, path, count, source, stats)
+        transports = await open_readers(host, port, path, count, source, stats, mode=mode)
         results.put(("connected", len(transports)))
         loop = asyncio.get_running_loop()
         while True:
@@ -151,7 +209,13 @@ def run_swarm(
             elif command[0] == "report":
                 usage = resource.getrusage(resource.RUSAGE_SELF)
                 results.put(
-                    ("report", stats.arrivals, usage.ru_utime + usage.ru_stime, stats.closed)
+                    (
+                        "report",
+                        stats.arrivals,
+                        usage.ru_utime + usage.ru_stime,
+                        stats.closed,
+                        stats.wire_bytes,
+                    )
                 )
             elif command[0] == "close":
                 for transport in transports:
