@@ -25,7 +25,6 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.client import ClientProtocol
 from websockets.frames import Close, Frame, Opcode
 from websockets.protocol import State
-from websockets.server import ServerProtocol
 
 from app.config import Settings
 from app.edge.websocket import MAX_FRAME, WebSocketReader
@@ -413,7 +412,7 @@ def _reader_for_fuzzing() -> tuple[WebSocketReader, RecordingTransport]:
     reader = WebSocketReader(SimpleNamespace(state=state), SimpleNamespace(connections=set()), None)
     transport = RecordingTransport()
     reader.connection_made(transport)
-    reader.ws = ServerProtocol(state=State.OPEN, max_size=MAX_FRAME)
+    reader.reading = True  # as after a handshake
     return reader, transport
 
 

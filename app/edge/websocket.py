@@ -3,9 +3,11 @@
 The library validates the handshake (method, version, key, upgrade headers), negotiates
 permessage-deflate, parses every frame the reader sends (masking, RSV bits, opcodes,
 control frame sizes, fragmentation, close codes and reasons, UTF-8) and answers pings and
-closes. We keep nothing of the handshake once it is done, only a protocol object in the
-OPEN state for the frames to come, and enforce what a reader may send: control frames
-only, a few per heartbeat. Events never pass through the library per reader: each is
+closes. We keep nothing of the handshake once it is done. A protocol object in the OPEN
+state parses the frames that come; between frames (nearly always: a reader sends a pong
+every heartbeat) none is kept, since an OPEN connection with no partial frame has no state
+to remember, and an idle reader is then a few slots. We enforce what a reader may send:
+control frames only, a few per heartbeat. Events never pass through the library per reader: each is
 framed once per blog (`app.wire`) and the same bytes are written to every reader.
 """
 
@@ -52,12 +54,13 @@ def _deflated_with(bits: int) -> Callable[[Frame], bytes]:
 
 
 class WebSocketReader(ReaderConnection):
-    __slots__ = ("ws", "deflate_bits", "awaiting_pong", "control_frames")
+    __slots__ = ("reading", "ws", "deflate_bits", "awaiting_pong", "control_frames")
     kind = "websocket"
 
     def __init__(self, app: Any, server_state: Any, address: str | None) -> None:
         super().__init__(app, server_state, address)
-        self.ws: ServerProtocol | None = None  # after the handshake, until we close
+        self.reading = False  # after the handshake, until the connection is closing
+        self.ws: ServerProtocol | None = None  # the parser, while a frame is under way
         self.deflate_bits: int | None = None
         self.awaiting_pong = False
         self.control_frames = 0
@@ -80,15 +83,20 @@ class WebSocketReader(ReaderConnection):
         if response.status_code != 101:
             self.close()
             return
-        # A fresh protocol, OPEN from the start: the handshake's request is not kept.
-        self.ws = ServerProtocol(state=State.OPEN, max_size=MAX_FRAME, logger=_library_log)
         for extension in shake.extensions:
             if isinstance(extension, PerMessageDeflate):
                 self.deflate_bits = extension.local_max_window_bits
-                # So that a compressed message is recognised, and refused, as a message.
-                # Without context takeover it keeps no zlib state between messages.
-                self.ws.extensions = [PerMessageDeflate(True, True, 15, self.deflate_bits)]
+        self.reading = True
         self.begin(slug, since)
+
+    def _parser(self) -> ServerProtocol:
+        """A protocol OPEN from the start: the handshake's request is not kept in it."""
+        ws = ServerProtocol(state=State.OPEN, max_size=MAX_FRAME, logger=_library_log)
+        if self.deflate_bits is not None:
+            # So that a compressed message is recognised, and refused, as a message.
+            # Without context takeover it keeps no zlib state between messages.
+            ws.extensions = [PerMessageDeflate(True, True, 15, self.deflate_bits)]
+        return ws
 
     def wire(self) -> Callable[[Frame], bytes]:
         if self.deflate_bits is None:
@@ -109,9 +117,10 @@ class WebSocketReader(ReaderConnection):
     # --- frames from the reader -------------------------------------------------------------
 
     def data_received(self, data: bytes) -> None:
-        ws = self.ws
-        if ws is None:
+        if not self.reading:
             return
+        ws = self.ws or self._parser()
+        self.ws = ws
         ws.receive_data(data)
         for event in ws.events_received():
             assert isinstance(event, WsFrame)  # once OPEN, the library yields frames only
@@ -127,23 +136,25 @@ class WebSocketReader(ReaderConnection):
         if self.control_frames > budget and ws.state is State.OPEN:
             ws.fail(POLICY_VIOLATION, "too many control frames")
         self._write_out(ws)
+        if self.reading and ws.state is State.OPEN and not ws.reader.buffer:
+            self.ws = None  # between frames: nothing to remember
 
     def _write_out(self, protocol: ServerProtocol) -> None:
         """Write what the library has to send (pongs, a close), within the reader's bound."""
         for data in protocol.data_to_send():
             if not data:  # the library ends the connection
-                self.ws = None
+                self.reading = False
                 self.close()
                 return
             if not self.write(data):
-                self.ws = None
+                self.reading = False
                 return
 
     # --- from us ----------------------------------------------------------------------------
 
     def heartbeat(self) -> None:
         transport = self.transport
-        if transport is None or transport.is_closing() or self.ws is None:
+        if transport is None or transport.is_closing() or not self.reading:
             return
         self.control_frames = 0
         if self.awaiting_pong:
@@ -154,7 +165,8 @@ class WebSocketReader(ReaderConnection):
         self.write(PING)
 
     def close_with(self, code: int, reason: str) -> None:
-        self.ws = None  # what the reader sends from now on is not read
+        self.reading = False  # what the reader sends from now on is not read
+        self.ws = None
         self.close(close_frame(code, reason))
 
     def shutdown(self) -> None:
