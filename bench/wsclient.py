@@ -41,23 +41,30 @@ class Reader(asyncio.Protocol):
         self.transport = transport
         transport.write(self.request)
 
-    def data_received(self, data: bytes) -> None:
-        now = time.time()
+    ANSWER = b"HTTP/1.1 101"
+
+    def _received(self, data: bytes) -> bytes | None:
+        """The buffered bytes after the answer's head; None while it is still to come."""
         self.stats.wire_bytes += len(data)
         buffer = self.buffer + data
-        if not self.handshaken:
-            end = buffer.find(b"\r\n\r\n")
-            if end < 0:
-                self.buffer = buffer
-                return
-            if not buffer.startswith(b"HTTP/1.1 101"):
-                if not self.opened.done():
-                    self.opened.set_exception(ConnectionError(buffer[:200].decode("latin-1")))
-                return
-            self.handshaken = True
-            if not self.opened.done():
-                self.opened.set_result(None)
-            buffer = buffer[end + 4 :]
+        if self.handshaken:
+            return buffer
+        end = buffer.find(b"\r\n\r\n")
+        if end < 0 or not buffer.startswith(self.ANSWER):
+            self.buffer = buffer
+            if end >= 0 and not self.opened.done():
+                self.opened.set_exception(ConnectionError(buffer[:200].decode("latin-1")))
+            return None
+        self.handshaken = True
+        if not self.opened.done():
+            self.opened.set_result(None)
+        return buffer[end + 4 :]
+
+    def data_received(self, data: bytes) -> None:
+        now = time.time()
+        buffer = self._received(data)
+        if buffer is None:
+            return
         pos = 0
         size = len(buffer)
         while size - pos >= 2:
@@ -102,21 +109,13 @@ class Reader(asyncio.Protocol):
 class SseReader(Reader):
     """Reads `id: N` lines of an event stream."""
 
+    ANSWER = b"HTTP/1.1 200"
+
     def data_received(self, data: bytes) -> None:
         now = time.time()
-        self.stats.wire_bytes += len(data)
-        buffer = self.buffer + data
-        if not self.handshaken:
-            if b"\r\n\r\n" not in buffer:
-                self.buffer = buffer
-                return
-            if not buffer.startswith(b"HTTP/1.1 200"):
-                if not self.opened.done():
-                    self.opened.set_exception(ConnectionError(buffer[:200].decode("latin-1")))
-                return
-            self.handshaken = True
-            if not self.opened.done():
-                self.opened.set_result(None)
+        buffer = self._received(data)
+        if buffer is None:
+            return
         *lines, self.buffer = buffer.split(b"\n")
         for line in lines:
             if line.startswith(b"id: "):
