@@ -42,6 +42,7 @@ _library_log = logging.getLogger("liveupdates.websockets")
 # Readers may send control frames only (pongs, the odd ping, a close): at most 125 bytes of
 # payload each. A longer frame is refused from its header, before its payload is read.
 MAX_FRAME = 125
+SLICE = 2048  # bytes parsed before the limits are checked again
 _CONTROL = (Opcode.PING, Opcode.PONG)
 
 
@@ -117,8 +118,14 @@ class WebSocketReader(ReaderConnection):
     # --- frames from the reader -------------------------------------------------------------
 
     def data_received(self, data: bytes) -> None:
-        if not self.reading:
-            return
+        # In slices, so that a flood is cut off after its first frames, not after the
+        # whole read (up to 256 KiB) has been parsed.
+        for start in range(0, len(data), SLICE):
+            if not self.reading:
+                return
+            self._frames(data[start : start + SLICE] if len(data) > SLICE else data)
+
+    def _frames(self, data: bytes) -> None:
         ws = self.ws or self._parser()
         self.ws = ws
         ws.receive_data(data)
