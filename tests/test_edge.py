@@ -499,3 +499,23 @@ async def test_the_first_reader_leaving_mid_load_refuses_no_one(
         assert hello["type"] == "hello" and hello["offset"] == 1
         await ws.close()
     await api.client.aclose()
+
+
+def test_frames_split_anywhere_are_parsed_whole() -> None:
+    """The parser is dropped between frames only: a pong cut byte by byte still counts."""
+    loop = asyncio.new_event_loop()
+    try:
+        reader, transport = _reader_for_fuzzing()
+        stream = b"".join(masked(0xA, b"pong %d" % n) for n in range(5))
+        stream += masked(0x8, (1000).to_bytes(2, "big") + b"bye")
+
+        async def feed() -> None:
+            for byte in stream:
+                reader.awaiting_pong = True
+                reader.data_received(bytes((byte,)))
+
+        loop.run_until_complete(feed())
+        assert reader.control_frames == 5
+        assert transport.closing and close_code(bytes(transport.written)) == 1000
+    finally:
+        loop.close()

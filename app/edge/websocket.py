@@ -55,13 +55,14 @@ def _deflated_with(bits: int) -> Callable[[Frame], bytes]:
 
 
 class WebSocketReader(ReaderConnection):
-    __slots__ = ("reading", "ws", "deflate_bits", "awaiting_pong", "control_frames")
+    __slots__ = ("reading", "ws", "unparsed", "deflate_bits", "awaiting_pong", "control_frames")
     kind = "websocket"
 
     def __init__(self, app: Any, server_state: Any, address: str | None) -> None:
         super().__init__(app, server_state, address)
         self.reading = False  # after the handshake, until the connection is closing
         self.ws: ServerProtocol | None = None  # the parser, while a frame is under way
+        self.unparsed = 0  # bytes fed to it that are not yet whole frames
         self.deflate_bits: int | None = None
         self.awaiting_pong = False
         self.control_frames = 0
@@ -129,9 +130,11 @@ class WebSocketReader(ReaderConnection):
         ws = self.ws or self._parser()
         self.ws = ws
         ws.receive_data(data)
+        self.unparsed += len(data)
         for event in ws.events_received():
             assert isinstance(event, WsFrame)  # once OPEN, the library yields frames only
             opcode = event.opcode
+            self.unparsed -= 6 + len(event.data)  # a control frame: header, mask, payload
             if opcode in _CONTROL:
                 self.control_frames += 1
                 if opcode is Opcode.PONG:
@@ -143,7 +146,7 @@ class WebSocketReader(ReaderConnection):
         if self.control_frames > budget and ws.state is State.OPEN:
             ws.fail(POLICY_VIOLATION, "too many control frames")
         self._write_out(ws)
-        if self.reading and ws.state is State.OPEN and not ws.reader.buffer:
+        if self.reading and ws.state is State.OPEN and self.unparsed == 0:
             self.ws = None  # between frames: nothing to remember
 
     def _write_out(self, protocol: ServerProtocol) -> None:
