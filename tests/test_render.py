@@ -47,7 +47,8 @@ XSS_VECTORS = [
 
 TAG = re.compile(r"<\s*([a-zA-Z][a-zA-Z0-9]*)([^>]*)>")
 ATTRIBUTE = re.compile(r'\s([a-zA-Z-]+)(?:="([^"]*)")?')
-SAFE_URL = re.compile(r"^(https?://|mailto:|/|#|[a-zA-Z0-9._-]+(/|$))", re.IGNORECASE)
+# An empty href (Markdown like `[x]()`) links to the page itself: harmless.
+SAFE_URL = re.compile(r"^(https?://|mailto:|/|#|[a-zA-Z0-9._-]+(/|$)|$)", re.IGNORECASE)
 
 
 def assert_safe(html: str) -> None:
