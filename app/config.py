@@ -76,6 +76,13 @@ class Settings(BaseSettings):
 
     db_pool_size: int = Field(default=10, ge=1)
     db_max_overflow: int = Field(default=20, ge=0)
+    # Every database operation is bounded; past a bound the request gets 503 with
+    # Retry-After and its transaction rolls back. Opening a connection; each statement
+    # (on Postgres enforced by the server too, lock waits included); waiting for a pooled
+    # connection or, on SQLite, for the one writer's turn.
+    db_connect_timeout_seconds: float = Field(default=1.0, gt=0)
+    db_statement_timeout_seconds: float = Field(default=2.0, gt=0)
+    db_pool_timeout_seconds: float = Field(default=5.0, gt=0)
 
     @field_validator("allowed_origins", "trusted_proxies", mode="before")
     @classmethod

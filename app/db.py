@@ -20,19 +20,40 @@ def _sqlite_file(url: str) -> Path | None:
     return Path(database)
 
 
-def make_engine(settings: Settings) -> AsyncEngine:
+def make_engine(settings: Settings, bounded: bool = True) -> AsyncEngine:
+    """The engine; `bounded`: statements get the settings' time limits (not migrations)."""
     url = settings.database_url
+    statement = settings.db_statement_timeout_seconds if bounded else None
     if not settings.is_sqlite:
-        return create_async_engine(
+        server_settings = {}
+        if statement is not None:
+            ms = str(round(statement * 1000))
+            server_settings = {"statement_timeout": ms, "lock_timeout": ms}
+        engine = create_async_engine(
             url,
             pool_size=settings.db_pool_size,
             max_overflow=settings.db_max_overflow,
-            pool_pre_ping=True,
+            pool_timeout=settings.db_pool_timeout_seconds,
+            connect_args={
+                "timeout": settings.db_connect_timeout_seconds,
+                "command_timeout": statement,
+                "server_settings": server_settings,
+            },
         )
+
+        @event.listens_for(engine.sync_engine, "invalidate")
+        def _cut(dbapi_connection: Any, _record: Any, error: BaseException | None) -> None:
+            # A connection that timed out may be talking to a server that never answers:
+            # end it now, not after the graceful close's own wait (2 s in SQLAlchemy).
+            if isinstance(error, TimeoutError):
+                dbapi_connection.driver_connection.terminate()
+
+        return engine
     path = _sqlite_file(url)
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
-    engine = create_async_engine(url, connect_args={"timeout": 30})
+    busy_ms = round((statement or 30.0) * 1000)
+    engine = create_async_engine(url, connect_args={"timeout": busy_ms / 1000})
 
     @event.listens_for(engine.sync_engine, "connect")
     def _configure(dbapi_connection: Any, _record: Any) -> None:
@@ -42,7 +63,7 @@ def make_engine(settings: Settings) -> AsyncEngine:
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute(f"PRAGMA busy_timeout={busy_ms}")
         cursor.close()
 
     @event.listens_for(engine.sync_engine, "begin")
@@ -68,6 +89,7 @@ class Database:
         )
         # SQLite has one writer at a time: queue writers here rather than in busy-waits.
         self._write_lock: asyncio.Lock | None = asyncio.Lock() if self.is_sqlite else None
+        self.lock_timeout = settings.db_pool_timeout_seconds
 
     @contextlib.asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncSession]:
@@ -77,11 +99,17 @@ class Database:
     @contextlib.asynccontextmanager
     async def write(self) -> AsyncIterator[AsyncSession]:
         """A transaction that commits when the block ends and rolls back on any error."""
-        lock = self._write_lock or contextlib.nullcontext()
-        async with lock:
+        if self._write_lock is not None:
+            # Bounded like a pool checkout: TimeoutError, answered 503, past it.
+            async with asyncio.timeout(self.lock_timeout):
+                await self._write_lock.acquire()
+        try:
             async with AsyncSession(self._write_engine, expire_on_commit=False) as session:
                 async with session.begin():
                     yield session
+        finally:
+            if self._write_lock is not None:
+                self._write_lock.release()
 
     async def dispose(self) -> None:
         await self.engine.dispose()

@@ -104,6 +104,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @app.exception_handler(InterfaceError)
     @app.exception_handler(PoolTimeoutError)
     @app.exception_handler(ConnectionError)
+    @app.exception_handler(TimeoutError)
     async def database_unavailable(_request: Request, _exc: Exception) -> JSONResponse:
         return JSONResponse(
             {"detail": "the database is unavailable; retry shortly"},

@@ -59,7 +59,7 @@ def _run(connection: Connection) -> None:
 
 
 async def run_migrations_online() -> None:
-    engine = make_engine(_settings())
+    engine = make_engine(_settings(), bounded=False)
     try:
         async with engine.connect() as connection:
             await connection.run_sync(_run)

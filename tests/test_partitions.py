@@ -1,0 +1,264 @@
+"""Slow faults: the path from one instance to Postgres or Redis black-holed (bytes taken,
+nothing answered), two instances on one Postgres and one Redis, readers on both, writers
+through both. Nobody waits longer than the bounds; no reader misses or doubles an offset.
+And a stopping instance lets its readers go at once."""
+
+import asyncio
+import contextlib
+import signal
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+import orjson
+import pytest
+from sqlalchemy.engine import make_url
+from websockets.asyncio.client import connect
+
+from app.config import Settings
+from tests.conftest import Tokens
+from tests.partition import PartitionablePath
+from tests.services import RedisServer, Server
+
+pytestmark = pytest.mark.parametrize("settings", ["postgres"], indirect=True)
+
+SLUG = "partition"
+
+
+class Reader:
+    """A WebSocket reader that keeps every offset it is sent, and when."""
+
+    def __init__(self, server: Server) -> None:
+        self.server = server
+        self.offsets: list[int] = []
+        self.arrived: dict[int, float] = {}
+        self.task = asyncio.create_task(self._read())
+        self.ready = asyncio.Event()
+
+    async def _read(self) -> None:
+        async with connect(f"{self.server.ws_url}/ws/blogs/{SLUG}?since=0") as ws:
+            async for message in ws:
+                event = orjson.loads(message)
+                if event["type"] == "hello":
+                    self.ready.set()
+                    continue
+                self.offsets.append(event["offset"])
+                self.arrived[event["offset"]] = time.monotonic()
+
+    async def until(self, offset: int, timeout: float = 15) -> None:
+        deadline = time.monotonic() + timeout
+        while offset not in self.arrived and time.monotonic() < deadline:
+            await asyncio.sleep(0.02)
+
+    async def close(self) -> None:
+        self.task.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await self.task
+
+
+class Writer:
+    def __init__(self, server: Server, tokens: Tokens) -> None:
+        self.client = httpx.AsyncClient(
+            base_url=server.url, headers=tokens.auth("editor"), timeout=30
+        )
+
+    async def post(self, body: str) -> tuple[int, float, dict[str, object]]:
+        started = time.monotonic()
+        r = await self.client.post(f"/api/blogs/{SLUG}/entries", json={"body": body})
+        return r.status_code, time.monotonic() - started, r.json()
+
+
+@pytest.fixture
+async def paths(
+    settings: Settings, redis_server: RedisServer
+) -> AsyncIterator[dict[str, PartitionablePath]]:
+    database = PartitionablePath(make_url(settings.database_url).port or 5432)
+    broker = PartitionablePath(redis_server.port)
+    await database.start()
+    await broker.start()
+    yield {"database": database, "broker": broker}
+    await database.close()
+    await broker.close()
+
+
+@pytest.fixture
+async def two_instances(
+    settings: Settings,
+    tokens: Tokens,
+    redis_server: RedisServer,
+    paths: dict[str, PartitionablePath],
+    tmp_path: Path,
+) -> AsyncIterator[tuple[Server, Server]]:
+    """A reaches Postgres and Redis through paths the test can black-hole; B directly."""
+    url = make_url(settings.database_url)
+    through = url.set(port=paths["database"].port).render_as_string(hide_password=False)
+    servers = []
+    for name, database, broker_port in (
+        ("a", through, paths["broker"].port),
+        ("b", settings.database_url, redis_server.port),
+    ):
+        workdir = tmp_path / name
+        workdir.mkdir()
+        server = Server(
+            settings.model_copy(update={"database_url": database}),
+            workdir,
+            log_level="info",
+            broker_url=f"redis://127.0.0.1:{broker_port}/0",
+            shutdown_grace_seconds="5",
+        )
+        await server.start()
+        servers.append(server)
+    async with httpx.AsyncClient(base_url=servers[1].url) as client:
+        r = await client.post(
+            "/api/blogs", json={"slug": SLUG, "title": "Partition"}, headers=tokens.auth("admin")
+        )
+        assert r.status_code == 201, r.text
+    yield servers[0], servers[1]
+    for server in servers:
+        server.stop()
+
+
+async def latest(server: Server) -> int:
+    async with httpx.AsyncClient(base_url=server.url) as client:
+        offset: int = (await client.get(f"/api/blogs/{SLUG}")).json()["offset"]
+        return offset
+
+
+def assert_gapless(readers: list[Reader], last: int) -> None:
+    for reader in readers:
+        assert reader.offsets == list(range(1, last + 1)), reader.offsets
+
+
+def errors_in(server: Server) -> list[str]:
+    return [line for line in server.log.read_text().splitlines() if '"level": "ERROR"' in line]
+
+
+async def test_a_database_black_hole_answers_503_in_bounded_time(
+    two_instances: tuple[Server, Server], paths: dict[str, PartitionablePath], tokens: Tokens
+) -> None:
+    a, b = two_instances
+    readers = [Reader(server) for server in (a, a, b, b)]
+    for reader in readers:
+        await asyncio.wait_for(reader.ready.wait(), 10)
+    to_a, to_b = Writer(a, tokens), Writer(b, tokens)
+    for n in range(3):
+        assert (await to_a.post(f"a{n}"))[0] == 201
+        assert (await to_b.post(f"b{n}"))[0] == 201
+
+    paths["database"].black_hole()
+    answers = []
+    ended = time.monotonic() + 8
+    while time.monotonic() < ended:
+        status, took, _ = await to_a.post("during the black hole")
+        answers.append((status, round(took, 2)))
+        assert (await to_b.post("elsewhere"))[0] == 201  # the other instance goes on
+        async with httpx.AsyncClient(base_url=a.url, timeout=10) as client:
+            ready = await client.get("/readyz")
+        assert ready.status_code == 503 and ready.json()["database"] == "down"
+    paths["database"].heal()
+
+    assert answers and all(status == 503 for status, _ in answers), answers
+    assert max(took for _, took in answers) <= 3.0, answers
+    for _ in range(100):  # the instance recovers by itself
+        status, _, _ = await to_a.post("after")
+        if status == 201:
+            break
+        await asyncio.sleep(0.2)
+    assert status == 201
+    last = await latest(b)
+    for reader in readers:
+        await reader.until(last)
+        await reader.close()
+    assert_gapless(readers, last)
+    await to_a.client.aclose()
+    await to_b.client.aclose()
+
+
+async def test_a_broker_black_hole_never_holds_a_post(
+    two_instances: tuple[Server, Server], paths: dict[str, PartitionablePath], tokens: Tokens
+) -> None:
+    a, b = two_instances
+    readers = [Reader(server) for server in (a, a, b, b)]
+    for reader in readers:
+        await asyncio.wait_for(reader.ready.wait(), 10)
+    to_a, to_b = Writer(a, tokens), Writer(b, tokens)
+    assert (await to_a.post("before"))[0] == 201
+
+    paths["broker"].black_hole()
+    posted_at: dict[int, float] = {}
+    ended = time.monotonic() + 6
+    while time.monotonic() < ended:
+        for writer in (to_a, to_b):
+            status, took, entry = await writer.post("during the broker's black hole")
+            assert status == 201 and took <= 2.0, (status, took)
+            posted_at[await latest(b)] = time.monotonic()
+        await asyncio.sleep(0.3)
+    last = await latest(b)
+    for reader in readers:
+        await reader.until(last, timeout=10)
+    # Every post reached the other instance's readers through the log catch-up.
+    for offset, at in posted_at.items():
+        for reader in readers:
+            assert reader.arrived[offset] - at <= 3.5, (offset, reader.arrived[offset] - at)
+    paths["broker"].heal()
+    assert (await to_a.post("after"))[0] == 201
+    last = await latest(b)
+    for reader in readers:
+        await reader.until(last)
+        await reader.close()
+    assert_gapless(readers, last)
+    await to_a.client.aclose()
+    await to_b.client.aclose()
+
+
+async def test_sigterm_lets_every_reader_go_at_once(
+    two_instances: tuple[Server, Server], tokens: Tokens
+) -> None:
+    a, b = two_instances
+    to_b = Writer(b, tokens)
+    for n in range(3):
+        assert (await to_b.post(f"n{n}"))[0] == 201
+    websockets = [Reader(a) for _ in range(100)]
+    for reader in websockets:
+        await asyncio.wait_for(reader.ready.wait(), 10)
+        await reader.until(3)
+    client = httpx.AsyncClient(base_url=a.url, timeout=30)
+    streams = []
+    async with contextlib.AsyncExitStack() as stack:
+        for _ in range(20):
+            response = await stack.enter_async_context(
+                client.stream("GET", f"/blogs/{SLUG}/events", params={"since": "0"})
+            )
+            lines = response.aiter_lines()
+            streams.append(lines)
+            assert (await anext(lines)).startswith("retry:")
+        assert a.process is not None
+        started = time.monotonic()
+        a.process.send_signal(signal.SIGTERM)
+        await asyncio.get_running_loop().run_in_executor(None, a.process.wait)
+        took = time.monotonic() - started
+        seen: list[list[int]] = []
+        for lines in streams:
+            offsets = []
+            with contextlib.suppress(httpx.HTTPError, StopAsyncIteration):
+                async for line in lines:
+                    if line.startswith("id: "):
+                        offsets.append(int(line[4:]))
+            seen.append(offsets)
+    await client.aclose()
+    assert took <= 1.5, took
+    assert errors_in(a) == []
+    # Everyone resumes on the other instance from the last offset it saw, gapless.
+    assert (await to_b.post("while they moved"))[0] == 201
+    last = await latest(b)
+    for reader in websockets:
+        await reader.close()
+        since = reader.offsets[-1]
+        async with connect(f"{b.ws_url}/ws/blogs/{SLUG}?since={since}") as ws:
+            hello = orjson.loads(await ws.recv())
+            rest = [orjson.loads(await ws.recv())["offset"] for _ in range(hello["offset"] - since)]
+        assert reader.offsets + rest == list(range(1, last + 1))
+    for offsets in seen:
+        assert offsets == [1, 2, 3]
+    await to_b.client.aclose()
