@@ -16,6 +16,7 @@ import redis.asyncio as redis
 from redis.exceptions import RedisError
 
 from app.metrics import BROKER_RECONNECTS
+from app.outages import BROKER
 
 log = logging.getLogger("liveupdates.broker")
 
@@ -24,6 +25,10 @@ OnReconnect = Callable[[], Awaitable[None]]
 
 CHANNEL = "liveupdates:events"
 OUTBOX_LIMIT = 10_000
+# A path to Redis can go silent without an error (a partition): every call is bounded, and
+# a subscription that hears nothing, not even the answer to its own ping, is made anew.
+TIMEOUT_SECONDS = 2.0
+SILENCE_SECONDS = 5.0
 
 
 class Broker(Protocol):
@@ -101,29 +106,37 @@ class RedisBroker:
             # Redis has been away for a long while; other instances catch up from the log.
             log.warning("redis outbox full; dropping the doorbell for blog %d", blog_id)
 
+    def _client(self) -> redis.Redis:
+        return redis.Redis.from_url(
+            self.url, socket_timeout=TIMEOUT_SECONDS, socket_connect_timeout=TIMEOUT_SECONDS
+        )
+
     async def _send(self) -> None:
-        client = redis.Redis.from_url(self.url)
+        client = self._client()
         try:
             while True:
                 message = await self._outbox.get()
                 while True:
                     try:
                         await client.publish(CHANNEL, message)
+                        BROKER.answered()
                         break
                     except (RedisError, OSError) as error:
-                        log.warning("redis publish failed (%s); retrying", error)
+                        BROKER.failed("publishing an event", error)
                         await asyncio.sleep(self.reconnect_seconds)
         finally:
             await client.aclose()
 
     async def _listen(self) -> None:
         first = True
+        loop = asyncio.get_running_loop()
         while True:
-            client = redis.Redis.from_url(self.url)
+            client = self._client()
             try:
                 async with client.pubsub(ignore_subscribe_messages=True) as pubsub:
                     await pubsub.subscribe(CHANNEL)
                     self._subscribed.set()
+                    BROKER.answered()
                     if not first:
                         self.reconnects += 1
                         BROKER_RECONNECTS.inc()
@@ -133,12 +146,21 @@ class RedisBroker:
                         except Exception:
                             log.warning("catch-up after reconnecting failed", exc_info=True)
                     first = False
+                    heard = pinged = loop.time()
                     while True:
-                        message = await pubsub.get_message(timeout=30.0)
-                        if message is not None and message["type"] == "message":
-                            self._dispatch(message["data"])
+                        message = await pubsub.get_message(timeout=1.0)
+                        now = loop.time()
+                        if message is not None:
+                            heard = now
+                            if message["type"] == "message":
+                                self._dispatch(message["data"])
+                        elif now - heard > SILENCE_SECONDS:
+                            raise ConnectionError(f"no word from Redis in {now - heard:.0f} s")
+                        elif now - heard > SILENCE_SECONDS / 2 and now - pinged > 1:
+                            pinged = now
+                            await pubsub.ping()
             except (RedisError, OSError) as error:
-                log.warning("redis subscription lost (%s); reconnecting", error)
+                BROKER.failed("the event subscription", error)
                 first = False
             finally:
                 with contextlib.suppress(Exception):

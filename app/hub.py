@@ -22,6 +22,7 @@ from typing import Any, Protocol
 
 import orjson
 from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import col
 
 from app.broker import Broker
@@ -29,6 +30,7 @@ from app.db import Database
 from app.eventlog import read_events
 from app.metrics import DELIVERIES, READERS
 from app.models import Blog, BlogPublic
+from app.outages import DATABASE
 from app.wire import Frame
 
 log = logging.getLogger("liveupdates.hub")
@@ -134,6 +136,10 @@ class Channel:
                     self.pending.setdefault(event.offset, Frame(event.offset, event.data))
                 self.hub.filled += len(events)
                 self._drain()  # (its own refill is a no-op: this task is the filler)
+        except (SQLAlchemyError, OSError) as error:
+            DATABASE.failed(f"filling a gap in blog {self.blog_id}", error)
+            self._filler = None
+            self.fill_soon(1.0, upto)
         except Exception:
             log.exception("blog %s: filling a gap from the event log failed", self.blog_id)
             self._filler = None
@@ -338,5 +344,7 @@ class Hub:
                 return
             try:
                 await self.catch_up()
+            except (SQLAlchemyError, OSError) as error:
+                DATABASE.failed("catching up with the event log", error)
             except Exception:
-                log.warning("catch-up with the event log failed", exc_info=True)
+                log.exception("catching up with the event log failed")

@@ -1,6 +1,5 @@
 """Limits on what clients may send: body sizes, posts per token, sockets per address."""
 
-import logging
 import time
 from collections import Counter
 
@@ -10,8 +9,7 @@ from redis.exceptions import RedisError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.broker import is_redis
-
-log = logging.getLogger("liveupdates.limits")
+from app.outages import BROKER
 
 
 def _too_large(max_bytes: int) -> HTTPException:
@@ -133,8 +131,9 @@ class SharedPostRate:
                 keys=[f"liveupdates:rate:{token_id}"], args=[self.interval_ms, self.burst]
             )
         except (RedisError, OSError) as error:
-            log.warning("shared rate limit unavailable (%s); limiting per instance", error)
+            BROKER.failed("the shared rate limit (limiting per instance meanwhile)", error)
             return self.local.wait(token_id)
+        BROKER.answered()
         return int(wait_ms) / 1000
 
     async def close(self) -> None:

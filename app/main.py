@@ -23,6 +23,7 @@ from app.idempotency import forget_expired
 from app.limits import BodySizeLimit, SharedPostRate, make_post_rate
 from app.live import ReaderSockets
 from app.observability import Observed
+from app.outages import DATABASE
 from app.pagecache import CachedPages, PageCache
 from app.pages import WEB
 from app.periodic import Every
@@ -105,7 +106,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @app.exception_handler(PoolTimeoutError)
     @app.exception_handler(ConnectionError)
     @app.exception_handler(TimeoutError)
-    async def database_unavailable(_request: Request, _exc: Exception) -> JSONResponse:
+    async def database_unavailable(request: Request, exc: Exception) -> JSONResponse:
+        DATABASE.failed(f"{request.method} {request.url.path}", exc)
         return JSONResponse(
             {"detail": "the database is unavailable; retry shortly"},
             status_code=503,

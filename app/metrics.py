@@ -42,6 +42,12 @@ REPLAYED = Counter(
 BROKER_RECONNECTS = Counter(
     "liveupdates_broker_reconnects", "Times the broker subscription was lost and made again"
 )
+DEPENDENCY_EVENTS = Counter(
+    "liveupdates_dependency_events",
+    "The database or the broker went away (lost), stayed away a minute more (still_lost), "
+    "or came back (back)",
+    ["dependency", "event"],
+)
 SCHEDULED_PUBLISHED = Counter(
     "liveupdates_scheduled_published", "Scheduled entries this server published on time"
 )

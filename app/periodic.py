@@ -6,12 +6,17 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 
+from sqlalchemy.exc import SQLAlchemyError
+
+from app.outages import DATABASE
+
 log = logging.getLogger("liveupdates.periodic")
 
 
 class Every:
-    """Runs `job` every `interval` seconds until stopped. A failing round (the database
-    away for a moment) is logged, and the next round tries again."""
+    """Runs `job` every `interval` seconds until stopped. A round failing because the
+    database is away counts as its outage (logged once, not every round); the next round
+    tries again."""
 
     def __init__(self, name: str, interval: float, job: Callable[[], Awaitable[object]]) -> None:
         self.name = name
@@ -32,6 +37,10 @@ class Every:
         while True:
             try:
                 await self.job()
+            except (SQLAlchemyError, OSError) as error:  # OSError: TimeoutError too
+                DATABASE.failed(self.name, error)
             except Exception:
                 log.exception("%s failed; trying again in %s s", self.name, self.interval)
+            else:
+                DATABASE.answered()
             await asyncio.sleep(self.interval)

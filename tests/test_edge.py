@@ -519,3 +519,27 @@ def test_frames_split_anywhere_are_parsed_whole() -> None:
         assert transport.closing and close_code(bytes(transport.written)) == 1000
     finally:
         loop.close()
+
+
+async def test_a_request_waiting_unread_at_shutdown_is_answered(
+    start_server: StartServer, tokens: Tokens
+) -> None:
+    """A request already in the socket, not yet read, when the server starts stopping: it
+    is read and answered, and the connection then closes."""
+    server = await start_server()
+    async with raw(server) as client:
+        await client.send(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert status_of(await client.head()) == 200  # a kept-alive, idle connection
+        client.received = b""
+        client.sock.setblocking(True)
+        client.sock.sendall(  # in the server's socket buffer before its loop runs again
+            b"POST /api/blogs HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            b"Authorization: Bearer " + tokens.admin.encode() + b"\r\nContent-Length: 35\r\n"
+            b'\r\n{"slug": "late", "title": "Late!!"}'
+        )
+        client.sock.setblocking(False)
+        server.server.should_exit = True
+        await server.server.shutdown()
+        answer = await client.until_closed()
+    assert answer.startswith(b"HTTP/1.1 201"), answer[:200]
+    assert b"connection: close" in answer.lower()

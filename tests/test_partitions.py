@@ -262,3 +262,47 @@ async def test_sigterm_lets_every_reader_go_at_once(
     for offsets in seen:
         assert offsets == [1, 2, 3]
     await to_b.client.aclose()
+
+
+async def test_requests_that_arrived_before_sigterm_are_all_answered(
+    settings: Settings, tokens: Tokens, tmp_path: Path
+) -> None:
+    """Posts sent 12 ms to 1 ms before SIGTERM on warm keep-alive connections: each gets an
+    answer (201, or 503 to retry elsewhere), none a closed connection."""
+    async with httpx.AsyncClient() as admin:
+        for round_ in range(3):
+            workdir = tmp_path / f"round{round_}"
+            workdir.mkdir()
+            server = Server(settings, workdir, log_level="info")
+            await server.start()
+            if round_ == 0:
+                r = await admin.post(
+                    f"{server.url}/api/blogs",
+                    json={"slug": SLUG, "title": "Drain"},
+                    headers=tokens.auth("admin"),
+                )
+                assert r.status_code == 201
+            clients = [
+                httpx.AsyncClient(base_url=server.url, headers=tokens.auth("editor"), timeout=10)
+                for _ in range(12)
+            ]
+            for client in clients:  # a kept-alive connection each
+                assert (await client.get("/healthz")).status_code == 200
+
+            async def post(client: httpx.AsyncClient, delay: float) -> httpx.Response:
+                await asyncio.sleep(delay)
+                return await client.post(f"/api/blogs/{SLUG}/entries", json={"body": "in time"})
+
+            posts = [
+                asyncio.create_task(post(client, n / 1000)) for n, client in enumerate(clients)
+            ]
+            await asyncio.sleep(0.012)
+            assert server.process is not None
+            server.process.send_signal(signal.SIGTERM)
+            answers = await asyncio.gather(*posts, return_exceptions=True)
+            await asyncio.get_running_loop().run_in_executor(None, server.process.wait)
+            for client in clients:
+                await client.aclose()
+            assert all(isinstance(a, httpx.Response) for a in answers), answers
+            assert {a.status_code for a in answers} <= {201, 503}  # type: ignore[union-attr]
+            assert errors_in(server) == []

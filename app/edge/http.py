@@ -30,6 +30,8 @@ from app.security import security_headers
 WS_PREFIX = "/ws/blogs/"
 SSE_SUFFIX = "/events"
 PAGE_PREFIX = "/blogs/"
+# On shutdown, how long an idle connection is kept for bytes that already arrived.
+DRAIN_READ_SECONDS = 0.05
 
 
 class HeadTooLarge(Exception):
@@ -65,6 +67,7 @@ class HttpProtocol(HttpToolsProtocol):
         self.head_seen = 0  # bytes fed since the head began (an upper bound)
         self.head_size = 0  # bytes of the head parsed so far (exact)
         self.sse: tuple[str, str | None] | None = None  # (slug, since) of an SSE reader
+        self.draining = False  # the server is stopping: answer what came, then close
 
     # --- accounting ---------------------------------------------------------------------------
 
@@ -148,6 +151,25 @@ class HttpProtocol(HttpToolsProtocol):
         if self.edge_app is not None and self._is_sse_reader():
             return  # no ASGI cycle: handed over in data_received
         super().on_headers_complete()
+        if self.draining:
+            self.cycle.keep_alive = False
+
+    # --- stopping -----------------------------------------------------------------------------
+
+    def shutdown(self) -> None:
+        """The server is stopping. A request under way is answered, then the connection
+        closes; an idle keep-alive connection is closed once what already reached us has
+        been read, since that may be a request, which is then answered too."""
+        self.draining = True
+        if self.cycle is not None and not self.cycle.response_complete:
+            self.cycle.keep_alive = False
+        elif not self.in_head:
+            self.loop.call_later(DRAIN_READ_SECONDS, self._close_if_idle)
+
+    def _close_if_idle(self) -> None:
+        idle = self.cycle is None or self.cycle.response_complete
+        if idle and not self.in_head and not self.transport.is_closing():
+            self.transport.close()
 
     def on_body(self, body: bytes) -> None:
         if self.sse is None:
@@ -218,6 +240,9 @@ class HttpProtocol(HttpToolsProtocol):
 
     def _admit_reader(self) -> bool:
         """Count the reader by the address it reads for; pace it; keep the reserve."""
+        if self.draining:
+            self._answer(503, "this server is restarting; retry", {"retry-after": "1"})
+            return False
         peer = self.client[0] if self.client else ""
         settings = self.settings
         address = client_address(peer, self._header(b"x-forwarded-for"), settings.trusted_proxies)
