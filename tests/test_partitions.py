@@ -130,8 +130,19 @@ def assert_gapless(readers: list[Reader], last: int) -> None:
         assert reader.offsets == list(range(1, last + 1)), reader.offsets
 
 
+def log_lines(server: Server, level: str) -> list[str]:
+    """The messages the server logged at `level` (its log is JSON, a line each)."""
+    lines = []
+    for line in server.log.read_text().splitlines():
+        if line.startswith("{"):
+            record = orjson.loads(line)
+            if record["level"] == level:
+                lines.append(record["message"])
+    return lines
+
+
 def errors_in(server: Server) -> list[str]:
-    return [line for line in server.log.read_text().splitlines() if '"level": "ERROR"' in line]
+    return log_lines(server, "error")
 
 
 async def test_a_database_black_hole_answers_503_in_bounded_time(
@@ -173,6 +184,13 @@ async def test_a_database_black_hole_answers_503_in_bounded_time(
     assert_gapless(readers, last)
     await to_a.client.aclose()
     await to_b.client.aclose()
+    # One ERROR for the outage, however many things failed during it; INFO when it ended.
+    errors = errors_in(a)
+    assert len(errors) == 1 and errors[0].startswith("database is unavailable"), errors
+    assert any(m.startswith("database is back") for m in log_lines(a, "info"))
+    async with httpx.AsyncClient(base_url=a.url) as client:
+        metrics = (await client.get("/metrics")).text
+    assert 'liveupdates_dependency_events_total{dependency="database",event="lost"} 1.0' in metrics
 
 
 async def test_a_broker_black_hole_never_holds_a_post(
