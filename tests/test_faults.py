@@ -6,11 +6,14 @@ The short versions run in `make test`; `SOAK=1` (make soak) runs them at full si
 import asyncio
 import os
 import signal
+import sqlite3
+import time
 from pathlib import Path
 
 import httpx
 import orjson
 import pytest
+from sqlalchemy.engine import make_url
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
@@ -19,6 +22,7 @@ from app.config import Settings
 from app.db import Database
 from app.models import Role
 from bench import slowreaders
+from tests.conftest import StartServer, Tokens
 from tests.services import PrivatePostgres, Server
 
 SOAK = bool(os.environ.get("SOAK"))
@@ -287,3 +291,36 @@ def test_stalled_readers_are_cut_off_and_resume_without_a_gap() -> None:
     assert outcome.stalled == readers // 10
     assert outcome.reconnects >= outcome.stalled
     assert (outcome.missing, outcome.duplicated, outcome.disordered) == (0, 0, 0)
+
+
+@pytest.mark.parametrize("settings", ["sqlite"], indirect=True)
+async def test_a_sqlite_writer_held_up_gets_503_in_bounded_time(
+    start_server: StartServer, tokens: Tokens, settings: Settings
+) -> None:
+    """Another process holds SQLite's write lock: posts wait at most the statement bound,
+    then get 503 with Retry-After and store nothing; once the lock is gone they succeed."""
+    server = await start_server(db_statement_timeout_seconds=0.5)
+    async with httpx.AsyncClient(base_url=server.url, timeout=10) as client:
+        r = await client.post(
+            "/api/blogs", json={"slug": "locked", "title": "Locked"}, headers=tokens.auth("admin")
+        )
+        assert r.status_code == 201
+        path = make_url(settings.database_url).database
+        assert path is not None
+        holder = sqlite3.connect(path, isolation_level=None)
+        holder.execute("BEGIN IMMEDIATE")
+        try:
+            started = time.monotonic()
+            r = await client.post(
+                "/api/blogs/locked/entries", json={"body": "waits"}, headers=tokens.auth("editor")
+            )
+            took = time.monotonic() - started
+        finally:
+            holder.execute("ROLLBACK")
+            holder.close()
+        assert r.status_code == 503 and "retry-after" in r.headers
+        assert took < 2.0
+        r = await client.post(
+            "/api/blogs/locked/entries", json={"body": "goes"}, headers=tokens.auth("editor")
+        )
+        assert r.status_code == 201 and r.json()["id"] == 1  # the refused post left nothing
