@@ -20,7 +20,7 @@ from sqlalchemy import DateTime, Index, Text, TypeDecorator
 from sqlalchemy.engine import Dialect
 from sqlmodel import Field, SQLModel
 
-# Limits a client can rely on; API.md and the README repeat them.
+# Limits a client can rely on; docs/API.md and the README repeat them.
 SLUG_PATTERN = r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$"
 TITLE_MAX = 200
 DESCRIPTION_MAX = 2_000
