@@ -9,13 +9,14 @@ from collections.abc import Sequence
 
 import uvicorn
 
-from app import demo, logs, migrate
+from app import demo, migrate
 from app.auth import create_token, list_tokens, revoke_token
 from app.config import Settings
 from app.db import Database
-from app.edge.admission import raise_open_files_limit
-from app.edge.options import uvicorn_options
+from app.live.edge.admission import raise_open_files_limit
+from app.live.edge.options import uvicorn_options
 from app.models import ApiToken, Role
+from app.ops import logs
 from app.poster import PostFailed, post_entry
 
 
@@ -42,7 +43,7 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
         **uvicorn_options(settings),
         log_level=args.log_level,
         log_config=log_config,
-        access_log=False,  # app.observability logs requests, with their ids
+        access_log=False,  # app.ops.observability logs requests, with their ids
     )
     return 0
 

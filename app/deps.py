@@ -12,7 +12,7 @@ from sqlmodel import col
 
 from app.auth import find_token
 from app.db import Database
-from app.hub import Hub
+from app.live.hub import Hub
 from app.models import ApiToken, Blog, Role
 
 

@@ -23,8 +23,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from app.db import Database
-from app.metrics import EVENTS_PUBLISHED
 from app.models import Blog, Event
+from app.ops.metrics import EVENTS_PUBLISHED
 
 log = logging.getLogger("liveupdates.events")
 

@@ -8,8 +8,8 @@ from fastapi import HTTPException, status
 from redis.exceptions import RedisError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.broker import is_redis
-from app.outages import BROKER
+from app.live.broker import is_redis
+from app.ops.outages import BROKER
 
 
 def _too_large(max_bytes: int) -> HTTPException:
@@ -18,7 +18,7 @@ def _too_large(max_bytes: int) -> HTTPException:
     )
 
 
-class BodySizeLimit:
+class BodySizeLimitMiddleware:
     """Request bodies up to `max_bytes`, or the limit `larger` gives their path (uploads)."""
 
     def __init__(self, app: ASGIApp, max_bytes: int, larger: dict[str, int] | None = None) -> None:

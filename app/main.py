@@ -10,25 +10,27 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.types import ASGIApp
 
-from app import health, live, metrics, pages
+from app import pages
 from app.api import blogs, entries, media, tokens
-from app.broker import make_broker
 from app.config import Settings
 from app.db import Database
-from app.edge import APP_STATE_KEY
-from app.edge.admission import Admission
-from app.edge.reader import Heartbeat
-from app.hub import Hub
 from app.idempotency import forget_expired
-from app.limits import BodySizeLimit, SharedPostRate, make_post_rate
-from app.live import ReaderSockets
-from app.observability import Observed
-from app.outages import DATABASE
-from app.pagecache import CachedPages, PageCache
+from app.limits import BodySizeLimitMiddleware, SharedPostRate, make_post_rate
+from app.live import asgi as live
+from app.live.asgi import ReaderSocketsMiddleware
+from app.live.broker import make_broker
+from app.live.edge import APP_STATE_KEY
+from app.live.edge.admission import Admission
+from app.live.edge.reader import Heartbeat
+from app.live.hub import Hub
+from app.ops import health, metrics
+from app.ops.observability import ObservabilityMiddleware
+from app.ops.outages import DATABASE
+from app.ops.security import SecurityHeadersMiddleware
+from app.pagecache import CachedPagesMiddleware, PageCache
 from app.pages import WEB
 from app.periodic import Every
 from app.publishing import publish_all_due
-from app.security import SecurityHeaders
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -73,7 +75,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         for job in jobs:
             job.start()
         try:
-            # uvicorn hands this state to its protocols: app.edge finds the app here.
+            # uvicorn hands this state to its protocols: app.live.edge finds the app here.
             yield {APP_STATE_KEY: app}
         finally:
             for job in jobs:
@@ -94,12 +96,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     # Starlette's own body limit answers in plain text; the contract wants {"detail": ...}.
     app.add_middleware(
-        BodySizeLimit,
+        BodySizeLimitMiddleware,
         max_bytes=settings.max_body_bytes,
         # An image, and room for the multipart envelope around it.
         larger={"/api/media": settings.media_max_bytes + 64 * 1024},
     )
-    app.add_middleware(ReaderSockets)
+    app.add_middleware(ReaderSocketsMiddleware)
 
     @app.exception_handler(OperationalError)
     @app.exception_handler(InterfaceError)
@@ -132,8 +134,9 @@ def serving(app: FastAPI) -> ASGIApp:
     """The ASGI app a server runs: every request observed (id, latency, log), security
     headers on everything, cached pages answered in front of `app`."""
     settings: Settings = app.state.settings
-    return Observed(
-        SecurityHeaders(CachedPages(app), settings), log_reads=settings.access_log == "all"
+    pages = CachedPagesMiddleware(app)
+    return ObservabilityMiddleware(
+        SecurityHeadersMiddleware(pages, settings), log_reads=settings.access_log == "all"
     )
 
 

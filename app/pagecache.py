@@ -3,7 +3,7 @@
 A breaking story brings a surge of readers, each loading the page once. The rendered page
 (and its gzipped form) is kept until the blog's offset moves, so a surge costs one render
 per change, not one per request. The cache learns of changes as a reader of the hub does,
-so a request for an unchanged page touches no database either, and `CachedPages` answers
+so a request for an unchanged page touches no database either, and `CachedPagesMiddleware` answers
 it before the framework is involved at all.
 """
 
@@ -19,8 +19,8 @@ from email.utils import format_datetime
 from fastapi import FastAPI, Request, Response, status
 from starlette.types import Receive, Scope, Send
 
-from app.hub import Hub
-from app.wire import Frame
+from app.live.hub import Hub
+from app.live.wire import Frame
 
 
 @dataclass(frozen=True)
@@ -135,7 +135,7 @@ def respond(request: Request, page: Rendered) -> Response:
     return response
 
 
-class CachedPages:
+class CachedPagesMiddleware:
     """What the server runs, in front of the app: a reader page or feed that is cached and
     current is answered here, before any middleware or routing, so that a surge of readers
     costs the least per request. Everything else goes to the app."""

@@ -8,7 +8,7 @@ from collections.abc import Awaitable, Callable
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from app.outages import DATABASE
+from app.ops.outages import DATABASE
 
 log = logging.getLogger("liveupdates.periodic")
 

@@ -16,8 +16,8 @@ from sqlmodel import col
 
 from app.db import Database
 from app.eventlog import Change, Publisher
-from app.metrics import SCHEDULED_PUBLISHED
 from app.models import Blog, Entry, EntryPublic, EntryStatus, now
+from app.ops.metrics import SCHEDULED_PUBLISHED
 
 
 async def publish(change: Change, slug: str, entry: Entry) -> EntryPublic:

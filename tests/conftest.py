@@ -18,7 +18,7 @@ from app import migrate
 from app.auth import create_token
 from app.config import Settings
 from app.db import Database
-from app.edge.options import uvicorn_options
+from app.live.edge.options import uvicorn_options
 from app.main import create_app, serving
 from app.models import Role
 from tests.services import RedisServer, free_port

@@ -27,7 +27,7 @@ from websockets.frames import Close, Frame, Opcode
 from websockets.protocol import State
 
 from app.config import Settings
-from app.edge.websocket import MAX_FRAME, WebSocketReader
+from app.live.edge.websocket import MAX_FRAME, WebSocketReader
 from tests.conftest import LiveServer, StartServer, Tokens
 from tests.test_live import Api
 

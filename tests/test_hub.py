@@ -8,10 +8,10 @@ from fastapi import FastAPI
 
 from app.db import Database
 from app.eventlog import Change, LoggedEvent
-from app.hub import Hub
+from app.live.hub import Hub
+from app.live.readers import QueueReader
+from app.live.wire import Frame, close_frame, websocket_frame
 from app.models import Blog
-from app.readers import QueueReader
-from app.wire import Frame, close_frame, websocket_frame
 
 
 class Recorder:

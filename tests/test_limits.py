@@ -1,7 +1,7 @@
 import httpx
 
-from app.edge.admission import Admission
 from app.limits import PostRate, client_address
+from app.live.edge.admission import Admission
 from tests.conftest import StartServer, Tokens
 from tests.services import RedisServer
 

@@ -16,9 +16,9 @@ from httpx_ws import aconnect_ws
 from httpx_ws.transport import ASGIWebSocketTransport
 from websockets.asyncio.client import ClientConnection, connect
 
-from app import hub as hub_module
-from app import live as live_module
-from app.readers import QueueReader, TransportReader
+from app.live import hub as hub_module
+from app.live import joining as live_module
+from app.live.readers import QueueReader, TransportReader
 from tests.conftest import LiveServer, StartServer, Tokens
 
 Event = dict[str, Any]

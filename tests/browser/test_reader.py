@@ -9,7 +9,7 @@ import httpx
 import pytest
 from playwright.async_api import Browser, Page, expect
 
-from app.edge.websocket import WebSocketReader
+from app.live.edge.websocket import WebSocketReader
 from tests.browser.conftest import Newsroom, open_live
 from tests.conftest import StartServer
 from tests.test_render import XSS_VECTORS

@@ -34,7 +34,7 @@ def security_headers(settings: Settings) -> list[tuple[str, str]]:
     ]
 
 
-class SecurityHeaders:
+class SecurityHeadersMiddleware:
     def __init__(self, app: ASGIApp, settings: Settings) -> None:
         self.app = app
         self.headers = security_headers(settings)

@@ -5,7 +5,7 @@ stays away, INFO when it is back; each counted in /metrics."""
 import logging
 import time
 
-from app.metrics import DEPENDENCY_EVENTS
+from app.ops.metrics import DEPENDENCY_EVENTS
 
 log = logging.getLogger("liveupdates.outages")
 

@@ -61,7 +61,7 @@ class TextFormatter(logging.Formatter):
 def configure(level: str = "info", fmt: str = "json") -> dict[str, Any]:
     """Set up logging for the server (and uvicorn's loggers); returns the config, which is
     also uvicorn's `log_config`, so that worker processes log the same way."""
-    formatter = "app.logs.JsonFormatter" if fmt == "json" else "app.logs.TextFormatter"
+    formatter = "app.ops.logs.JsonFormatter" if fmt == "json" else "app.ops.logs.TextFormatter"
     config: dict[str, Any] = {
         "version": 1,
         "disable_existing_loggers": False,
@@ -77,7 +77,7 @@ def configure(level: str = "info", fmt: str = "json") -> dict[str, Any]:
         "loggers": {
             "uvicorn": {"handlers": [], "propagate": True},
             "uvicorn.error": {"handlers": [], "propagate": True},
-            # Requests are logged by app.observability, with their id and route.
+            # Requests are logged by app.ops.observability, with their id and route.
             "uvicorn.access": {"handlers": [], "propagate": False},
         },
     }

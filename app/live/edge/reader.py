@@ -8,9 +8,9 @@ from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from app.live import Refused, replay, start_reading
-from app.readers import TransportReader
-from app.wire import Frame
+from app.live.joining import Refused, replay, start_reading
+from app.live.readers import TransportReader
+from app.live.wire import Frame
 
 log = logging.getLogger("liveupdates.readers")
 

@@ -1,17 +1,12 @@
-"""Readers' live connections: WebSocket (/ws/blogs/{slug}) and Server-Sent Events.
-
-Both follow the same path: subscribe first (live events start to collect), say hello with
-the offset delivery starts from, replay the event log after `since` page by page, then go
-live. Every offset reaches the reader once, in order, with no gap between replay and live.
-"""
+"""Readers through ASGI: the WebSocket middleware and the SSE route that serve readers when
+the server is not uvicorn with `app.live.edge` (other servers, test clients)."""
 
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Annotated, Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs
 
-import orjson
 from fastapi import APIRouter, Header, HTTPException, Query, Request, status
 from fastapi.responses import StreamingResponse
 from sqlmodel import col, select
@@ -23,116 +18,20 @@ from app.api.errors import errors
 from app.config import Settings
 from app.db import Database
 from app.deps import DatabaseDep, HubDep
-from app.eventlog import read_events
-from app.hub import REPLAY_PAGE, Hub, Reader
-from app.metrics import REPLAYED
-from app.models import Blog
-from app.readers import QueueReader, TransportReader
-from app.wire import (
-    BAD_OFFSET,
-    NO_SUCH_BLOG,
+from app.live.hub import Hub
+from app.live.joining import Refused, origin_allowed, parse_since, replay, start_reading
+from app.live.readers import QueueReader, TransportReader
+from app.live.wire import (
     POLICY_VIOLATION,
     SLOW_READER,
     SLOW_READER_REASON,
-    Frame,
 )
+from app.models import Blog
 
 router = APIRouter(tags=["live"])
 
 
-def parse_since(raw: str | None) -> int | None:
-    """`since` as given by a client: None, or a non-negative integer (ValueError otherwise)."""
-    if raw is None or raw == "":
-        return None
-    if not raw.isascii() or not raw.isdigit() or len(raw) > 18:
-        raise ValueError("since must be a non-negative integer offset")
-    return int(raw)
-
-
-def origin_allowed(origin: str | None, host: str | None, settings: Settings) -> bool:
-    """Refuse cross-site WebSocket hijacking: a browser always sends Origin."""
-    if origin is None:
-        return True  # not a browser; it could send any Origin it liked anyway
-    origin = origin.rstrip("/")
-    allowed = set(settings.allowed_origins)
-    if "*" in allowed or origin in allowed:
-        return True
-    if settings.public_url:
-        public = urlsplit(settings.public_url)
-        if origin == f"{public.scheme}://{public.netloc}":
-            return True
-    return urlsplit(origin).netloc == host
-
-
-class Refused(Exception):
-    """A reader that cannot be served: a close code for WebSockets, a status for SSE."""
-
-    def __init__(self, code: int, status: int, reason: str) -> None:
-        super().__init__(reason)
-        self.code, self.status, self.reason = code, status, reason
-
-
-def hello(blog: dict[str, Any], position: int) -> bytes:
-    return orjson.dumps({"type": "hello", "offset": position, "blog": {**blog, "offset": position}})
-
-
-async def start_reading(
-    hub: Hub, db: Database, slug: str, since_raw: str | None, reader: Reader
-) -> tuple[int, int, bytes, int | None]:
-    """Join `reader` to the blog: (blog id, position, hello, since). Leave when done.
-
-    Costs no query when the blog already has readers on this instance, so that a surge of
-    readers (a reconnect storm) does not become a surge of queries.
-    """
-    try:
-        since = parse_since(since_raw)
-    except ValueError as error:
-        raise Refused(BAD_OFFSET, 400, str(error)) from None
-    blog_id = await hub.resolve(slug)
-    if blog_id is None:
-        raise Refused(NO_SUCH_BLOG, 404, f"no blog {slug!r}")
-    position = await hub.join(blog_id, reader)
-    try:
-        if since is not None and since > position:
-            # It may have seen an event on its way here; the log knows.
-            async with db.read() as session:
-                latest = await session.scalar(
-                    select(col(Blog.last_offset)).where(col(Blog.id) == blog_id)
-                )
-            if since > (latest or 0):
-                raise Refused(
-                    BAD_OFFSET, 400, f"since={since} is beyond the latest offset {latest}"
-                )
-        reader.sent = position if since is None else since
-        return blog_id, position, hello(hub.blog(blog_id), position), since
-    except BaseException:
-        hub.leave(blog_id, reader)
-        raise
-
-
-async def replay(
-    db: Database, hub: Hub, blog_id: int, after: int, upto: int
-) -> AsyncIterator[Frame]:
-    """Events in (after, upto]: from the hub's memory when it has them all, else from the
-    event log a page at a time."""
-    recent = hub.history(blog_id, after, upto)
-    if recent is not None:
-        REPLAYED.inc(len(recent))
-        for frame in recent:
-            yield frame
-        return
-    while after < upto:
-        async with db.read() as session:
-            events = await read_events(session, blog_id, after, REPLAY_PAGE, upto=upto)
-        if not events:
-            return
-        REPLAYED.inc(len(events))
-        for event in events:
-            yield Frame(event.offset, event.data)
-        after = events[-1].offset
-
-
-class ReaderSockets:
+class ReaderSocketsMiddleware:
     """Outermost ASGI middleware serving readers' WebSockets at /ws/blogs/{slug}.
 
     Readers are the many; each open one costs memory for as long as it stays. So they are

@@ -8,8 +8,8 @@ from sqlalchemy import text
 
 from app.config import Settings
 from app.db import Database
-from app.hub import Hub
-from app.metrics import allowed, exposition
+from app.live.hub import Hub
+from app.ops.metrics import allowed, exposition
 
 router = APIRouter(include_in_schema=False)
 

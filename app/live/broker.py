@@ -15,8 +15,8 @@ from typing import Protocol
 import redis.asyncio as redis
 from redis.exceptions import RedisError
 
-from app.metrics import BROKER_RECONNECTS
-from app.outages import BROKER
+from app.ops.metrics import BROKER_RECONNECTS
+from app.ops.outages import BROKER
 
 log = logging.getLogger("liveupdates.broker")
 

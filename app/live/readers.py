@@ -15,8 +15,8 @@ import socket
 from collections import deque
 from collections.abc import Callable
 
-from app.metrics import SLOW_READERS
-from app.wire import SLOW_READER, SLOW_READER_REASON, Frame, close_frame
+from app.live.wire import SLOW_READER, SLOW_READER_REASON, Frame, close_frame
+from app.ops.metrics import SLOW_READERS
 
 # A dropped reader gets this long for the close frame to leave before the socket is cut.
 CLOSE_GRACE_SECONDS = 2.0

@@ -8,7 +8,7 @@ state parses the frames that come; between frames (nearly always: a reader sends
 every heartbeat) none is kept, since an OPEN connection with no partial frame has no state
 to remember, and an idle reader is then a few slots. We enforce what a reader may send:
 control frames only, a few per heartbeat. Events never pass through the library per reader: each is
-framed once per blog (`app.wire`) and the same bytes are written to every reader.
+framed once per blog (`app.live.wire`) and the same bytes are written to every reader.
 """
 
 import logging
@@ -22,10 +22,10 @@ from websockets.http11 import Request
 from websockets.protocol import State
 from websockets.server import ServerProtocol
 
-from app.edge.reader import ReaderConnection
-from app.live import Refused
-from app.readers import plain_websocket
-from app.wire import (
+from app.live.edge.reader import ReaderConnection
+from app.live.joining import Refused
+from app.live.readers import plain_websocket
+from app.live.wire import (
     DEFLATE,
     PING,
     POLICY_VIOLATION,

@@ -9,7 +9,7 @@ from app.config import Settings
 def uvicorn_options(settings: Settings) -> dict[str, Any]:
     return {
         # Every connection starts in our HTTP protocol, which hands readers to their own.
-        "http": "app.edge.http:HttpProtocol",
+        "http": "app.live.edge.http:HttpProtocol",
         # uvicorn's own WebSocket implementation serves only when the app is not ours.
         "ws": "websockets-sansio",
         "ws_per_message_deflate": False,

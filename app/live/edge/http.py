@@ -17,15 +17,15 @@ import httptools
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from app.config import Settings
-from app.edge import APP_STATE_KEY
-from app.edge.admission import Admission
-from app.edge.answers import error_answer
-from app.edge.sse import SseReader
-from app.edge.websocket import WebSocketReader
 from app.limits import client_address
-from app.live import origin_allowed
-from app.observability import request_id_of
-from app.security import security_headers
+from app.live.edge import APP_STATE_KEY
+from app.live.edge.admission import Admission
+from app.live.edge.answers import error_answer
+from app.live.edge.sse import SseReader
+from app.live.edge.websocket import WebSocketReader
+from app.live.joining import origin_allowed
+from app.ops.observability import request_id_of
+from app.ops.security import security_headers
 
 WS_PREFIX = "/ws/blogs/"
 SSE_SUFFIX = "/events"

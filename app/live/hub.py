@@ -25,13 +25,13 @@ from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import col
 
-from app.broker import Broker
 from app.db import Database
 from app.eventlog import read_events
-from app.metrics import DELIVERIES, READERS
+from app.live.broker import Broker
+from app.live.wire import Frame
 from app.models import Blog, BlogPublic
-from app.outages import DATABASE
-from app.wire import Frame
+from app.ops.metrics import DELIVERIES, READERS
+from app.ops.outages import DATABASE
 
 log = logging.getLogger("liveupdates.hub")
 

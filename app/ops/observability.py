@@ -6,8 +6,8 @@ import uuid
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.logs import request_id
-from app.metrics import REQUEST_SECONDS
+from app.ops.logs import request_id
+from app.ops.metrics import REQUEST_SECONDS
 
 log = logging.getLogger("liveupdates.access")
 
@@ -25,7 +25,7 @@ def request_id_of(headers: list[tuple[bytes, bytes]]) -> str:
     return uuid.uuid4().hex
 
 
-class Observed:
+class ObservabilityMiddleware:
     """Outermost HTTP middleware: sets the request id (from `X-Request-ID` or new), echoes
     it in the answer and times the request by route template. It logs a line for every
     write and every server error; for every request with `log_reads` (ACCESS_LOG=all),

@@ -9,11 +9,11 @@ sends ends the stream.
 from collections.abc import Callable
 from typing import Any
 
-from app.edge.answers import error_answer, http_answer
-from app.edge.reader import ReaderConnection
-from app.live import Refused
-from app.readers import server_sent_event
-from app.wire import SSE_KEEP_ALIVE, SSE_RESTART, Frame, sse_hello
+from app.live.edge.answers import error_answer, http_answer
+from app.live.edge.reader import ReaderConnection
+from app.live.joining import Refused
+from app.live.readers import server_sent_event
+from app.live.wire import SSE_KEEP_ALIVE, SSE_RESTART, Frame, sse_hello
 
 
 class SseReader(ReaderConnection):
