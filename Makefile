@@ -8,7 +8,7 @@ PORT   ?= 8000
 
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: install run serve test soak lint format clean test-tools bench bench-tools
+.PHONY: install run serve test test-fast soak lint format clean test-tools bench bench-tools
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -27,9 +27,13 @@ run: install
 test: install lint test-tools
 	$(BIN)/pytest
 
+## The quick loop: SQLite only, no browser, no server processes (under a minute)
+test-fast: install
+	$(BIN)/pytest tests --ignore=tests/system --ignore=tests/browser -k "not postgres" -q
+
 ## The fault and fuzz tests at full size (1,000 posts through a SIGKILL, 2,000 readers, ...)
 soak: install test-tools
-	SOAK=1 $(BIN)/pytest tests/test_faults.py tests/test_fuzz.py -v
+	SOAK=1 $(BIN)/pytest tests/system/test_faults.py tests/system/test_fuzz.py -v
 
 ## Debian's Chromium for the browser tests (Playwright's own download is not used) and
 ## Debian's nginx for the deployment tests

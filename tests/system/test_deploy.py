@@ -21,7 +21,7 @@ from app.config import Settings
 from tests.conftest import StartServer, Tokens
 from tests.services import Nginx, PrivatePostgres, RedisServer, Server
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 CHECK_JSONSCHEMA = str(Path(sys.executable).with_name("check-jsonschema"))
 
 
