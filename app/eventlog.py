@@ -3,7 +3,7 @@
     async with Change(db, hub) as change:
         blog = await change.claim_offset(slug)      # locks the blog row, offset += 1
         ...                                          # change rows through change.session
-        change.append(blog, {"type": "entry.created", "entry": ...})
+        change.append(blog, events.entry_created(entry))  # app/events.py
     # committed; only now is the event handed to the hub
 
 Postgres serialises writers of one blog on the row lock taken by the UPDATE; SQLite has one
@@ -30,13 +30,14 @@ log = logging.getLogger("liveupdates.events")
 
 
 class Publisher(Protocol):
-    def publish(self, blog_id: int, offset: int, data: bytes) -> None: ...
+    def publish(self, event: "LoggedEvent") -> None: ...
 
 
 @dataclass(frozen=True, slots=True)
 class LoggedEvent:
     blog_id: int
     offset: int
+    type: str
     data: bytes
 
 
@@ -76,7 +77,7 @@ class Change:
         await self._context.__aexit__(exc_type, exc, tb)
         if exc is None:
             for event, kind, fields in self._events:
-                self._publisher.publish(event.blog_id, event.offset, event.data)
+                self._publisher.publish(event)
                 log.info(kind, extra=fields)
             EVENTS_PUBLISHED.inc(len(self._events))
 
@@ -112,7 +113,8 @@ class Change:
         entry = event.get("entry")
         entry_id = entry["id"] if isinstance(entry, dict) else event.get("entry_id")
         fields = {"blog": blog.slug, "offset": blog.last_offset, "entry_id": entry_id}
-        self._events.append((LoggedEvent(blog.id, blog.last_offset, data), event["type"], fields))
+        logged = LoggedEvent(blog.id, blog.last_offset, event["type"], data)
+        self._events.append((logged, event["type"], fields))
         return data
 
     def abandon(self) -> None:
@@ -124,10 +126,10 @@ async def read_events(
     session: AsyncSession, blog_id: int, after: int, limit: int, upto: int | None = None
 ) -> Sequence[LoggedEvent]:
     """Events of a blog with offset > `after` (and <= `upto`), oldest first."""
-    query = select(col(Event.offset), col(Event.data)).where(
+    query = select(col(Event.offset), col(Event.type), col(Event.data)).where(
         col(Event.blog_id) == blog_id, col(Event.offset) > after
     )
     if upto is not None:
         query = query.where(col(Event.offset) <= upto)
     rows = await session.execute(query.order_by(col(Event.offset)).limit(limit))
-    return [LoggedEvent(blog_id, offset, data.encode()) for offset, data in rows]
+    return [LoggedEvent(blog_id, offset, type_, data.encode()) for offset, type_, data in rows]

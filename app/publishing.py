@@ -14,6 +14,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlmodel import col
 
+from app import events
 from app.db import Database
 from app.eventlog import Change, Publisher
 from app.models import Blog, Entry, EntryPublic, EntryStatus, now
@@ -30,7 +31,7 @@ async def publish(change: Change, slug: str, entry: Entry) -> EntryPublic:
     entry.version += 1
     await change.session.flush()
     public = EntryPublic.of(entry, slug)
-    change.append(blog, {"type": "entry.created", "entry": public.model_dump(mode="json")})
+    change.append(blog, events.entry_created(public))
     return public
 
 

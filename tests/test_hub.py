@@ -8,6 +8,7 @@ from fastapi import FastAPI
 
 from app.db import Database
 from app.eventlog import Change, LoggedEvent
+from app.live.broker import RedisBroker
 from app.live.hub import Hub
 from app.live.readers import QueueReader
 from app.live.wire import Frame, close_frame, websocket_frame
@@ -18,8 +19,8 @@ class Recorder:
     def __init__(self) -> None:
         self.events: list[LoggedEvent] = []
 
-    def publish(self, blog_id: int, offset: int, data: bytes) -> None:
-        self.events.append(LoggedEvent(blog_id, offset, data))
+    def publish(self, event: LoggedEvent) -> None:
+        self.events.append(event)
 
 
 async def log_events(db: Database, count: int) -> tuple[int, list[LoggedEvent]]:
@@ -61,7 +62,7 @@ async def test_out_of_order_and_duplicate_events_are_delivered_once_in_order(app
                 change.append(claimed, {"type": "note"})
         e4, e5, e6 = recorder.events
         for event in (e6, e4, e4, e5, e6):
-            hub.publish(event.blog_id, event.offset, event.data)
+            hub.publish(event)
         assert await received(reader, 3) == [4, 5, 6]
 
 
@@ -80,7 +81,7 @@ async def test_a_missing_event_is_read_from_the_log(app: FastAPI) -> None:
                 change.append(claimed, {"type": "note"})
         # Only the last one is published: 1 and 2 were "dropped by the broker".
         last = recorder.events[-1]
-        hub.publish(last.blog_id, last.offset, last.data)
+        hub.publish(last)
         assert await received(reader, 3) == [1, 2, 3]
         assert hub.filled == 2
 
@@ -146,3 +147,15 @@ def test_close_reasons_are_cut_at_whole_characters() -> None:
     assert frame[0] == 0x88 and frame[1] == len(frame) - 2 <= 125
     assert int.from_bytes(frame[2:4], "big") == 4404
     assert frame[4:].decode().startswith("no blog é")
+
+
+def test_broker_messages_carry_the_event_type_and_older_ones_are_read_too() -> None:
+    broker = RedisBroker("redis://127.0.0.1:6379/0")
+    got: list[LoggedEvent] = []
+    broker._on_message = got.append
+    data = b'{"type":"blog.updated","offset":4,"blog":{}}'
+    broker._dispatch(b"other 7 4 blog.updated\n" + data)
+    broker._dispatch(b"other 7 4\n" + data)  # from an instance before the type was sent
+    broker._dispatch(broker.instance + b" 7 5 entry.created\n{}")  # our own: skipped
+    broker._dispatch(b"garbage")
+    assert got == [LoggedEvent(7, 4, "blog.updated", data)] * 2

@@ -5,6 +5,7 @@ from sqlalchemy import case, select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col
 
+from app import events
 from app.api.errors import errors
 from app.deps import AdminToken, BlogDep, DatabaseDep, HubDep, SessionDep
 from app.eventlog import Change
@@ -79,5 +80,5 @@ async def update_blog(
         for field, value in changes.items():
             setattr(blog, field, value)
         public = BlogPublic.of(blog)
-        change.append(blog, {"type": "blog.updated", "blog": public.model_dump(mode="json")})
+        change.append(blog, events.blog_updated(public))
     return public

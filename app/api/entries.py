@@ -12,6 +12,7 @@ from fastapi import APIRouter, Header, HTTPException, Path, Query, Response, sta
 from sqlalchemy import and_, or_, select
 from sqlmodel import col
 
+from app import events
 from app.api.errors import errors
 from app.deps import (
     BlogDep,
@@ -165,7 +166,7 @@ async def create_entry(
         public = EntryPublic.of(entry, slug)
         as_json = public.model_dump(mode="json")
         if status_ == EntryStatus.published:
-            change.append(blog, {"type": "entry.created", "entry": as_json})
+            change.append(blog, events.entry_created(public))
         if idempotency_key is not None:
             change.session.add(
                 IdempotencyKey(
@@ -330,8 +331,7 @@ async def update_entry(
             if was_published:
                 blog = await change.claim_offset(slug)
                 assert blog is not None
-                event = {"type": "entry.updated", "entry": public.model_dump(mode="json")}
-                change.append(blog, event)
+                change.append(blog, events.entry_updated(public))
         else:
             change.abandon()
             public = EntryPublic.of(entry, slug)
@@ -362,7 +362,7 @@ async def delete_entry(
         if published:
             blog = await change.claim_offset(slug)
             assert blog is not None
-            change.append(blog, {"type": "entry.deleted", "entry_id": entry_id})
+            change.append(blog, events.entry_deleted(entry_id))
 
 
 preview_router = APIRouter(prefix="/api/preview", tags=["entries"])

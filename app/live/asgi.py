@@ -21,11 +21,7 @@ from app.deps import DatabaseDep, HubDep
 from app.live.hub import Hub
 from app.live.joining import Refused, origin_allowed, parse_since, replay, start_reading
 from app.live.readers import QueueReader, TransportReader
-from app.live.wire import (
-    POLICY_VIOLATION,
-    SLOW_READER,
-    SLOW_READER_REASON,
-)
+from app.live.wire import SLOW_READER_REASON, CloseCode
 from app.models import Blog
 
 router = APIRouter(tags=["live"])
@@ -65,12 +61,14 @@ async def serve_reader(
     if (await receive())["type"] != "websocket.connect":
         return
     headers = Headers(scope=scope)
+    # Closing before accepting refuses the upgrade (403).
+    refuse = {"type": "websocket.close", "code": CloseCode.POLICY_VIOLATION}
     if not origin_allowed(headers.get("origin"), headers.get("host"), settings):
-        await send({"type": "websocket.close", "code": POLICY_VIOLATION})  # 403 before accept
+        await send(refuse)
         return
     address = (scope.get("client") or ("",))[0]  # uvicorn applied trusted proxies' headers
     if not app.state.admission.open(address):
-        await send({"type": "websocket.close", "code": POLICY_VIOLATION})  # refused upgrade
+        await send(refuse)
         return
     try:
         await _serve_accepted(app, slug, scope, receive, send, transport)
@@ -136,7 +134,7 @@ async def _pump(
         while (batch := await reader.next_batch()) is not None:
             for frame in batch:
                 await send_text(frame.data)
-        await close(SLOW_READER, SLOW_READER_REASON)
+        await close(CloseCode.SLOW_READER, SLOW_READER_REASON)
 
     sender = asyncio.create_task(send())
     receiver = asyncio.create_task(_until_disconnect(receive))

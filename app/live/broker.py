@@ -12,15 +12,17 @@ import os
 from collections.abc import Awaitable, Callable
 from typing import Protocol
 
+import orjson
 import redis.asyncio as redis
 from redis.exceptions import RedisError
 
+from app.eventlog import LoggedEvent
 from app.ops.metrics import BROKER_RECONNECTS
 from app.ops.outages import BROKER
 
 log = logging.getLogger("liveupdates.broker")
 
-OnMessage = Callable[[int, int, bytes], None]
+OnMessage = Callable[[LoggedEvent], None]
 OnReconnect = Callable[[], Awaitable[None]]
 
 CHANNEL = "liveupdates:events"
@@ -34,7 +36,7 @@ SILENCE_SECONDS = 5.0
 class Broker(Protocol):
     async def start(self, on_message: OnMessage, on_reconnect: OnReconnect) -> None: ...
     async def stop(self) -> None: ...
-    def publish(self, blog_id: int, offset: int, data: bytes) -> None: ...
+    def publish(self, event: LoggedEvent) -> None: ...
     async def ping(self) -> bool: ...
 
 
@@ -47,7 +49,7 @@ class MemoryBroker:
     async def stop(self) -> None:
         pass
 
-    def publish(self, blog_id: int, offset: int, data: bytes) -> None:
+    def publish(self, event: LoggedEvent) -> None:
         pass
 
     async def ping(self) -> bool:
@@ -55,7 +57,9 @@ class MemoryBroker:
 
 
 class RedisBroker:
-    """Redis pub/sub on one channel; each message is `<instance> <blog> <offset>\\n<json>`."""
+    """Redis pub/sub on one channel; each message is
+    `<instance> <blog> <offset> <type>\\n<json>` (a message without the type, from an older
+    instance, is read too)."""
 
     def __init__(self, url: str, reconnect_seconds: float = 0.5) -> None:
         self.url = url
@@ -98,13 +102,15 @@ class RedisBroker:
         except (RedisError, OSError):
             return False
 
-    def publish(self, blog_id: int, offset: int, data: bytes) -> None:
-        message = b"%b %d %d\n%b" % (self.instance, blog_id, offset, data)
+    def publish(self, event: LoggedEvent) -> None:
+        message = b"%b %d %d %b\n%b" % (
+            self.instance, event.blog_id, event.offset, event.type.encode(), event.data
+        )  # fmt: skip
         try:
             self._outbox.put_nowait(message)
         except asyncio.QueueFull:
             # Redis has been away for a long while; other instances catch up from the log.
-            log.warning("redis outbox full; dropping the doorbell for blog %d", blog_id)
+            log.warning("redis outbox full; dropping the doorbell for blog %d", event.blog_id)
 
     def _client(self) -> redis.Redis:
         return redis.Redis.from_url(
@@ -170,10 +176,11 @@ class RedisBroker:
     def _dispatch(self, message: bytes) -> None:
         head, _, data = message.partition(b"\n")
         try:
-            instance, blog_id, offset = head.split(b" ")
+            instance, blog_id, offset, *kind = head.split(b" ")
             if instance != self.instance:
-                self._on_message(int(blog_id), int(offset), data)
-        except ValueError:
+                type_ = kind[0].decode() if kind else orjson.loads(data)["type"]
+                self._on_message(LoggedEvent(int(blog_id), int(offset), type_, data))
+        except (ValueError, KeyError, orjson.JSONDecodeError):
             log.warning("redis: ignoring a malformed message")
 
 

@@ -26,7 +26,8 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import col
 
 from app.db import Database
-from app.eventlog import read_events
+from app.eventlog import LoggedEvent, read_events
+from app.events import EventType
 from app.live.broker import Broker
 from app.live.wire import Frame
 from app.models import Blog, BlogPublic
@@ -38,7 +39,6 @@ log = logging.getLogger("liveupdates.hub")
 REPLAY_PAGE = 500
 # Recent frames kept per blog: readers resuming after a blip replay from memory.
 HISTORY = 256
-_BLOG_UPDATED = b'{"type":"blog.updated"'
 
 
 def _count(reader: object, change: int) -> None:
@@ -102,7 +102,7 @@ class Channel:
                 break
             self.last = frame.offset
             self.recent.append(frame)
-            if frame.data.startswith(_BLOG_UPDATED):
+            if frame.type == EventType.BLOG_UPDATED:
                 self.blog = orjson.loads(frame.data)["blog"]
             readers = tuple(self.readers)
             DELIVERIES.inc(len(readers))
@@ -133,7 +133,7 @@ class Channel:
                     log.warning("blog %s: offsets %s..%s missing", self.blog_id, self.last, target)
                     return
                 for event in events:
-                    self.pending.setdefault(event.offset, Frame(event.offset, event.data))
+                    self.pending.setdefault(event.offset, Frame.of(event))
                 self.hub.filled += len(events)
                 self._drain()  # (its own refill is a no-op: this task is the filler)
         except (SQLAlchemyError, OSError) as error:
@@ -158,7 +158,7 @@ class Channel:
         self.start(
             last,
             BlogPublic.of(blog).model_dump(mode="json"),
-            [Frame(e.offset, e.data) for e in events],
+            [Frame.of(e) for e in events],
         )
 
     def close(self) -> None:
@@ -204,15 +204,15 @@ class Hub:
             channel.close()
         await self.broker.stop()
 
-    def publish(self, blog_id: int, offset: int, data: bytes) -> None:
+    def publish(self, event: LoggedEvent) -> None:
         """Called once a change has committed: deliver here, and tell the other instances."""
-        self._received(blog_id, offset, data)
-        self.broker.publish(blog_id, offset, data)
+        self._received(event)
+        self.broker.publish(event)
 
-    def _received(self, blog_id: int, offset: int, data: bytes) -> None:
-        channel = self.channels.get(blog_id)
+    def _received(self, event: LoggedEvent) -> None:
+        channel = self.channels.get(event.blog_id)
         if channel is not None:
-            channel.offer(Frame(offset, data))
+            channel.offer(Frame.of(event))
 
     async def join(self, blog_id: int, reader: Reader) -> int:
         """Deliver the blog's events to `reader` from now on, until `leave`.

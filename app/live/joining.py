@@ -13,15 +13,12 @@ from urllib.parse import urlsplit
 import orjson
 from sqlmodel import col, select
 
+from app import events
 from app.config import Settings
 from app.db import Database
 from app.eventlog import read_events
 from app.live.hub import REPLAY_PAGE, Hub, Reader
-from app.live.wire import (
-    BAD_OFFSET,
-    NO_SUCH_BLOG,
-    Frame,
-)
+from app.live.wire import CloseCode, Frame
 from app.models import Blog
 from app.ops.metrics import REPLAYED
 
@@ -59,7 +56,7 @@ class Refused(Exception):
 
 
 def hello(blog: dict[str, Any], position: int) -> bytes:
-    return orjson.dumps({"type": "hello", "offset": position, "blog": {**blog, "offset": position}})
+    return orjson.dumps(events.hello(blog, position))
 
 
 async def start_reading(
@@ -73,10 +70,10 @@ async def start_reading(
     try:
         since = parse_since(since_raw)
     except ValueError as error:
-        raise Refused(BAD_OFFSET, 400, str(error)) from None
+        raise Refused(CloseCode.BAD_OFFSET, 400, str(error)) from None
     blog_id = await hub.resolve(slug)
     if blog_id is None:
-        raise Refused(NO_SUCH_BLOG, 404, f"no blog {slug!r}")
+        raise Refused(CloseCode.NO_SUCH_BLOG, 404, f"no blog {slug!r}")
     position = await hub.join(blog_id, reader)
     try:
         if since is not None and since > position:
@@ -87,7 +84,7 @@ async def start_reading(
                 )
             if since > (latest or 0):
                 raise Refused(
-                    BAD_OFFSET, 400, f"since={since} is beyond the latest offset {latest}"
+                    CloseCode.BAD_OFFSET, 400, f"since={since} is beyond the latest offset {latest}"
                 )
         reader.sent = position if since is None else since
         return blog_id, position, hello(hub.blog(blog_id), position), since
@@ -114,5 +111,5 @@ async def replay(
             return
         REPLAYED.inc(len(events))
         for event in events:
-            yield Frame(event.offset, event.data)
+            yield Frame.of(event)
         after = events[-1].offset

@@ -15,12 +15,12 @@ import socket
 from collections import deque
 from collections.abc import Callable
 
-from app.live.wire import SLOW_READER, SLOW_READER_REASON, Frame, close_frame
+from app.live.wire import SLOW_READER_REASON, CloseCode, Frame, close_frame
 from app.ops.metrics import SLOW_READERS
 
 # A dropped reader gets this long for the close frame to leave before the socket is cut.
 CLOSE_GRACE_SECONDS = 2.0
-_SLOW_READER_CLOSE = close_frame(SLOW_READER, SLOW_READER_REASON)
+_SLOW_READER_CLOSE = close_frame(CloseCode.SLOW_READER, SLOW_READER_REASON)
 
 
 def plain_websocket(frame: Frame) -> bytes:

@@ -6,6 +6,8 @@ handed to every reader that takes that form. WebSocket frames are built by the w
 library; nothing here parses bytes from a client.
 """
 
+from enum import IntEnum
+
 from websockets.extensions.permessage_deflate import (
     PerMessageDeflate,
     ServerPerMessageDeflateFactory,
@@ -13,16 +15,22 @@ from websockets.extensions.permessage_deflate import (
 from websockets.frames import Close, Opcode
 from websockets.frames import Frame as WsFrame
 
-# Close codes (RFC 6455 §7.4 and this server's own, in the 4000s).
-NORMAL = 1000
-UNSUPPORTED_DATA = 1003  # a reader sent a message: readers have nothing to say
-POLICY_VIOLATION = 1008  # e.g. too many control frames
-MESSAGE_TOO_BIG = 1009
-SERVER_ERROR = 1011
-SERVICE_RESTART = 1012
-BAD_OFFSET = 4400
-NO_SUCH_BLOG = 4404
-SLOW_READER = 4008
+from app.eventlog import LoggedEvent
+
+
+class CloseCode(IntEnum):
+    """The close codes this server sends (RFC 6455 §7.4, and its own in the 4000s); the
+    websockets library sends 1002, 1007 and 1009 for what breaks the RFC."""
+
+    UNSUPPORTED_DATA = 1003  # a reader sent a message: readers have nothing to say
+    POLICY_VIOLATION = 1008  # e.g. too many control frames
+    SERVER_ERROR = 1011
+    SERVICE_RESTART = 1012
+    BAD_OFFSET = 4400
+    NO_SUCH_BLOG = 4404
+    SLOW_READER = 4008
+
+
 SLOW_READER_REASON = "too slow; reconnect with ?since=<last offset>"
 
 # Readers get permessage-deflate without context takeover (RFC 7692 §7.1.1.1): each message
@@ -66,14 +74,19 @@ def sse_hello(greeting: bytes) -> bytes:
 class Frame:
     """An event, encoded once; its wire forms are built once each, on first use."""
 
-    __slots__ = ("offset", "data", "_ws", "_sse", "_deflated")
+    __slots__ = ("offset", "type", "data", "_ws", "_sse", "_deflated")
 
-    def __init__(self, offset: int, data: bytes) -> None:
+    def __init__(self, offset: int, data: bytes, type: str = "") -> None:
         self.offset = offset
+        self.type = type  # as stored with the event (app/events.py)
         self.data = data
         self._ws: bytes | None = None
         self._sse: bytes | None = None
         self._deflated: dict[int, bytes] | None = None
+
+    @classmethod
+    def of(cls, event: LoggedEvent) -> "Frame":
+        return cls(event.offset, event.data, event.type)
 
     @property
     def ws(self) -> bytes:

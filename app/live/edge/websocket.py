@@ -25,17 +25,7 @@ from websockets.server import ServerProtocol
 from app.live.edge.reader import ReaderConnection
 from app.live.joining import Refused
 from app.live.readers import plain_websocket
-from app.live.wire import (
-    DEFLATE,
-    PING,
-    POLICY_VIOLATION,
-    SERVER_ERROR,
-    SERVICE_RESTART,
-    UNSUPPORTED_DATA,
-    Frame,
-    close_frame,
-    websocket_frame,
-)
+from app.live.wire import DEFLATE, PING, CloseCode, Frame, close_frame, websocket_frame
 
 log = logging.getLogger("liveupdates.readers")
 _library_log = logging.getLogger("liveupdates.websockets")
@@ -114,7 +104,7 @@ class WebSocketReader(ReaderConnection):
         self.close_with(refused.code, refused.reason)
 
     def failed(self) -> None:
-        self.close_with(SERVER_ERROR, "server error; reconnect")
+        self.close_with(CloseCode.SERVER_ERROR, "server error; reconnect")
 
     # --- frames from the reader -------------------------------------------------------------
 
@@ -140,11 +130,11 @@ class WebSocketReader(ReaderConnection):
                 if opcode is Opcode.PONG:
                     self.awaiting_pong = False
             elif opcode is not Opcode.CLOSE:  # a message: readers have nothing to say
-                ws.fail(UNSUPPORTED_DATA, "readers send no messages")
+                ws.fail(CloseCode.UNSUPPORTED_DATA, "readers send no messages")
                 break
         budget = self.app.state.settings.reader_control_frames
         if self.control_frames > budget and ws.state is State.OPEN:
-            ws.fail(POLICY_VIOLATION, "too many control frames")
+            ws.fail(CloseCode.POLICY_VIOLATION, "too many control frames")
         self._write_out(ws)
         if self.reading and ws.state is State.OPEN and self.unparsed == 0:
             self.ws = None  # between frames: nothing to remember
@@ -180,4 +170,4 @@ class WebSocketReader(ReaderConnection):
         self.close(close_frame(code, reason))
 
     def shutdown(self) -> None:
-        self.close_with(SERVICE_RESTART, "server restarting; reconnect")
+        self.close_with(CloseCode.SERVICE_RESTART, "server restarting; reconnect")

@@ -1,0 +1,39 @@
+"""The events readers receive, named and built in one place (docs/API.md, "Live events").
+
+Each logged event is `{"type": ..., "offset": ..., ...}`; `hello` is sent to each reader
+as it joins and is never logged. The web clients use the same names (web/events.js).
+"""
+
+from enum import StrEnum
+from typing import Any
+
+from app.models import BlogPublic, EntryPublic
+
+
+class EventType(StrEnum):
+    ENTRY_CREATED = "entry.created"
+    ENTRY_UPDATED = "entry.updated"
+    ENTRY_DELETED = "entry.deleted"
+    BLOG_UPDATED = "blog.updated"
+    HELLO = "hello"
+
+
+def entry_created(entry: EntryPublic) -> dict[str, Any]:
+    return {"type": EventType.ENTRY_CREATED, "entry": entry.model_dump(mode="json")}
+
+
+def entry_updated(entry: EntryPublic) -> dict[str, Any]:
+    return {"type": EventType.ENTRY_UPDATED, "entry": entry.model_dump(mode="json")}
+
+
+def entry_deleted(entry_id: int) -> dict[str, Any]:
+    return {"type": EventType.ENTRY_DELETED, "entry_id": entry_id}
+
+
+def blog_updated(blog: BlogPublic) -> dict[str, Any]:
+    return {"type": EventType.BLOG_UPDATED, "blog": blog.model_dump(mode="json")}
+
+
+def hello(blog: dict[str, Any], offset: int) -> dict[str, Any]:
+    """What a reader is sent first: where delivery starts, and the blog as of there."""
+    return {"type": EventType.HELLO, "offset": offset, "blog": {**blog, "offset": offset}}
