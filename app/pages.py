@@ -15,10 +15,10 @@ from fastapi.responses import FileResponse
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from sqlmodel import col, select
 
-from app.api.entries import decode_cursor, encode_cursor
 from app.db import Database
 from app.models import Blog, BlogPublic, BlogStatus, Entry, EntryPublic, EntryStatus
 from app.pagecache import PageCache, respond
+from app.paging import NEWEST_FIRST, encode_cursor, older_than
 
 router = APIRouter(include_in_schema=False)
 
@@ -92,23 +92,18 @@ async def load_view(db: Database, blog_id: int, before: str | None = None) -> Bl
             raise HTTPException(status.HTTP_404_NOT_FOUND, "no such blog")
         query = select(Entry).where(col(Entry.blog_id) == blog_id, PUBLISHED)
         if before is not None:
-            published_at, entry_id = decode_cursor(before)
-            query = query.where(
-                (col(Entry.published_at) < published_at)
-                | ((col(Entry.published_at) == published_at) & (col(Entry.id) < entry_id))
-            )
-        newest_first = (col(Entry.published_at).desc(), col(Entry.id).desc())
-        entries = list(await session.scalars(query.order_by(*newest_first).limit(PAGE_SIZE + 1)))
+            query = query.where(older_than(before))
+        entries = list(await session.scalars(query.order_by(*NEWEST_FIRST).limit(PAGE_SIZE + 1)))
         pinned = await session.scalars(
             select(Entry)
             .where(col(Entry.blog_id) == blog_id, PUBLISHED, col(Entry.pinned))
-            .order_by(*newest_first)
+            .order_by(*NEWEST_FIRST)
             .limit(PINNED_MAX)
         )
         key_events = await session.scalars(
             select(Entry)
             .where(col(Entry.blog_id) == blog_id, PUBLISHED, col(Entry.key_event))
-            .order_by(*newest_first)
+            .order_by(*NEWEST_FIRST)
             .limit(KEY_EVENTS_MAX)
         )
         public = [EntryPublic.of(e, blog.slug) for e in entries[:PAGE_SIZE]]

@@ -1,15 +1,11 @@
 """Entries: posted by any newsroom token, edited by editors or their own reporter."""
 
-import base64
-import binascii
-import hashlib
 import re
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Any
 
-import orjson
 from fastapi import APIRouter, Header, HTTPException, Path, Query, Response, status
-from sqlalchemy import and_, or_, select
+from sqlalchemy import select
 from sqlmodel import col
 
 from app import events
@@ -25,8 +21,8 @@ from app.deps import (
     unauthorized,
 )
 from app.eventlog import Change
+from app.idempotency import Idempotent, KeyHeader
 from app.models import (
-    IDEMPOTENCY_KEY_MAX,
     ApiToken,
     BlogStatus,
     Entry,
@@ -37,10 +33,10 @@ from app.models import (
     EntryPublic,
     EntryStatus,
     EntryUpdate,
-    IdempotencyKey,
     Role,
     now,
 )
+from app.paging import NEWEST_FIRST, encode_cursor, older_than
 from app.publishing import publish
 from app.render import render_markdown
 
@@ -48,7 +44,6 @@ router = APIRouter(prefix="/api/blogs/{slug}/entries", tags=["entries"])
 
 # Entry ids are 32-bit integers on Postgres.
 EntryId = Annotated[int, Path(ge=1, le=2**31 - 1)]
-_IDEMPOTENCY_KEY = re.compile(rf"^[\x21-\x7e]{{1,{IDEMPOTENCY_KEY_MAX}}}$")
 _IF_MATCH = re.compile(r'^\s*(?:W/)?"?(\d{1,18})"?\s*$')
 # The patterns are documented; a header that breaks one answers 400, as the contract says.
 IfMatch = Annotated[str | None, Header(json_schema_extra={"pattern": r'^(\*|(W/)?"?\d{1,18}"?)$'})]
@@ -57,22 +52,6 @@ IfMatch = Annotated[str | None, Header(json_schema_extra={"pattern": r'^(\*|(W/)
 def _not_found(slug: str, entry_id: int | None = None) -> HTTPException:
     what = f"no entry {entry_id} in blog {slug!r}" if entry_id else f"no blog {slug!r}"
     return HTTPException(status.HTTP_404_NOT_FOUND, what)
-
-
-def encode_cursor(entry: Entry) -> str:
-    micros = int(entry.published_at.timestamp() * 1_000_000)
-    return base64.urlsafe_b64encode(f"{micros}.{entry.id}".encode()).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str) -> tuple[datetime, int]:
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        micros, entry_id = (int(part) for part in raw.split("."))
-        return datetime.fromtimestamp(micros / 1_000_000, UTC), entry_id
-    except (ValueError, binascii.Error, UnicodeDecodeError, OverflowError, OSError):
-        raise HTTPException(
-            status.HTTP_422_UNPROCESSABLE_CONTENT, "invalid `before` cursor"
-        ) from None
 
 
 def _publication(
@@ -106,23 +85,11 @@ async def create_entry(
     db: DatabaseDep,
     hub: HubDep,
     token: PostingToken,
-    idempotency_key: Annotated[
-        str | None, Header(json_schema_extra={"pattern": _IDEMPOTENCY_KEY.pattern})
-    ] = None,
+    idempotency_key: KeyHeader = None,
 ) -> EntryPublic | Response:
     """Post an entry. With an `Idempotency-Key`, a retry returns the first result."""
-    fingerprint = ""
-    if idempotency_key is not None:
-        if not _IDEMPOTENCY_KEY.match(idempotency_key):
-            raise HTTPException(
-                status.HTTP_400_BAD_REQUEST,
-                f"Idempotency-Key must be 1 to {IDEMPOTENCY_KEY_MAX} visible ASCII characters",
-            )
-        fingerprint = hashlib.sha256(
-            orjson.dumps([slug, payload.model_dump()], option=orjson.OPT_SORT_KEYS)
-        ).hexdigest()
-
     assert token.id is not None
+    idempotent = Idempotent.of(idempotency_key, token.id, [slug, payload.model_dump()])
     status_, publish_at = _publication(payload.status, payload.publish_at)
     async with Change(db, hub) as change:
         if status_ == EntryStatus.published:
@@ -131,21 +98,11 @@ async def create_entry(
             blog = await change.lock(slug)  # drafts take no offset: readers never see them
         if blog is None:
             raise _not_found(slug)
-        if idempotency_key is not None:
-            first = await change.session.get(IdempotencyKey, (token.id, idempotency_key))
+        if idempotent is not None:
+            first = await idempotent.first_answer(change.session)
             if first is not None:
                 change.abandon()
-                if first.fingerprint != fingerprint:
-                    raise HTTPException(
-                        status.HTTP_422_UNPROCESSABLE_CONTENT,
-                        "this Idempotency-Key was used for a different request",
-                    )
-                return Response(
-                    first.response,
-                    status.HTTP_201_CREATED,
-                    headers={"Idempotent-Replayed": "true"},
-                    media_type="application/json",
-                )
+                return first
         if blog.status == BlogStatus.ended:
             raise HTTPException(status.HTTP_409_CONFLICT, f"blog {slug!r} has ended")
         assert blog.id is not None
@@ -164,18 +121,10 @@ async def create_entry(
         change.session.add(entry)
         await change.session.flush()
         public = EntryPublic.of(entry, slug)
-        as_json = public.model_dump(mode="json")
         if status_ == EntryStatus.published:
             change.append(blog, events.entry_created(public))
-        if idempotency_key is not None:
-            change.session.add(
-                IdempotencyKey(
-                    token_id=token.id,
-                    key=idempotency_key,
-                    fingerprint=fingerprint,
-                    response=orjson.dumps(as_json).decode(),
-                )
-            )
+        if idempotent is not None:
+            idempotent.remember(change.session, public)
     response.headers["Location"] = f"/api/blogs/{slug}/entries/{entry.id}"
     response.headers["ETag"] = f'"{entry.version}"'
     return public
@@ -200,14 +149,8 @@ async def list_entries(
         raise unauthorized()
     query = select(Entry).where(col(Entry.blog_id) == blog.id, col(Entry.status) == status_)
     if before is not None:
-        published_at, entry_id = decode_cursor(before)
-        query = query.where(
-            or_(
-                col(Entry.published_at) < published_at,
-                and_(col(Entry.published_at) == published_at, col(Entry.id) < entry_id),
-            )
-        )
-    query = query.order_by(col(Entry.published_at).desc(), col(Entry.id).desc())
+        query = query.where(older_than(before))
+    query = query.order_by(*NEWEST_FIRST)
     query = query.limit(limit + 1)
     entries = list(await session.scalars(query))
     more = len(entries) > limit
