@@ -14,15 +14,16 @@ from app.auth import find_token
 from app.db import Database
 from app.live.hub import Hub
 from app.models import ApiToken, Blog, Role
+from app.services import services
 
 
 def get_db(request: Request) -> Database:
-    db: Database = request.app.state.db
+    db: Database = services(request.app).db
     return db
 
 
 def get_hub(request: Request) -> Hub:
-    hub: Hub = request.app.state.hub
+    hub: Hub = services(request.app).hub
     return hub
 
 
@@ -90,7 +91,7 @@ AdminToken = Annotated[ApiToken, Depends(require_role(Role.admin))]
 async def posting_token(request: Request, token: CurrentToken) -> ApiToken:
     """The current token, if it has not posted faster than the configured rate."""
     assert token.id is not None
-    wait = await request.app.state.post_rate.check(token.id)
+    wait = await services(request.app).post_rate.check(token.id)
     if wait:
         raise HTTPException(
             status.HTTP_429_TOO_MANY_REQUESTS,

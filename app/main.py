@@ -31,6 +31,7 @@ from app.pagecache import CachedPagesMiddleware, PageCache
 from app.pages import WEB
 from app.periodic import Every
 from app.publishing import publish_all_due
+from app.services import Services
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -46,18 +47,23 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             catchup_seconds=settings.hub_catchup_seconds,
             unknown_slug_seconds=settings.unknown_slug_seconds,
         )
-        app.state.db = db
-        app.state.hub = hub
-        app.state.heartbeat = Heartbeat(settings.heartbeat_seconds)
-        app.state.pages = PageCache(hub)
-        app.state.post_rate = make_post_rate(
+        post_rate = make_post_rate(
             settings.broker_url, settings.post_rate_per_minute, settings.post_burst
         )
-        app.state.admission = Admission(
-            settings.ws_connections_per_address,
-            settings.reader_connects_per_second,
-            settings.reader_connect_burst,
-            settings.reader_fd_reserve,
+        heartbeat = Heartbeat(settings.heartbeat_seconds)
+        app.state.services = Services(
+            settings=settings,
+            db=db,
+            hub=hub,
+            pages=PageCache(hub),
+            post_rate=post_rate,
+            admission=Admission(
+                settings.ws_connections_per_address,
+                settings.reader_connects_per_second,
+                settings.reader_connect_burst,
+                settings.reader_fd_reserve,
+            ),
+            heartbeat=heartbeat,
         )
         await hub.start()
         jobs = [
@@ -80,10 +86,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         finally:
             for job in jobs:
                 await job.stop()
-            app.state.heartbeat.stop()
+            heartbeat.stop()
             await hub.stop()
-            if isinstance(app.state.post_rate, SharedPostRate):
-                await app.state.post_rate.close()
+            if isinstance(post_rate, SharedPostRate):
+                await post_rate.close()
             await db.dispose()
             metrics.process_exiting()
 

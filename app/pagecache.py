@@ -3,8 +3,8 @@
 A breaking story brings a surge of readers, each loading the page once. The rendered page
 (and its gzipped form) is kept until the blog's offset moves, so a surge costs one render
 per change, not one per request. The cache learns of changes as a reader of the hub does,
-so a request for an unchanged page touches no database either, and `CachedPagesMiddleware` answers
-it before the framework is involved at all.
+so a request for an unchanged page touches no database either, and `CachedPagesMiddleware`
+answers it before the framework is involved at all.
 """
 
 import asyncio
@@ -20,7 +20,7 @@ from fastapi import FastAPI, Request, Response, status
 from starlette.types import Receive, Scope, Send
 
 from app.live.hub import Hub
-from app.live.wire import Frame
+from app.services import services
 
 
 @dataclass(frozen=True)
@@ -55,15 +55,6 @@ class Rendered:
         return status.HTTP_200_OK, headers, body
 
 
-class _OffsetWatcher:
-    """A hub reader that takes nothing: its channel's `last` is the blog's offset."""
-
-    sent = 0
-
-    def deliver(self, frame: Frame) -> None:
-        pass
-
-
 class PageCache:
     def __init__(self, hub: Hub) -> None:
         self.hub = hub
@@ -75,26 +66,24 @@ class PageCache:
         """The blog's latest offset as this instance knows it, without a query."""
         joined = self._watching.get(blog_id)
         if joined is None:
-            joined = self._watching[blog_id] = asyncio.ensure_future(
-                self.hub.join(blog_id, _OffsetWatcher())
-            )
+            joined = self._watching[blog_id] = asyncio.ensure_future(self.hub.follow(blog_id))
         try:
             await asyncio.shield(joined)
         except Exception:
             self._watching.pop(blog_id, None)  # the next request tries again
             raise
-        channel = self.hub.channels[blog_id]
-        assert channel.last is not None
-        return channel.last
+        offset = self.hub.offset_of(blog_id)
+        assert offset is not None
+        return offset
 
     def fresh(self, slug: str, kind: str) -> Rendered | None:
         """The cached rendering, if it is known and current; never waits."""
-        blog_id = self.hub.slugs.get(slug)
-        channel = self.hub.channels.get(blog_id) if blog_id is not None else None
-        if channel is None or channel.last is None:
+        blog_id = self.hub.id_of(slug)
+        offset = self.hub.offset_of(blog_id) if blog_id is not None else None
+        if blog_id is None or offset is None:
             return None
-        cached = self._rendered.get((channel.blog_id, kind))
-        return cached if cached is not None and cached.offset >= channel.last else None
+        cached = self._rendered.get((blog_id, kind))
+        return cached if cached is not None and cached.offset >= offset else None
 
     async def get(
         self,
@@ -152,7 +141,7 @@ class CachedPagesMiddleware:
             and not scope["query_string"]
             and (found := self.PATH.fullmatch(scope["path"])) is not None
         ):
-            cache: PageCache = self.app.state.pages
+            cache: PageCache = services(self.app).pages
             page = cache.fresh(found.group(1), "feed" if found.group(2) else "page")
             if page is not None:
                 scope["liveupdates.route"] = (

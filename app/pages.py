@@ -19,6 +19,7 @@ from app.db import Database
 from app.models import Blog, BlogPublic, BlogStatus, Entry, EntryPublic, EntryStatus
 from app.pagecache import PageCache, respond
 from app.paging import NEWEST_FIRST, encode_cursor, older_than
+from app.services import services
 
 router = APIRouter(include_in_schema=False)
 
@@ -57,12 +58,12 @@ templates.filters["plain_text"] = plain_text
 
 
 def _base_url(request: Request) -> str:
-    public: str = request.app.state.settings.public_url
+    public: str = services(request.app).settings.public_url
     return (public or str(request.base_url)).rstrip("/")
 
 
 async def _blog_id(request: Request, slug: str) -> int:
-    blog_id = await request.app.state.hub.resolve(slug)
+    blog_id = await services(request.app).hub.resolve(slug)
     if blog_id is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no blog {slug!r}")
     return int(blog_id)
@@ -154,7 +155,7 @@ def live_blog_posting(view: BlogView, url: str, publisher: str) -> dict[str, Any
 
 
 def _render_blog(request: Request, view: BlogView, before: str | None) -> bytes:
-    settings = request.app.state.settings
+    settings = services(request.app).settings
     url = f"{_base_url(request)}/blogs/{view.blog.slug}"
     zone = view.blog.timezone
     return (
@@ -181,7 +182,7 @@ async def blog_page(
 ) -> Response:
     """The reader's page: complete without JavaScript, live with it."""
     blog_id = await _blog_id(request, slug)
-    db: Database = request.app.state.db
+    db: Database = services(request.app).db
     if before is not None:  # older pages are rare: rendered as asked, not cached
         view = await load_view(db, blog_id, before)
         return Response(_render_blog(request, view, before), media_type="text/html")
@@ -190,7 +191,7 @@ async def blog_page(
         view = await load_view(db, blog_id)
         return view.offset, view.modified, _render_blog(request, view, None)
 
-    cache: PageCache = request.app.state.pages
+    cache: PageCache = services(request.app).pages
     return respond(request, await cache.get(blog_id, "page", render, "text/html; charset=utf-8"))
 
 
@@ -198,7 +199,7 @@ async def blog_page(
 async def blog_feed(request: Request, slug: str) -> Response:
     """Atom feed of the newest entries; an edit updates its entry."""
     blog_id = await _blog_id(request, slug)
-    db: Database = request.app.state.db
+    db: Database = services(request.app).db
 
     async def render() -> tuple[int, datetime, bytes]:
         async with db.read() as session:
@@ -224,7 +225,7 @@ async def blog_feed(request: Request, slug: str) -> Response:
         )
         return blog.last_offset, modified, body.encode()
 
-    cache: PageCache = request.app.state.pages
+    cache: PageCache = services(request.app).pages
     feed = await cache.get(blog_id, "feed", render, "application/atom+xml; charset=utf-8")
     return respond(request, feed)
 
@@ -232,7 +233,7 @@ async def blog_feed(request: Request, slug: str) -> Response:
 @router.get("/")
 async def index(request: Request) -> Response:
     """Every blog, live ones first."""
-    db: Database = request.app.state.db
+    db: Database = services(request.app).db
     async with db.read() as session:
         blogs = list(
             await session.scalars(

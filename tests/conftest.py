@@ -21,6 +21,7 @@ from app.db import Database
 from app.live.edge.options import uvicorn_options
 from app.main import create_app, serving
 from app.models import Role
+from app.services import services
 from tests.services import RedisServer, free_port
 
 POSTGRES_ADMIN_URL = os.environ.get(
@@ -105,7 +106,7 @@ async def _empty_tables(db: Database) -> None:
 
 @pytest.fixture
 def db(app: FastAPI) -> Database:
-    database: Database = app.state.db
+    database: Database = services(app).db
     return database
 
 

@@ -12,6 +12,7 @@ import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from types import SimpleNamespace
+from typing import Any
 
 import asyncpg
 import httpx
@@ -28,6 +29,7 @@ from websockets.protocol import State
 
 from app.config import Settings
 from app.live.edge.websocket import MAX_FRAME, WebSocketReader
+from app.services import services
 from tests.conftest import LiveServer, StartServer, Tokens
 from tests.test_live import Api
 
@@ -209,7 +211,7 @@ async def test_a_non_ascii_slugs_refusal_reaches_the_client_whole(live: LiveServ
 async def test_unknown_slugs_are_remembered_until_a_blog_has_it(
     live: LiveServer, tokens: Tokens
 ) -> None:
-    hub = live.app.state.hub
+    hub = services(live.app).hub
     for _ in range(2):
         with pytest.raises(websockets.ConnectionClosed) as closed:
             async with connect(f"{live.ws_url}/ws/blogs/later") as ws:
@@ -301,7 +303,7 @@ async def test_every_socket_of_an_address_counts(start_server: StartServer, toke
     server = await start_server(ws_connections_per_address=5, request_head_seconds=30)
     api = Api(server.url, tokens)
     await api.create_blog()
-    admission = server.app.state.admission
+    admission = services(server.app).admission
     async with raw(server, "127.0.0.2"), raw(server, "127.0.0.2"):  # half-open
         async with raw(server, "127.0.0.2") as c:
             await c.send(upgrade_request())
@@ -354,7 +356,7 @@ async def test_readers_are_refused_before_the_process_runs_out_of_files(
     server = await start_server(reader_fd_reserve=files - 6)  # room for 6 sockets
     api = Api(server.url, tokens)
     await api.create_blog()
-    admission = server.app.state.admission
+    admission = services(server.app).admission
     readers = []
     try:
         while admission.total < admission.reader_ceiling:  # room for one more
@@ -408,8 +410,8 @@ ALLOWED = {1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011, 1012, 1013, 101
 
 def _reader_for_fuzzing() -> tuple[WebSocketReader, RecordingTransport]:
     settings = Settings(reader_buffer_bytes=65536)
-    state = SimpleNamespace(settings=settings)
-    reader = WebSocketReader(SimpleNamespace(state=state), SimpleNamespace(connections=set()), None)
+    app_services: Any = SimpleNamespace(settings=settings)
+    reader = WebSocketReader(app_services, SimpleNamespace(connections=set()), None)
     transport = RecordingTransport()
     reader.connection_made(transport)
     reader.reading = True  # as after a handshake
@@ -467,7 +469,7 @@ async def test_the_first_reader_leaving_mid_load_refuses_no_one(
     await api.post("before")
     async with connect(f"{server.ws_url}/ws/blogs/live") as ws:
         await ws.recv()  # the slug is known now; the channel closes with its last reader
-    hub = server.app.state.hub
+    hub = services(server.app).hub
     for _ in range(100):
         if not hub.channels:
             break

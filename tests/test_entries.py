@@ -1,4 +1,5 @@
 import asyncio
+import dataclasses
 
 import httpx
 import orjson
@@ -8,6 +9,7 @@ from sqlalchemy import func, select
 
 from app.db import Database
 from app.models import Entry, Event
+from app.services import services
 from tests.conftest import Tokens
 
 Blog = dict[str, object]
@@ -394,7 +396,9 @@ async def test_posts_per_token_are_rate_limited(
 ) -> None:
     from app.limits import PostRate
 
-    app.state.post_rate = PostRate(per_minute=60, burst=3)
+    app.state.services = dataclasses.replace(
+        services(app), post_rate=PostRate(per_minute=60, burst=3)
+    )
     for n in range(3):
         assert (await post(client, blog, tokens.auth("reporter"), body=f"{n}")).status_code == 201
     limited = await post(client, blog, tokens.auth("reporter"), body="too fast")

@@ -13,6 +13,7 @@ from app.live.hub import Hub
 from app.live.readers import QueueReader
 from app.live.wire import Frame, close_frame, websocket_frame
 from app.models import Blog
+from app.services import services
 
 
 class Recorder:
@@ -49,14 +50,14 @@ async def received(reader: QueueReader, count: int) -> list[int]:
 
 
 async def test_out_of_order_and_duplicate_events_are_delivered_once_in_order(app: FastAPI) -> None:
-    hub: Hub = app.state.hub
-    blog_id, _ = await log_events(app.state.db, 3)
+    hub: Hub = services(app).hub
+    blog_id, _ = await log_events(services(app).db, 3)
     reader = QueueReader(1 << 20, "websocket")
     async with hub.subscribe(blog_id, reader) as position:
         assert position == 3  # everything logged so far is history for this reader
         recorder = Recorder()
         for _ in range(3):
-            async with Change(app.state.db, recorder) as change:
+            async with Change(services(app).db, recorder) as change:
                 claimed = await change.claim_offset("hub")
                 assert claimed is not None
                 change.append(claimed, {"type": "note"})
@@ -67,8 +68,8 @@ async def test_out_of_order_and_duplicate_events_are_delivered_once_in_order(app
 
 
 async def test_a_missing_event_is_read_from_the_log(app: FastAPI) -> None:
-    hub: Hub = app.state.hub
-    db: Database = app.state.db
+    hub: Hub = services(app).hub
+    db: Database = services(app).db
     blog_id, _ = await log_events(db, 0)
     reader = QueueReader(1 << 20, "websocket")
     async with hub.subscribe(blog_id, reader) as position:
@@ -87,8 +88,8 @@ async def test_a_missing_event_is_read_from_the_log(app: FastAPI) -> None:
 
 
 async def test_a_lost_last_event_is_caught_up(app: FastAPI) -> None:
-    hub: Hub = app.state.hub
-    db: Database = app.state.db
+    hub: Hub = services(app).hub
+    db: Database = services(app).db
     blog_id, _ = await log_events(db, 0)
     reader = QueueReader(1 << 20, "websocket")
     async with hub.subscribe(blog_id, reader):
@@ -102,8 +103,8 @@ async def test_a_lost_last_event_is_caught_up(app: FastAPI) -> None:
 
 
 async def test_the_channel_goes_when_its_last_reader_does(app: FastAPI) -> None:
-    hub: Hub = app.state.hub
-    blog_id, _ = await log_events(app.state.db, 1)
+    hub: Hub = services(app).hub
+    blog_id, _ = await log_events(services(app).db, 1)
     async with hub.subscribe(blog_id, QueueReader(1024, "websocket")):
         async with hub.subscribe(blog_id, QueueReader(1024, "websocket")):
             assert hub.reader_count() == 2

@@ -19,6 +19,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from app.live import hub as hub_module
 from app.live import joining as live_module
 from app.live.readers import QueueReader, TransportReader
+from app.services import services
 from tests.conftest import LiveServer, StartServer, Tokens
 
 Event = dict[str, Any]
@@ -368,7 +369,7 @@ async def test_shutdown_tells_readers_to_reconnect(server: LiveServer, api: Api)
 
 
 async def test_reader_protocol_details(server: LiveServer, api: Api) -> None:
-    hub = server.app.state.hub
+    hub = services(server.app).hub
     async with connect(f"{server.ws_url}/ws/blogs/live") as ws:
         await ws.recv()
         assert hub.reader_count() == 1

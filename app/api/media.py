@@ -10,6 +10,7 @@ from app.api.errors import errors
 from app.config import Settings
 from app.deps import CurrentToken
 from app.media import ImageTooLarge, NotAnImage, store_image
+from app.services import services
 
 router = APIRouter(prefix="/api/media", tags=["media"])
 
@@ -33,7 +34,7 @@ async def upload_media(
     """Upload a JPEG, PNG, WebP or GIF (multipart field `file`, up to `MEDIA_MAX_BYTES`).
     It is checked, stripped of metadata and stored under a content-hash name; the answer
     has the URL of a web-sized copy to put in an entry: `![alt](url "caption | credit")`."""
-    settings: Settings = request.app.state.settings
+    settings: Settings = services(request.app).settings
     data = await file.read(settings.media_max_bytes + 1)
     if len(data) > settings.media_max_bytes:
         raise HTTPException(

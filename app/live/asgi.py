@@ -23,6 +23,7 @@ from app.live.joining import Refused, origin_allowed, parse_since, replay, start
 from app.live.readers import QueueReader, TransportReader
 from app.live.wire import SLOW_READER_REASON, CloseCode
 from app.models import Blog
+from app.services import services
 
 router = APIRouter(tags=["live"])
 
@@ -57,7 +58,7 @@ async def serve_reader(
     app: Any, slug: str, scope: Scope, receive: Receive, send: Send, transport: Any
 ) -> None:
     """A reader's live connection: hello, the events after `since`, then live events."""
-    settings: Settings = app.state.settings
+    settings: Settings = services(app).settings
     if (await receive())["type"] != "websocket.connect":
         return
     headers = Headers(scope=scope)
@@ -67,21 +68,21 @@ async def serve_reader(
         await send(refuse)
         return
     address = (scope.get("client") or ("",))[0]  # uvicorn applied trusted proxies' headers
-    if not app.state.admission.open(address):
+    if not services(app).admission.open(address):
         await send(refuse)
         return
     try:
         await _serve_accepted(app, slug, scope, receive, send, transport)
     finally:
-        app.state.admission.close(address)
+        services(app).admission.close(address)
 
 
 async def _serve_accepted(
     app: Any, slug: str, scope: Scope, receive: Receive, send: Send, transport: Any
 ) -> None:
-    settings: Settings = app.state.settings
-    db: Database = app.state.db
-    hub: Hub = app.state.hub
+    settings: Settings = services(app).settings
+    db: Database = services(app).db
+    hub: Hub = services(app).hub
     await send({"type": "websocket.accept"})
 
     async def send_text(data: bytes) -> None:
@@ -181,7 +182,7 @@ async def blog_events(
             raise HTTPException(
                 status.HTTP_400_BAD_REQUEST, f"since={start} is beyond the latest offset {latest}"
             )
-    settings: Settings = request.app.state.settings
+    settings: Settings = services(request.app).settings
 
     async def stream() -> AsyncIterator[bytes]:
         reader = QueueReader(settings.reader_buffer_bytes, "sse")

@@ -54,6 +54,18 @@ class Reader(Protocol):
         """Take the frame now, without awaiting anything."""
 
 
+class _Follower:
+    """A reader that takes nothing: it keeps a channel open for `Hub.follow`."""
+
+    sent = 0
+
+    def deliver(self, frame: Frame) -> None:
+        pass
+
+
+_FOLLOWER = _Follower()
+
+
 class Channel:
     """One blog's readers, its delivery position, its latest state and recent events."""
 
@@ -283,6 +295,20 @@ class Hub:
     def forget_unknown(self, slug: str) -> None:
         """A blog was created with this slug: readers of it are no longer refused here."""
         self._unknown.pop(slug, None)
+
+    async def follow(self, blog_id: int) -> int:
+        """Keep the blog's channel, and so its offset, current with no reader of its own
+        (for the page cache); returns the offset."""
+        return await self.join(blog_id, _FOLLOWER)
+
+    def offset_of(self, blog_id: int) -> int | None:
+        """The offset delivered on this instance, if the blog has readers or a follower."""
+        channel = self.channels.get(blog_id)
+        return channel.last if channel is not None else None
+
+    def id_of(self, slug: str) -> int | None:
+        """The blog's id, if this instance has looked the slug up already (no query)."""
+        return self.slugs.get(slug)
 
     def blog(self, blog_id: int) -> dict[str, Any]:
         """The blog as of the offset its readers have been delivered (join first)."""

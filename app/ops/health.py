@@ -10,6 +10,7 @@ from app.config import Settings
 from app.db import Database
 from app.live.hub import Hub
 from app.ops.metrics import allowed, exposition
+from app.services import services
 
 router = APIRouter(include_in_schema=False)
 
@@ -44,7 +45,7 @@ async def _broker_ok(hub: Hub) -> bool:
 async def readyz(request: Request) -> JSONResponse:
     """The database and the broker answer: send this instance traffic. 503 otherwise."""
     database, broker = await asyncio.gather(
-        _database_ok(request.app.state.db), _broker_ok(request.app.state.hub)
+        _database_ok(services(request.app).db), _broker_ok(services(request.app).hub)
     )
     checks = {"database": "ok" if database else "down", "broker": "ok" if broker else "down"}
     return JSONResponse(checks, status_code=200 if database and broker else 503)
@@ -53,7 +54,7 @@ async def readyz(request: Request) -> JSONResponse:
 @router.get("/metrics")
 async def metrics(request: Request) -> Response:
     """Prometheus metrics: from private networks (METRICS_ALLOW) or with METRICS_TOKEN."""
-    settings: Settings = request.app.state.settings
+    settings: Settings = services(request.app).settings
     client = request.client.host if request.client else None
     if not allowed(
         client, settings.metrics_allow, settings.metrics_token, request.headers.get("authorization")

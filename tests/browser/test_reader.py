@@ -10,6 +10,7 @@ import pytest
 from playwright.async_api import Browser, Page, expect
 
 from app.live.edge.websocket import WebSocketReader
+from app.services import services
 from tests.browser.conftest import Newsroom, open_live
 from tests.conftest import StartServer
 from tests.test_render import XSS_VECTORS
@@ -238,7 +239,7 @@ async def test_ended_blog_says_so_and_stops(page: Page, newsroom: Newsroom) -> N
     await expect(page.locator("[data-ended]")).to_contain_text("This live blog has ended")
     await expect(page.locator("body")).to_have_attribute("data-connection", "ended")
     await page.wait_for_timeout(300)
-    assert newsroom.server.app.state.hub.reader_count() == 1  # only the page cache's watcher
+    assert services(newsroom.server.app).hub.reader_count() == 1  # only the page cache's watcher
 
 
 async def test_screenshot_for_the_readme(page: Page, newsroom: Newsroom) -> None:

@@ -26,6 +26,7 @@ from app.live.edge.websocket import WebSocketReader
 from app.live.joining import origin_allowed
 from app.ops.observability import request_id_of
 from app.ops.security import security_headers
+from app.services import services
 
 WS_PREFIX = "/ws/blogs/"
 SSE_SUFFIX = "/events"
@@ -73,12 +74,12 @@ class HttpProtocol(HttpToolsProtocol):
 
     @property
     def settings(self) -> Settings:
-        settings: Settings = self.edge_app.state.settings
+        settings: Settings = services(self.edge_app).settings
         return settings
 
     @property
     def admission(self) -> Admission:
-        admission: Admission = self.edge_app.state.admission
+        admission: Admission = services(self.edge_app).admission
         return admission
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
@@ -276,7 +277,7 @@ class HttpProtocol(HttpToolsProtocol):
             ("x-request-id", request_id_of(self.headers)),
         ]
         app, address = self._take_over()
-        reader = SseReader(app, self.server_state, address, headers)
+        reader = SseReader(services(app), self.server_state, address, headers)
         reader.connection_made(self.transport)
         self.transport.set_protocol(reader)
         reader.begin(unquote(slug), since)
@@ -308,7 +309,7 @@ class HttpProtocol(HttpToolsProtocol):
             head += [name, b": ", value, b"\r\n"]
         head.append(b"\r\n")
         app, address = self._take_over()
-        reader = WebSocketReader(app, self.server_state, address)
+        reader = WebSocketReader(services(app), self.server_state, address)
         reader.connection_made(self.transport)
         self.transport.set_protocol(reader)
         reader.handshake(b"".join(head), path[len(WS_PREFIX) :], since, origin_ok)

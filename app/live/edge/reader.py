@@ -11,6 +11,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from app.live.joining import Refused, replay, start_reading
 from app.live.readers import TransportReader
 from app.live.wire import Frame
+from app.services import Services
 
 log = logging.getLogger("liveupdates.readers")
 
@@ -63,15 +64,15 @@ class ReaderConnection(asyncio.Protocol):
     """
 
     __slots__ = (
-        "app", "server_state", "transport", "address", "reader", "blog_id", "starting",
+        "services", "server_state", "transport", "address", "reader", "blog_id", "starting",
         "beat", "_writable",
     )  # fmt: skip
     kind = ""
 
-    def __init__(self, app: Any, server_state: Any, address: str | None) -> None:
-        self.app = app
+    def __init__(self, services: Services, server_state: Any, address: str | None) -> None:
+        self.services = services
         self.server_state = server_state
-        self.address = address  # counted in app.state.admission until connection_lost
+        self.address = address  # counted in services.admission until connection_lost
         self.transport: asyncio.Transport | None = None
         self.reader: TransportReader | None = None
         self.blog_id: int | None = None
@@ -86,7 +87,7 @@ class ReaderConnection(asyncio.Protocol):
     # --- joining the blog -------------------------------------------------------------------
 
     def begin(self, slug: str, since: str | None) -> None:
-        self.beat = self.app.state.heartbeat.add(self)
+        self.beat = self.services.heartbeat.add(self)
         self.starting = asyncio.get_running_loop().create_task(self._start(slug, since))
         self.starting.add_done_callback(self._started)
 
@@ -108,7 +109,7 @@ class ReaderConnection(asyncio.Protocol):
     async def _start(self, slug: str, since_raw: str | None) -> None:
         transport = self.transport
         assert transport is not None
-        state = self.app.state
+        state = self.services
         limit = state.settings.reader_buffer_bytes
         wire = self.wire()
         reader = TransportReader(transport, limit, wire, self.kind)
@@ -164,7 +165,7 @@ class ReaderConnection(asyncio.Protocol):
         transport = self.transport
         if transport is None or transport.is_closing():
             return False
-        limit = self.app.state.settings.reader_buffer_bytes
+        limit = self.services.settings.reader_buffer_bytes
         if transport.get_write_buffer_size() + len(data) > limit:
             if self.reader is not None:
                 self.reader.drop()
@@ -200,7 +201,7 @@ class ReaderConnection(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.server_state.connections.discard(self)
-        state = self.app.state
+        state = self.services
         if self.starting is not None:
             self.starting.cancel()
         if self.reader is not None and self.blog_id is not None:

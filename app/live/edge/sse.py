@@ -14,6 +14,7 @@ from app.live.edge.reader import ReaderConnection
 from app.live.joining import Refused
 from app.live.readers import server_sent_event
 from app.live.wire import SSE_KEEP_ALIVE, SSE_RESTART, Frame, sse_hello
+from app.services import Services
 
 
 class SseReader(ReaderConnection):
@@ -21,9 +22,13 @@ class SseReader(ReaderConnection):
     kind = "sse"
 
     def __init__(
-        self, app: Any, server_state: Any, address: str | None, headers: list[tuple[str, str]]
+        self,
+        services: Services,
+        server_state: Any,
+        address: str | None,
+        headers: list[tuple[str, str]],
     ) -> None:
-        super().__init__(app, server_state, address)
+        super().__init__(services, server_state, address)
         self.headers = headers  # the answer's own (security headers, the request id)
         self.live = False  # the 200 has been written
 

@@ -26,6 +26,7 @@ from app.live.edge.reader import ReaderConnection
 from app.live.joining import Refused
 from app.live.readers import plain_websocket
 from app.live.wire import DEFLATE, PING, CloseCode, Frame, close_frame, websocket_frame
+from app.services import Services
 
 log = logging.getLogger("liveupdates.readers")
 _library_log = logging.getLogger("liveupdates.websockets")
@@ -48,8 +49,8 @@ class WebSocketReader(ReaderConnection):
     __slots__ = ("reading", "ws", "unparsed", "deflate_bits", "awaiting_pong", "control_frames")
     kind = "websocket"
 
-    def __init__(self, app: Any, server_state: Any, address: str | None) -> None:
-        super().__init__(app, server_state, address)
+    def __init__(self, services: Services, server_state: Any, address: str | None) -> None:
+        super().__init__(services, server_state, address)
         self.reading = False  # after the handshake, until the connection is closing
         self.ws: ServerProtocol | None = None  # the parser, while a frame is under way
         self.unparsed = 0  # bytes fed to it that are not yet whole frames
@@ -132,7 +133,7 @@ class WebSocketReader(ReaderConnection):
             elif opcode is not Opcode.CLOSE:  # a message: readers have nothing to say
                 ws.fail(CloseCode.UNSUPPORTED_DATA, "readers send no messages")
                 break
-        budget = self.app.state.settings.reader_control_frames
+        budget = self.services.settings.reader_control_frames
         if self.control_frames > budget and ws.state is State.OPEN:
             ws.fail(CloseCode.POLICY_VIOLATION, "too many control frames")
         self._write_out(ws)
