@@ -1,4 +1,14 @@
 # liveupdates: one app instance. docker-compose.yml runs the whole stack.
+
+# The wheel: the code with its web client, migrations and Alembic configuration inside.
+FROM python:3.11-slim AS wheel
+WORKDIR /src
+COPY pyproject.toml README.md alembic.ini ./
+COPY app ./app
+COPY migrations ./migrations
+COPY web ./web
+RUN pip wheel --no-deps --no-cache-dir -w /dist .
+
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
@@ -11,14 +21,9 @@ RUN groupadd --system liveupdates \
 
 WORKDIR /app
 
-# Dependencies first, from the project's own pyproject.toml, so that a change to the code
-# does not reinstall them.
-COPY pyproject.toml README.md alembic.ini ./
-RUN mkdir app && touch app/__init__.py && pip install --editable . && rm -r app
-
-COPY app ./app
-COPY migrations ./migrations
-COPY web ./web
+# The wheel and its dependencies (from pyproject.toml); nothing else of the checkout.
+COPY --from=wheel /dist /dist
+RUN pip install /dist/*.whl && rm -r /dist
 RUN mkdir -p /app/media /app/data && chown liveupdates:liveupdates /app/media /app/data
 
 USER liveupdates

@@ -81,7 +81,7 @@ class Settings(BaseSettings):
     # (on Postgres enforced by the server too, lock waits included); waiting for a pooled
     # connection or, on SQLite, for the one writer's turn.
     db_connect_timeout_seconds: float = Field(default=1.0, gt=0)
-    db_statement_timeout_seconds: float = Field(default=2.0, gt=0)
+    db_statement_timeout_seconds: float = Field(default=5.0, gt=0)
     db_pool_timeout_seconds: float = Field(default=5.0, gt=0)
 
     @field_validator("allowed_origins", "trusted_proxies", mode="before")

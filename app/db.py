@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, create_async_engine
 
 from app.config import Settings
@@ -74,6 +75,15 @@ def make_engine(settings: Settings, bounded: bool = True) -> AsyncEngine:
         connection.exec_driver_sql(f"BEGIN {mode}".strip())
 
     return engine
+
+
+# Postgres's own bounds ran out: statement_timeout (query_canceled), lock_timeout.
+_TIMED_OUT_SQLSTATES = {"57014", "55P03"}
+
+
+def timed_out(error: DBAPIError) -> bool:
+    """Whether the database refused a statement for taking too long (then: 503)."""
+    return getattr(error.orig, "sqlstate", None) in _TIMED_OUT_SQLSTATES
 
 
 class Database:

@@ -6,14 +6,14 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
-from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.types import ASGIApp
 
 from app import pages
 from app.api import blogs, entries, media, tokens
 from app.config import Settings
-from app.db import Database
+from app.db import Database, timed_out
 from app.idempotency import forget_expired
 from app.limits import BodySizeLimitMiddleware, SharedPostRate, make_post_rate
 from app.live import asgi as live
@@ -28,9 +28,9 @@ from app.ops.observability import ObservabilityMiddleware
 from app.ops.outages import DATABASE
 from app.ops.security import SecurityHeadersMiddleware
 from app.pagecache import CachedPagesMiddleware, PageCache
-from app.pages import WEB
 from app.periodic import Every
 from app.publishing import publish_all_due
+from app.resources import WEB
 from app.services import Services
 
 
@@ -109,12 +109,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.add_middleware(ReaderSocketsMiddleware)
 
+    @app.exception_handler(DBAPIError)
     @app.exception_handler(OperationalError)
     @app.exception_handler(InterfaceError)
     @app.exception_handler(PoolTimeoutError)
     @app.exception_handler(ConnectionError)
     @app.exception_handler(TimeoutError)
     async def database_unavailable(request: Request, exc: Exception) -> JSONResponse:
+        unreachable = isinstance(exc, OperationalError | InterfaceError)
+        if isinstance(exc, DBAPIError) and not unreachable and not timed_out(exc):
+            raise exc  # not the database being away or slow: a fault of ours, answered 500
         DATABASE.failed(f"{request.method} {request.url.path}", exc)
         return JSONResponse(
             {"detail": "the database is unavailable; retry shortly"},

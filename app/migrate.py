@@ -1,18 +1,15 @@
 """Apply the Alembic migrations: the only way the schema comes to exist."""
 
-from pathlib import Path
-
 from alembic import command
 from alembic.config import Config
 
 from app.config import Settings
-
-ROOT = Path(__file__).resolve().parent.parent
+from app.resources import ALEMBIC_INI, MIGRATIONS
 
 
 def alembic_config(settings: Settings) -> Config:
-    config = Config(str(ROOT / "alembic.ini"))
-    config.set_main_option("script_location", str(ROOT / "migrations"))
+    config = Config(str(ALEMBIC_INI))
+    config.set_main_option("script_location", str(MIGRATIONS))
     config.attributes["settings"] = settings
     config.attributes["configure_logging"] = False
     return config

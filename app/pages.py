@@ -4,7 +4,6 @@ import html
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
@@ -19,6 +18,7 @@ from app.db import Database
 from app.models import Blog, BlogPublic, BlogStatus, Entry, EntryPublic, EntryStatus
 from app.pagecache import PageCache, respond
 from app.paging import NEWEST_FIRST, encode_cursor, older_than
+from app.resources import TEMPLATES, WEB
 from app.services import services
 
 router = APIRouter(include_in_schema=False)
@@ -27,10 +27,10 @@ PAGE_SIZE = 20
 PINNED_MAX = 5
 KEY_EVENTS_MAX = 30
 FEED_SIZE = 50
-WEB = Path(__file__).resolve().parent.parent / "web"
+
 
 templates = Environment(
-    loader=FileSystemLoader(Path(__file__).parent / "templates"),
+    loader=FileSystemLoader(TEMPLATES),
     autoescape=select_autoescape(["html", "xml", "atom"]),
     trim_blocks=True,
     lstrip_blocks=True,

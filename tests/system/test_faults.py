@@ -10,6 +10,7 @@ import sqlite3
 import time
 from pathlib import Path
 
+import asyncpg
 import httpx
 import orjson
 import pytest
@@ -293,22 +294,29 @@ def test_stalled_readers_are_cut_off_and_resume_without_a_gap() -> None:
     assert (outcome.missing, outcome.duplicated, outcome.disordered) == (0, 0, 0)
 
 
-@pytest.mark.parametrize("settings", ["sqlite"], indirect=True)
-async def test_a_sqlite_writer_held_up_gets_503_in_bounded_time(
+async def test_a_writer_held_up_by_a_lock_gets_503_in_bounded_time(
     start_server: StartServer, tokens: Tokens, settings: Settings
 ) -> None:
-    """Another process holds SQLite's write lock: posts wait at most the statement bound,
-    then get 503 with Retry-After and store nothing; once the lock is gone they succeed."""
+    """Another client holds the blog's lock (SQLite's write lock; the row on Postgres):
+    posts wait at most the statement bound, then get 503 with Retry-After and store
+    nothing; once the lock is gone they succeed."""
     server = await start_server(db_statement_timeout_seconds=0.5)
     async with httpx.AsyncClient(base_url=server.url, timeout=10) as client:
         r = await client.post(
             "/api/blogs", json={"slug": "locked", "title": "Locked"}, headers=tokens.auth("admin")
         )
         assert r.status_code == 201
-        path = make_url(settings.database_url).database
-        assert path is not None
-        holder = sqlite3.connect(path, isolation_level=None)
-        holder.execute("BEGIN IMMEDIATE")
+        url = make_url(settings.database_url)
+        if settings.is_sqlite:
+            assert url.database is not None
+            holder = sqlite3.connect(url.database, isolation_level=None)
+            holder.execute("BEGIN IMMEDIATE")
+        else:
+            pg = await asyncpg.connect(
+                host=url.host, port=url.port, user=url.username, database=url.database
+            )
+            await pg.execute("BEGIN")
+            await pg.execute("SELECT * FROM blog WHERE slug = 'locked' FOR UPDATE")
         try:
             started = time.monotonic()
             r = await client.post(
@@ -316,9 +324,13 @@ async def test_a_sqlite_writer_held_up_gets_503_in_bounded_time(
             )
             took = time.monotonic() - started
         finally:
-            holder.execute("ROLLBACK")
-            holder.close()
-        assert r.status_code == 503 and "retry-after" in r.headers
+            if settings.is_sqlite:
+                holder.execute("ROLLBACK")
+                holder.close()
+            else:
+                await pg.execute("ROLLBACK")
+                await pg.close()
+        assert r.status_code == 503 and "retry-after" in r.headers, r.text
         assert took < 2.0
         r = await client.post(
             "/api/blogs/locked/entries", json={"body": "goes"}, headers=tokens.auth("editor")

@@ -106,6 +106,10 @@ async def two_instances(
             log_level="info",
             broker_url=f"redis://127.0.0.1:{broker_port}/0",
             shutdown_grace_seconds="5",
+            # Bounds for an answer within 3 s (the default statement bound is 5 s, for
+            # writers queueing on a busy blog's lock).
+            db_statement_timeout_seconds="2",
+            db_connect_timeout_seconds="1",
         )
         await server.start()
         servers.append(server)
