@@ -2,103 +2,23 @@
 // the blog: it resumes from the offset the page was rendered at, applies each event once,
 // in order, and never moves the text under a reader who has scrolled down.
 
+import { $, el } from "./dom.js";
+import { label, localizeTimes, renderEntry, summary, timeElement } from "./entry.js";
+import { EVENT } from "./events.js";
+import { follow } from "./follow.js";
+
 const body = document.body;
 const slug = body.dataset.blog;
-const $ = (selector) => document.querySelector(selector);
-
-const timeFormat = new Intl.DateTimeFormat(undefined, { hour: "2-digit", minute: "2-digit" });
-const dateFormat = new Intl.DateTimeFormat(undefined, { day: "numeric", month: "short" });
-const fullFormat = new Intl.DateTimeFormat(undefined, { dateStyle: "full", timeStyle: "short" });
-const relative = new Intl.RelativeTimeFormat(undefined, { numeric: "auto" });
-
-function label(date) {
-  const minutes = Math.round((Date.now() - date) / 60000);
-  if (minutes >= 0 && minutes < 60) {
-    return minutes < 1 ? "just now" : relative.format(-minutes, "minute");
-  }
-  const today = new Date().toDateString() === date.toDateString();
-  return timeFormat.format(date) + (today ? "" : " " + dateFormat.format(date));
-}
-
-// Times arrive in UTC (and the blog's zone, for readers without JavaScript): show them
-// in the reader's own time, relative while recent.
-function localizeTimes(root) {
-  for (const time of root.querySelectorAll("time[data-time]")) {
-    const date = new Date(time.getAttribute("datetime"));
-    if (Number.isNaN(date.getTime())) continue;
-    time.textContent = time.classList.contains("updated-time")
-      ? timeFormat.format(date)
-      : label(date);
-    time.title = fullFormat.format(date);
-  }
-}
-
-function el(tag, className, text) {
-  const node = document.createElement(tag);
-  if (className) node.className = className;
-  if (text !== undefined) node.textContent = text;
-  return node;
-}
-
-function timeElement(iso, className) {
-  const time = el("time", className);
-  time.dateTime = iso;
-  time.dataset.time = "";
-  return time;
-}
-
-// The same markup as the server's _entry.html. `entry.html` is sanitised by the server;
-// everything else goes in as text.
-function renderEntry(entry, prefix = "entry") {
-  const article = el(
-    "article",
-    "entry" + (entry.key_event ? " key-event" : "") + (entry.pinned ? " pinned" : ""),
-  );
-  article.id = `${prefix}-${entry.id}`;
-  article.dataset.id = entry.id;
-  article.dataset.version = entry.version;
-  const meta = el("header", "entry-meta");
-  const link = el("a", "permalink");
-  link.href = `#entry-${entry.id}`;
-  link.title = "Link to this update";
-  link.append(timeElement(entry.published_at));
-  meta.append(link);
-  if (entry.key_event) meta.append(el("span", "badge key", "Key event"));
-  if (entry.pinned) meta.append(el("span", "badge pin", "Pinned"));
-  article.append(meta);
-  if (entry.headline) article.append(el("h2", "headline", entry.headline));
-  const content = el("div", "body");
-  content.innerHTML = entry.html;
-  article.append(content);
-  const foot = el("footer", "entry-foot");
-  foot.append(el("span", "author", entry.author));
-  if (entry.updated_at) {
-    const updated = el("span", "updated", "Updated ");
-    updated.append(timeElement(entry.updated_at, "updated-time"));
-    foot.append(updated);
-  }
-  article.append(foot);
-  localizeTimes(article);
-  return article;
-}
-
-function summary(entry) {
-  if (entry.headline) return entry.headline;
-  const text = el("div");
-  text.innerHTML = entry.html;
-  const plain = text.textContent.replace(/\s+/g, " ").trim();
-  return plain.length > 90 ? plain.slice(0, 89) + "…" : plain;
-}
 
 if (slug) {
   localizeTimes(document);
   setInterval(() => localizeTimes(document), 60_000);
-  if (!("archive" in body.dataset)) follow();
+  if (!("archive" in body.dataset)) followBlog();
   enableOlder();
   reportHeight();
 }
 
-function follow() {
+function followBlog() {
   const feed = $("[data-feed]");
   const pinnedArea = $("[data-pinned]");
   const keyList = $("[data-key-events]");
@@ -108,11 +28,7 @@ function follow() {
   let offset = Number(body.dataset.offset) || 0;
   let ended = body.dataset.status === "ended";
   let held = []; // new entries waiting behind the "N new updates" button, oldest first
-  let socket = null;
-  let source = null;
-  let attempts = 0;
-  let failures = 0;
-  let timer = null;
+  let following = null;
 
   function setStatus(state) {
     body.dataset.connection = state;
@@ -149,7 +65,7 @@ function follow() {
   function upsertPinned(entry) {
     const existing = document.getElementById(`pinned-${entry.id}`);
     if (entry.pinned) {
-      const article = renderEntry(entry, "pinned");
+      const article = renderEntry(entry, { prefix: "pinned" });
       if (existing) existing.replaceWith(article);
       else pinnedArea.prepend(article);
     } else if (existing) {
@@ -227,85 +143,35 @@ function follow() {
     }
     if (ended) {
       setStatus("ended");
-      disconnect();
+      following?.stop();
     } else if (wasEnded) {
-      connect();
+      start();
     }
   }
 
   function apply(event) {
-    if (event.type === "hello") {
-      if (event.blog) applyBlog(event.blog);
-      if (!ended) setStatus("live");
-      return;
-    }
-    if (event.offset <= offset) return; // seen already
     offset = event.offset;
     switch (event.type) {
-      case "entry.created": return created(event.entry);
-      case "entry.updated": return updated(event.entry);
-      case "entry.deleted": return removed(event.entry_id);
-      case "blog.updated": return applyBlog(event.blog);
+      case EVENT.ENTRY_CREATED: return created(event.entry);
+      case EVENT.ENTRY_UPDATED: return updated(event.entry);
+      case EVENT.ENTRY_DELETED: return removed(event.entry_id);
+      case EVENT.BLOG_UPDATED: return applyBlog(event.blog);
     }
   }
 
-  function disconnect() {
-    clearTimeout(timer);
-    socket?.close(1000);
-    socket = null;
-    source?.close();
-    source = null;
+  function start() {
+    following = follow({
+      slug,
+      offset,
+      onEvent: apply,
+      onHello: (hello) => hello.blog && applyBlog(hello.blog),
+      onStatus: (state) => setStatus(ended ? "ended" : state),
+      eventSourceFallback: true,
+    });
   }
-
-  function retry() {
-    clearTimeout(timer);
-    // Exponential backoff with jitter, so that a restarted server is not hit by every
-    // reader in the same instant.
-    const delay = Math.min(15000, 500 * 2 ** attempts++) * (0.5 + Math.random());
-    timer = setTimeout(connect, delay);
-  }
-
-  function connect() {
-    if (ended || socket || source) return;
-    if (failures >= 3 && "EventSource" in window) return followEvents();
-    const scheme = location.protocol === "https:" ? "wss:" : "ws:";
-    const url = `${scheme}//${location.host}/ws/blogs/${encodeURIComponent(slug)}?since=${offset}`;
-    let opened = false;
-    socket = new WebSocket(url);
-    socket.onmessage = (message) => {
-      opened = true;
-      attempts = 0;
-      failures = 0;
-      apply(JSON.parse(message.data));
-    };
-    socket.onclose = (close) => {
-      socket = null;
-      if (close.code === 4400) return location.reload(); // our offset is no good: start afresh
-      if (ended) return setStatus("ended");
-      if (close.code === 4404) return setStatus("offline");
-      if (!opened) failures++;
-      setStatus("reconnecting");
-      retry();
-    };
-  }
-
-  // When WebSockets keep failing (a proxy that refuses them), Server-Sent Events do the
-  // same job; the browser resumes them by itself with Last-Event-ID.
-  function followEvents() {
-    source = new EventSource(`/blogs/${encodeURIComponent(slug)}/events?since=${offset}`);
-    source.onmessage = (message) => apply(JSON.parse(message.data));
-    source.onerror = () => !ended && setStatus("reconnecting");
-  }
-
-  window.addEventListener("online", () => {
-    if (!socket && !source && !ended) {
-      attempts = 0;
-      connect();
-    }
-  });
 
   if (ended) setStatus("ended");
-  else connect();
+  else start();
 }
 
 // "Load older updates" works as a link without JavaScript; with it, older updates are

@@ -4,7 +4,11 @@
 // its own Idempotency-Key, and is retried until the server answers, so a post is never
 // lost and never doubled; what is being typed survives a reload.
 
-const $ = (selector) => document.querySelector(selector);
+import { $, button, el } from "./dom.js";
+import { renderEntry } from "./entry.js";
+import { EVENT } from "./events.js";
+import { follow } from "./follow.js";
+
 const TOKEN_KEY = "liveupdates.token";
 const OUTBOX_KEY = "liveupdates.outbox";
 const BLOG_KEY = "liveupdates.blog";
@@ -19,27 +23,8 @@ const state = {
   entries: new Map(), // id -> entry, published ones
   drafts: new Map(), // id -> entry, drafts and scheduled ones
   offset: 0,
-  socket: null,
-  retry: 0,
+  following: null, // the blog's events, from follow.js
 };
-
-const timeFormat = new Intl.DateTimeFormat(undefined, {
-  day: "numeric", month: "short", hour: "2-digit", minute: "2-digit",
-});
-
-function el(tag, className, text) {
-  const node = document.createElement(tag);
-  if (className) node.className = className;
-  if (text !== undefined) node.textContent = text;
-  return node;
-}
-
-function button(label, onClick, className) {
-  const node = el("button", className, label);
-  node.type = "button";
-  node.addEventListener("click", onClick);
-  return node;
-}
 
 class NetworkError extends Error {}
 
@@ -175,41 +160,22 @@ function setConnection(label) {
 }
 
 function connect() {
-  if (state.socket) {
-    state.socket.onclose = null;
-    state.socket.close();
-  }
+  state.following?.stop();
   const slug = state.slug;
-  const scheme = location.protocol === "https:" ? "wss:" : "ws:";
-  const socket = new WebSocket(
-    `${scheme}//${location.host}/ws/blogs/${encodeURIComponent(slug)}?since=${state.offset}`,
-  );
-  state.socket = socket;
-  socket.onmessage = (message) => {
-    const event = JSON.parse(message.data);
-    if (event.type === "hello") {
-      state.retry = 0;
-      setConnection("live");
-      return;
-    }
-    if (event.offset <= state.offset) return;
-    state.offset = event.offset;
-    apply(event);
-  };
-  socket.onclose = (close) => {
-    if (state.socket !== socket || slug !== state.slug) return;
-    setConnection("reconnecting");
-    if (close.code === 4400) {
-      openBlog(slug); // the blog was reset behind us: start again from the API
-      return;
-    }
-    const delay = Math.min(10000, 250 * 2 ** state.retry++) * (0.5 + Math.random() / 2);
-    setTimeout(() => slug === state.slug && connect(), delay);
-  };
+  state.following = follow({
+    slug,
+    offset: state.offset,
+    onEvent: (event) => {
+      state.offset = event.offset;
+      apply(event);
+    },
+    onStatus: setConnection,
+    onReset: () => openBlog(slug), // the blog was reset behind us: start again from the API
+  });
 }
 
 function apply(event) {
-  if (event.type === "entry.created" || event.type === "entry.updated") {
+  if (event.type === EVENT.ENTRY_CREATED || event.type === EVENT.ENTRY_UPDATED) {
     const entry = event.entry;
     const known = state.entries.get(entry.id);
     if (known && known.version > entry.version) return;
@@ -217,10 +183,10 @@ function apply(event) {
     state.drafts.delete(entry.id); // a draft or scheduled entry went out
     renderList($("#entries"), state.entries, "Nothing published yet.");
     removeCard($("#drafts"), entry.id, state.drafts, "No drafts.");
-  } else if (event.type === "entry.deleted") {
+  } else if (event.type === EVENT.ENTRY_DELETED) {
     state.entries.delete(event.entry_id);
     removeCard($("#entries"), event.entry_id, state.entries, "Nothing published yet.");
-  } else if (event.type === "blog.updated") {
+  } else if (event.type === EVENT.BLOG_UPDATED) {
     state.blog = event.blog;
     showBlogSettings();
   }
@@ -254,25 +220,14 @@ function removeCard(container, id, map, empty) {
   if (!map.size) container.replaceChildren(el("p", "empty", empty));
 }
 
+// The entry as readers see it (entry.js), with what the newsroom does to it.
 function card(entry) {
-  const article = el(
-    "article",
-    "entry" + (entry.key_event ? " key-event" : "") + (entry.pinned ? " pinned" : ""),
-  );
-  article.dataset.id = entry.id;
-  article.dataset.version = entry.version;
-  const meta = el("header", "entry-meta");
   const when = entry.status === "scheduled" ? entry.publish_at : entry.published_at;
-  meta.append(el("time", "", timeFormat.format(new Date(when))), el("span", "", entry.author));
-  if (entry.status !== "published") meta.append(el("span", `badge ${entry.status}`, entry.status));
-  if (entry.key_event) meta.append(el("span", "badge key", "Key event"));
-  if (entry.pinned) meta.append(el("span", "badge pin", "Pinned"));
-  if (entry.updated_at) meta.append(el("span", "nr-hint", "updated"));
-  article.append(meta);
-  if (entry.headline) article.append(el("h3", "headline", entry.headline));
-  const body = el("div", "body");
-  body.innerHTML = entry.html; // sanitised by the server
-  article.append(body);
+  const link = `/blogs/${encodeURIComponent(entry.blog)}#entry-${entry.id}`;
+  const article = renderEntry(entry, { prefix: "card", at: when, link });
+  if (entry.status !== "published") {
+    article.querySelector(".entry-meta").append(el("span", `badge ${entry.status}`, entry.status));
+  }
   const actions = el("div", "actions");
   if (entry.status !== "published") {
     actions.append(button("Publish now", () => change(entry, { status: "published" }), "primary"));
@@ -632,6 +587,8 @@ function showBlogSettings() {
   $("#b-status").value = state.blog.status;
 }
 
+const dateTime = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "short" });
+
 async function loadTokens() {
   const answer = await api("GET", "/api/tokens");
   if (answer.status !== 200) return;
@@ -642,7 +599,7 @@ async function loadTokens() {
       row.append(
         el("td", "", t.name),
         el("td", "", t.role),
-        el("td", "", timeFormat.format(new Date(t.created_at))),
+        el("td", "", dateTime.format(new Date(t.created_at))),
         el("td", "", t.revoked_at ? "revoked" : "active"),
       );
       const cell = el("td");

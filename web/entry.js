@@ -1,0 +1,101 @@
+// @ts-check
+// An entry as readers and the newsroom see it: the same markup as the server's
+// app/templates/_entry.html. `entry.html` is sanitised by the server; everything else goes
+// in as text. Times arrive in UTC and are shown in the reader's own zone, relative while
+// recent.
+
+import { el } from "./dom.js";
+
+const timeFormat = new Intl.DateTimeFormat(undefined, { hour: "2-digit", minute: "2-digit" });
+const dateFormat = new Intl.DateTimeFormat(undefined, { day: "numeric", month: "short" });
+const fullFormat = new Intl.DateTimeFormat(undefined, { dateStyle: "full", timeStyle: "short" });
+const relative = new Intl.RelativeTimeFormat(undefined, { numeric: "auto" });
+
+/** @param {Date} date */
+export function label(date) {
+  const minutes = Math.round((Date.now() - date.getTime()) / 60000);
+  if (minutes >= 0 && minutes < 60) {
+    return minutes < 1 ? "just now" : relative.format(-minutes, "minute");
+  }
+  const today = new Date().toDateString() === date.toDateString();
+  return timeFormat.format(date) + (today ? "" : " " + dateFormat.format(date));
+}
+
+/** @param {ParentNode} root */
+export function localizeTimes(root) {
+  for (const time of root.querySelectorAll("time[data-time]")) {
+    const date = new Date(time.getAttribute("datetime") || "");
+    if (Number.isNaN(date.getTime())) continue;
+    time.textContent = time.classList.contains("updated-time")
+      ? timeFormat.format(date)
+      : label(date);
+    /** @type {HTMLElement} */ (time).title = fullFormat.format(date);
+  }
+}
+
+/**
+ * @param {string} iso
+ * @param {string} [className]
+ */
+export function timeElement(iso, className) {
+  const time = /** @type {HTMLTimeElement} */ (el("time", className));
+  time.dateTime = iso;
+  time.dataset.time = "";
+  return time;
+}
+
+/**
+ * @typedef {{id: number, blog: string, headline: string | null, html: string,
+ *   author: string, key_event: boolean, pinned: boolean, published_at: string,
+ *   updated_at: string | null, version: number, status?: string,
+ *   publish_at?: string | null}} Entry
+ */
+
+/**
+ * @param {Entry} entry
+ * @param {{prefix?: string, at?: string, link?: string}} [options]
+ *   `at`: the time shown (published, or when a scheduled entry goes out); `link`: where the
+ *   time links to (this entry on its blog's page).
+ */
+export function renderEntry(entry, options = {}) {
+  const { prefix = "entry", at = entry.published_at, link = `#entry-${entry.id}` } = options;
+  const article = el(
+    "article",
+    "entry" + (entry.key_event ? " key-event" : "") + (entry.pinned ? " pinned" : ""),
+  );
+  article.id = `${prefix}-${entry.id}`;
+  article.dataset.id = String(entry.id);
+  article.dataset.version = String(entry.version);
+  const meta = el("header", "entry-meta");
+  const permalink = /** @type {HTMLAnchorElement} */ (el("a", "permalink"));
+  permalink.href = link;
+  permalink.title = "Link to this update";
+  permalink.append(timeElement(at));
+  meta.append(permalink);
+  if (entry.key_event) meta.append(el("span", "badge key", "Key event"));
+  if (entry.pinned) meta.append(el("span", "badge pin", "Pinned"));
+  article.append(meta);
+  if (entry.headline) article.append(el("h2", "headline", entry.headline));
+  const content = el("div", "body");
+  content.innerHTML = entry.html;
+  article.append(content);
+  const foot = el("footer", "entry-foot");
+  foot.append(el("span", "author", entry.author));
+  if (entry.updated_at) {
+    const updated = el("span", "updated", "Updated ");
+    updated.append(timeElement(entry.updated_at, "updated-time"));
+    foot.append(updated);
+  }
+  article.append(foot);
+  localizeTimes(article);
+  return article;
+}
+
+/** A line of text for an entry: its headline, or the start of its text. @param {Entry} entry */
+export function summary(entry) {
+  if (entry.headline) return entry.headline;
+  const text = el("div");
+  text.innerHTML = entry.html;
+  const plain = (text.textContent || "").replace(/\s+/g, " ").trim();
+  return plain.length > 90 ? plain.slice(0, 89) + "…" : plain;
+}

@@ -1,0 +1,16 @@
+// @ts-check
+// The events a blog's readers receive, named as the server names them (app/events.py),
+// and the close codes a reader acts on (docs/API.md).
+
+export const EVENT = Object.freeze({
+  HELLO: "hello",
+  ENTRY_CREATED: "entry.created",
+  ENTRY_UPDATED: "entry.updated",
+  ENTRY_DELETED: "entry.deleted",
+  BLOG_UPDATED: "blog.updated",
+});
+
+export const CLOSE = Object.freeze({
+  BAD_OFFSET: 4400, // our offset is no good: start afresh from the page or the API
+  NO_SUCH_BLOG: 4404,
+});

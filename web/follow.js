@@ -1,0 +1,113 @@
+// @ts-check
+// Following a blog's events: a WebSocket resumed from the last offset seen, with backoff
+// and jitter between attempts; Server-Sent Events when WebSockets keep failing (a proxy
+// that refuses them). Each event reaches `onEvent` once, in order.
+
+import { CLOSE, EVENT } from "./events.js";
+
+/**
+ * @typedef {{type: string, offset?: number, [key: string]: any}} LiveEvent
+ * @typedef {"live" | "reconnecting" | "offline"} Connection
+ * @typedef {object} Options
+ * @property {string} slug
+ * @property {number} offset  the last offset already shown
+ * @property {(event: LiveEvent) => void} onEvent  each event after `offset`, in order
+ * @property {(hello: LiveEvent) => void} [onHello]
+ * @property {(state: Connection) => void} [onStatus]
+ * @property {() => void} [onReset]  the offset is no good (close 4400): start afresh
+ * @property {boolean} [eventSourceFallback]
+ */
+
+/** @param {Options} options */
+export function follow(options) {
+  const { slug, onEvent, onHello, onStatus = () => {}, onReset = () => location.reload() } = options;
+  let offset = options.offset;
+  /** @type {WebSocket | null} */ let socket = null;
+  /** @type {EventSource | null} */ let source = null;
+  let attempts = 0;
+  let failures = 0;
+  let stopped = false;
+  /** @type {ReturnType<typeof setTimeout> | undefined} */ let timer;
+
+  /** @param {LiveEvent} event */
+  function receive(event) {
+    if (event.type === EVENT.HELLO) {
+      attempts = 0;
+      failures = 0;
+      onHello?.(event);
+      onStatus("live");
+      return;
+    }
+    if (event.offset === undefined || event.offset <= offset) return; // seen already
+    offset = event.offset;
+    onEvent(event);
+  }
+
+  function retry() {
+    clearTimeout(timer);
+    // Exponential backoff with jitter, so that a restarted server is not hit by every
+    // reader in the same instant.
+    const delay = Math.min(15000, 500 * 2 ** attempts++) * (0.5 + Math.random());
+    timer = setTimeout(connect, delay);
+  }
+
+  function connect() {
+    if (stopped || socket || source) return;
+    if (options.eventSourceFallback && failures >= 3 && "EventSource" in window) {
+      return followEvents();
+    }
+    const scheme = location.protocol === "https:" ? "wss:" : "ws:";
+    const path = `/ws/blogs/${encodeURIComponent(slug)}?since=${offset}`;
+    const ws = new WebSocket(`${scheme}//${location.host}${path}`);
+    socket = ws;
+    let opened = false;
+    ws.onmessage = (message) => {
+      opened = true;
+      receive(JSON.parse(message.data));
+    };
+    ws.onclose = (close) => {
+      if (socket !== ws) return;
+      socket = null;
+      if (stopped) return;
+      if (close.code === CLOSE.BAD_OFFSET) return onReset();
+      if (close.code === CLOSE.NO_SUCH_BLOG) return onStatus("offline");
+      if (!opened) failures++;
+      onStatus("reconnecting");
+      retry();
+    };
+  }
+
+  // The browser resumes these by itself, with Last-Event-ID.
+  function followEvents() {
+    source = new EventSource(`/blogs/${encodeURIComponent(slug)}/events?since=${offset}`);
+    source.onmessage = (message) => receive(JSON.parse(message.data));
+    source.onerror = () => !stopped && onStatus("reconnecting");
+  }
+
+  function stop() {
+    stopped = true;
+    clearTimeout(timer);
+    const ws = socket;
+    socket = null;
+    ws?.close(1000);
+    source?.close();
+    source = null;
+  }
+
+  function resume() {
+    if (!stopped && (socket || source)) return;
+    stopped = false;
+    attempts = 0;
+    connect();
+  }
+
+  window.addEventListener("online", () => {
+    if (!stopped && !socket && !source) {
+      attempts = 0;
+      connect();
+    }
+  });
+
+  connect();
+  return { stop, resume };
+}
