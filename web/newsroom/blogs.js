@@ -1,0 +1,108 @@
+// The blog open in the newsroom: its entries and drafts from the API, then its events live.
+
+import { $, el } from "../dom.js";
+import { EVENT } from "../events.js";
+import { follow } from "../follow.js";
+import { showBlogSettings } from "./admin.js";
+import { api } from "./api.js";
+import { restoreCompose } from "./compose.js";
+import { removeCard, renderList, renderLists } from "./entries.js";
+import { BLOG_KEY, state } from "./state.js";
+
+// --- blogs -----------------------------------------------------------------------------
+
+export async function loadBlogs(select) {
+  const answer = await api("GET", "/api/blogs");
+  state.blogs = answer.data.blogs;
+  const picker = $("#blog-select");
+  picker.replaceChildren(
+    ...state.blogs.map((b) => {
+      const option = el("option", "", b.status === "ended" ? `${b.title} (ended)` : b.title);
+      option.value = b.slug;
+      return option;
+    }),
+  );
+  const wanted = select || localStorage.getItem(BLOG_KEY);
+  const slug = state.blogs.some((b) => b.slug === wanted) ? wanted : state.blogs[0]?.slug;
+  if (slug) {
+    picker.value = slug;
+    await openBlog(slug);
+  }
+}
+
+export async function openBlog(slug) {
+  state.slug = slug;
+  localStorage.setItem(BLOG_KEY, slug);
+  $("#reader-link").href = `/blogs/${encodeURIComponent(slug)}`;
+  restoreCompose();
+  state.entries.clear();
+  state.drafts.clear();
+  // The blog (and its offset) first: entries read after it are at least as new, and the
+  // socket replays from that offset, so nothing falls between the two.
+  const blog = await api("GET", `/api/blogs/${slug}`);
+  state.blog = blog.data;
+  state.offset = blog.data.offset;
+  showBlogSettings();
+  const base = `/api/blogs/${slug}/entries?limit=100`;
+  const [published, drafts, scheduled] = await Promise.all([
+    api("GET", base),
+    api("GET", `${base}&status=draft`),
+    api("GET", `${base}&status=scheduled`),
+  ]);
+  for (const e of published.data.entries) state.entries.set(e.id, e);
+  for (const e of [...drafts.data.entries, ...scheduled.data.entries]) state.drafts.set(e.id, e);
+  renderLists();
+  connect();
+}
+
+export async function refreshDrafts() {
+  const base = `/api/blogs/${state.slug}/entries?limit=100`;
+  const [drafts, scheduled] = await Promise.all([
+    api("GET", `${base}&status=draft`),
+    api("GET", `${base}&status=scheduled`),
+  ]);
+  state.drafts.clear();
+  for (const e of [...drafts.data.entries, ...scheduled.data.entries]) state.drafts.set(e.id, e);
+  renderList($("#drafts"), state.drafts, "No drafts.");
+}
+
+// --- live ------------------------------------------------------------------------------
+
+export function setConnection(label) {
+  const badge = $("#connection");
+  badge.dataset.state = label;
+  badge.textContent = label;
+}
+
+export function connect() {
+  state.following?.stop();
+  const slug = state.slug;
+  state.following = follow({
+    slug,
+    offset: state.offset,
+    onEvent: (event) => {
+      state.offset = event.offset;
+      apply(event);
+    },
+    onStatus: setConnection,
+    onReset: () => openBlog(slug), // the blog was reset behind us: start again from the API
+  });
+}
+
+export function apply(event) {
+  if (event.type === EVENT.ENTRY_CREATED || event.type === EVENT.ENTRY_UPDATED) {
+    const entry = event.entry;
+    const known = state.entries.get(entry.id);
+    if (known && known.version > entry.version) return;
+    state.entries.set(entry.id, entry);
+    state.drafts.delete(entry.id); // a draft or scheduled entry went out
+    renderList($("#entries"), state.entries, "Nothing published yet.");
+    removeCard($("#drafts"), entry.id, state.drafts, "No drafts.");
+  } else if (event.type === EVENT.ENTRY_DELETED) {
+    state.entries.delete(event.entry_id);
+    removeCard($("#entries"), event.entry_id, state.entries, "Nothing published yet.");
+  } else if (event.type === EVENT.BLOG_UPDATED) {
+    state.blog = event.blog;
+    showBlogSettings();
+  }
+}

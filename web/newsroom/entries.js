@@ -1,0 +1,182 @@
+// The lists of published entries and drafts: cards, curation, edits in place.
+
+import { $, button, el } from "../dom.js";
+import { renderEntry } from "../entry.js";
+import { api, detail } from "./api.js";
+import { state } from "./state.js";
+
+// --- entries ---------------------------------------------------------------------------
+
+export function newestFirst(map) {
+  return [...map.values()].sort(
+    (a, b) => (b.pinned - a.pinned) || b.published_at.localeCompare(a.published_at) || b.id - a.id,
+  );
+}
+
+export function renderLists() {
+  renderList($("#entries"), state.entries, "Nothing published yet.");
+  renderList($("#drafts"), state.drafts, "No drafts.");
+}
+
+export function renderList(container, map, empty) {
+  // A card being edited stays as it is; what changed under it shows when it is saved.
+  const editing = new Map(
+    [...container.querySelectorAll(".entry.editing")].map((node) => [node.dataset.id, node]),
+  );
+  const cards = newestFirst(map).map((entry) => editing.get(String(entry.id)) || card(entry));
+  container.replaceChildren(...(cards.length ? cards : [el("p", "empty", empty)]));
+}
+
+export function removeCard(container, id, map, empty) {
+  const existing = container.querySelector(`[data-id="${id}"]`);
+  if (existing) existing.remove();
+  if (!map.size) container.replaceChildren(el("p", "empty", empty));
+}
+
+// The entry as readers see it (entry.js), with what the newsroom does to it.
+export function card(entry) {
+  const when = entry.status === "scheduled" ? entry.publish_at : entry.published_at;
+  const link = `/blogs/${encodeURIComponent(entry.blog)}#entry-${entry.id}`;
+  const article = renderEntry(entry, { prefix: "card", at: when, link });
+  if (entry.status !== "published") {
+    article.querySelector(".entry-meta").append(el("span", `badge ${entry.status}`, entry.status));
+  }
+  const actions = el("div", "actions");
+  if (entry.status !== "published") {
+    actions.append(button("Publish now", () => change(entry, { status: "published" }), "primary"));
+  }
+  actions.append(
+    button("Edit", () => edit(article, entry)),
+    button(entry.pinned ? "Unpin" : "Pin", () => change(entry, { pinned: !entry.pinned })),
+    button(entry.key_event ? "Not a key event" : "Key event", () =>
+      change(entry, { key_event: !entry.key_event }),
+    ),
+    button("Delete", () => remove(entry)),
+  );
+  article.append(actions);
+  return article;
+}
+
+export function track(entry) {
+  const map = entry.status === "published" ? state.entries : state.drafts;
+  (map === state.entries ? state.drafts : state.entries).delete(entry.id);
+  const known = map.get(entry.id);
+  if (!known || known.version <= entry.version) map.set(entry.id, entry);
+  renderLists();
+}
+
+export function say(message) {
+  const note = $("#c-upload");
+  note.textContent = message;
+}
+
+export async function change(entry, fields) {
+  const answer = await api("PATCH", `/api/blogs/${state.slug}/entries/${entry.id}`, {
+    json: fields,
+    headers: { "If-Match": `"${entry.version}"` },
+  }).catch(() => null);
+  if (!answer) return say("Not changed: the server cannot be reached.");
+  if (answer.status === 412) {
+    say("Someone changed this entry meanwhile: it has been reloaded; try again.");
+    await reloadEntry(entry.id);
+    return;
+  }
+  if (answer.status !== 200) return say(`Not changed: ${detail(answer)}`);
+  track(answer.data);
+}
+
+export async function reloadEntry(id) {
+  const answer = await api("GET", `/api/blogs/${state.slug}/entries/${id}`);
+  if (answer.status === 200) track(answer.data);
+}
+
+export async function remove(entry) {
+  const what = entry.status === "published" ? "Readers will see it disappear." : "It was never published.";
+  if (!confirm(`Delete this entry? ${what}`)) return;
+  const answer = await api("DELETE", `/api/blogs/${state.slug}/entries/${entry.id}`, {
+    headers: { "If-Match": `"${entry.version}"` },
+  }).catch(() => null);
+  if (!answer) return say("Not deleted: the server cannot be reached.");
+  if (answer.status === 412) {
+    say("Someone changed this entry meanwhile: check it, then delete again.");
+    await reloadEntry(entry.id);
+    return;
+  }
+  if (answer.status !== 204) return say(`Not deleted: ${detail(answer)}`);
+  state.entries.delete(entry.id);
+  state.drafts.delete(entry.id);
+  renderLists();
+}
+
+// Edit in place, with the version it started from: a save over someone else's change is
+// refused by the server (412) and shown, never silently overwritten.
+export function edit(article, entry) {
+  article.classList.add("editing");
+  const form = el("form", "edit-form");
+  const headline = el("input");
+  headline.value = entry.headline || "";
+  headline.placeholder = "Headline (optional)";
+  headline.setAttribute("aria-label", "Headline");
+  const body = el("textarea");
+  body.value = entry.body;
+  body.setAttribute("aria-label", "Body");
+  const conflict = el("div", "conflict");
+  conflict.hidden = true;
+  conflict.setAttribute("role", "alert");
+  let version = entry.version;
+  const save = el("button", "", "Save");
+  save.type = "submit";
+  form.append(headline, body, conflict, el("div", "actions"));
+  form.lastChild.append(
+    save,
+    button("Cancel", () => {
+      article.classList.remove("editing");
+      renderLists();
+    }),
+  );
+  form.addEventListener("submit", async (submit) => {
+    submit.preventDefault();
+    const answer = await api("PATCH", `/api/blogs/${state.slug}/entries/${entry.id}`, {
+      json: { headline: headline.value, body: body.value },
+      headers: { "If-Match": `"${version}"` },
+    }).catch(() => null);
+    if (!answer) {
+      conflict.hidden = false;
+      conflict.textContent = "Not saved: the server cannot be reached. Your text is still here.";
+      return;
+    }
+    if (answer.status === 412) {
+      const theirs = await api("GET", `/api/blogs/${state.slug}/entries/${entry.id}`);
+      conflict.hidden = false;
+      conflict.replaceChildren(
+        el("strong", "", "Someone else changed this entry while you were editing. "),
+        el("span", "", `Their version (${theirs.data.version}) is below; your text is kept.`),
+      );
+      const preview = el("div", "body");
+      preview.innerHTML = theirs.data.html;
+      conflict.append(
+        preview,
+        button("Use their version", () => {
+          headline.value = theirs.data.headline || "";
+          body.value = theirs.data.body;
+          version = theirs.data.version;
+          conflict.hidden = true;
+        }),
+        button("Save mine over theirs", () => {
+          version = theirs.data.version;
+          form.requestSubmit();
+        }),
+      );
+      return;
+    }
+    if (answer.status !== 200) {
+      conflict.hidden = false;
+      conflict.textContent = `Not saved: ${detail(answer)}`;
+      return;
+    }
+    article.classList.remove("editing");
+    track(answer.data);
+  });
+  article.replaceChildren(form);
+  body.focus();
+}

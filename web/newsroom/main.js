@@ -1,0 +1,108 @@
+// The newsroom: compose, curate and manage live blogs through the REST API.
+//
+// Built for bad connections: every post goes through an outbox kept in localStorage with
+// its own Idempotency-Key, and is retried until the server answers, so a post is never
+// lost and never doubled; what is being typed survives a reload.
+
+import { $ } from "../dom.js";
+import { loadTokens, wireAdmin } from "./admin.js";
+import { api } from "./api.js";
+import { loadBlogs, openBlog, refreshDrafts } from "./blogs.js";
+import {
+  flushOutbox, post, preview, readOutbox, renderOutbox, saveCompose, upload,
+} from "./compose.js";
+import { TOKEN_KEY, state } from "./state.js";
+
+// --- signing in ------------------------------------------------------------------------
+
+export async function signIn(token) {
+  state.token = token;
+  let answer;
+  try {
+    answer = await api("GET", "/api/me");
+  } catch {
+    $("#sign-in-error").textContent = "The server cannot be reached; try again.";
+    return false;
+  }
+  if (answer.status !== 200) {
+    state.token = null;
+    sessionStorage.removeItem(TOKEN_KEY);
+    $("#sign-in-error").textContent = "That token is unknown or revoked.";
+    return false;
+  }
+  sessionStorage.setItem(TOKEN_KEY, token);
+  state.me = answer.data;
+  $("#who").textContent = `${state.me.name} · ${state.me.role}`;
+  $("#sign-in").hidden = true;
+  $("#sign-out").hidden = false;
+  $("#desk").hidden = false;
+  $("#admin").hidden = state.me.role !== "admin";
+  await loadBlogs();
+  flushOutbox();
+  if (state.me.role === "admin") loadTokens();
+  return true;
+}
+
+export function signOut() {
+  sessionStorage.removeItem(TOKEN_KEY);
+  location.reload();
+}
+
+// --- wiring ----------------------------------------------------------------------------
+
+export function wire() {
+  $("#sign-in-form").addEventListener("submit", (submit) => {
+    submit.preventDefault();
+    $("#sign-in-error").textContent = "";
+    signIn($("#token-input").value.trim());
+  });
+  $("#sign-out").addEventListener("click", signOut);
+  $("#blog-select").addEventListener("change", (change) => openBlog(change.target.value));
+  const form = $("#compose-form");
+  form.addEventListener("submit", (submit) => {
+    submit.preventDefault();
+    post();
+  });
+  form.addEventListener("input", () => {
+    saveCompose();
+    preview();
+  });
+  form.addEventListener("keydown", (key) => {
+    if (key.key === "Enter" && (key.ctrlKey || key.metaKey)) {
+      key.preventDefault();
+      post();
+    }
+  });
+  $("#c-when").addEventListener("change", () => {
+    $("#c-at").hidden = $("#c-when").value !== "schedule";
+    saveCompose();
+  });
+  $("#c-file").addEventListener("change", () => upload($("#c-file").files[0]));
+  const area = $("#c-body");
+  area.addEventListener("paste", (paste) => {
+    const file = [...paste.clipboardData.files].find((f) => f.type.startsWith("image/"));
+    if (file) {
+      paste.preventDefault();
+      upload(file);
+    }
+  });
+  area.addEventListener("dragover", (drag) => {
+    drag.preventDefault();
+    area.classList.add("dropping");
+  });
+  area.addEventListener("dragleave", () => area.classList.remove("dropping"));
+  area.addEventListener("drop", (drop) => {
+    drop.preventDefault();
+    area.classList.remove("dropping");
+    upload(drop.dataTransfer.files[0]);
+  });
+  window.addEventListener("online", flushOutbox);
+  // Drafts send no events: colleagues' new ones show on a timer and when the tab is back.
+  setInterval(() => state.slug && state.token && refreshDrafts(), 30000);
+  window.addEventListener("focus", () => state.slug && state.token && refreshDrafts());
+  wireAdmin();
+  renderOutbox(readOutbox());
+}
+
+wire();
+if (state.token) signIn(state.token);

@@ -1,0 +1,18 @@
+// What the newsroom holds: who is signed in, the blog open, its entries and drafts.
+
+export const TOKEN_KEY = "liveupdates.token";
+export const OUTBOX_KEY = "liveupdates.outbox";
+export const BLOG_KEY = "liveupdates.blog";
+export const composeKey = (slug) => `liveupdates.compose.${slug}`;
+
+export const state = {
+  token: sessionStorage.getItem(TOKEN_KEY),
+  me: null,
+  blogs: [],
+  slug: null,
+  blog: null,
+  entries: new Map(), // id -> entry, published ones
+  drafts: new Map(), // id -> entry, drafts and scheduled ones
+  offset: 0,
+  following: null, // the blog's events, from follow.js
+};
