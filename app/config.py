@@ -7,6 +7,11 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./data/liveupdates.db"
 
 
+def is_redis(url: str) -> bool:
+    """Whether a BROKER_URL names Redis (the broker, and the shared rate limit, use it)."""
+    return url.startswith(("redis://", "rediss://", "unix://"))
+
+
 class Settings(BaseSettings):
     """Every setting of the service, read from the environment and `.env`."""
 

@@ -8,7 +8,7 @@ from fastapi import HTTPException, status
 from redis.exceptions import RedisError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.live.broker import is_redis
+from app.config import is_redis
 from app.ops.outages import BROKER
 
 

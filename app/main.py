@@ -11,7 +11,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.types import ASGIApp
 
 from app import pages
-from app.api import blogs, entries, media, tokens
+from app.api import blogs, entries, health, media, tokens
 from app.config import Settings
 from app.db import Database, timed_out
 from app.idempotency import forget_expired
@@ -23,7 +23,7 @@ from app.live.edge import APP_STATE_KEY
 from app.live.edge.admission import Admission
 from app.live.edge.reader import Heartbeat
 from app.live.hub import Hub
-from app.ops import health, metrics
+from app.ops import metrics
 from app.ops.observability import ObservabilityMiddleware
 from app.ops.outages import DATABASE
 from app.ops.security import SecurityHeadersMiddleware

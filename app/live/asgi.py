@@ -17,7 +17,6 @@ from starlette.websockets import WebSocketDisconnect
 from app.api.errors import errors
 from app.config import Settings
 from app.db import Database
-from app.deps import DatabaseDep, HubDep
 from app.live.hub import Hub
 from app.live.joining import Refused, origin_allowed, parse_since, replay, start_reading
 from app.live.readers import QueueReader, TransportReader
@@ -156,8 +155,6 @@ async def _pump(
 async def blog_events(
     request: Request,
     slug: str,
-    db: DatabaseDep,
-    hub: HubDep,
     since: Annotated[str | None, Query(max_length=18)] = None,
     last_event_id: Annotated[str | None, Header(max_length=18)] = None,
 ) -> StreamingResponse:
@@ -165,6 +162,7 @@ async def blog_events(
     with `Last-Event-ID` or `?since=`."""
     # No session dependency here: it would hold a pooled connection for as long as the
     # stream stays open.
+    db, hub = services(request.app).db, services(request.app).hub
     since_raw = last_event_id if last_event_id is not None else since
     try:
         start = parse_since(since_raw)

@@ -16,6 +16,7 @@ import orjson
 import redis.asyncio as redis
 from redis.exceptions import RedisError
 
+from app.config import is_redis
 from app.eventlog import LoggedEvent
 from app.ops.metrics import BROKER_RECONNECTS
 from app.ops.outages import BROKER
@@ -182,10 +183,6 @@ class RedisBroker:
                 self._on_message(LoggedEvent(int(blog_id), int(offset), type_, data))
         except (ValueError, KeyError, orjson.JSONDecodeError):
             log.warning("redis: ignoring a malformed message")
-
-
-def is_redis(url: str) -> bool:
-    return url.startswith(("redis://", "rediss://", "unix://"))
 
 
 def make_broker(url: str) -> Broker:
