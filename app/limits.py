@@ -1,7 +1,7 @@
-"""Limits on what clients may send: body sizes, posts per token, sockets per address."""
+"""Limits on what clients may send: body sizes, posts per token; and who a client is
+(sockets per address are counted at the reader edge, app/live/edge/admission.py)."""
 
 import time
-from collections import Counter
 
 import redis.asyncio as redis
 from fastapi import HTTPException, status
@@ -145,25 +145,6 @@ def make_post_rate(broker_url: str, per_minute: int, burst: int) -> PostRate | S
     if is_redis(broker_url):
         return SharedPostRate(broker_url, per_minute, burst)
     return PostRate(per_minute, burst)
-
-
-class SocketsPerAddress:
-    """Open reader connections per client address, refused past `limit`."""
-
-    def __init__(self, limit: int) -> None:
-        self.limit = limit
-        self._open: Counter[str] = Counter()
-
-    def acquire(self, address: str) -> bool:
-        if self.limit and self._open[address] >= self.limit:
-            return False
-        self._open[address] += 1
-        return True
-
-    def release(self, address: str) -> None:
-        self._open[address] -= 1
-        if self._open[address] <= 0:
-            del self._open[address]
 
 
 def client_address(peer: str, forwarded_for: str | None, trusted: list[str]) -> str:
