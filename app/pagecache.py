@@ -56,6 +56,11 @@ class Rendered:
 
 
 class PageCache:
+    """Renderings per (blog, kind): "page", "feed", "entry:<id>". Entry pages are many, so
+    the cache keeps the `MAX_KEPT` most recently rendered, oldest out first."""
+
+    MAX_KEPT = 2000
+
     def __init__(self, hub: Hub) -> None:
         self.hub = hub
         self._rendered: dict[tuple[int, str], Rendered] = {}
@@ -104,6 +109,11 @@ class PageCache:
                 return cached
             offset, modified, body = await render()
             digest = hashlib.sha1(body).hexdigest()[:16]
+            self._rendered.pop(key, None)  # re-inserted: newest last
+            while len(self._rendered) >= self.MAX_KEPT:
+                oldest = next(iter(self._rendered))
+                del self._rendered[oldest]
+                self._locks.pop(oldest, None)
             cached = self._rendered[key] = Rendered(
                 offset=offset,
                 body=body,
@@ -129,7 +139,8 @@ class CachedPagesMiddleware:
     current is answered here, before any middleware or routing, so that a surge of readers
     costs the least per request. Everything else goes to the app."""
 
-    PATH = re.compile(r"/blogs/([a-z0-9-]+)(/feed\.atom)?")
+    PATH = re.compile(r"/blogs/([a-z0-9-]+)(/feed\.atom|/entries/[1-9][0-9]{0,9})?")
+    ROUTES = {"page": "/blogs/{slug}", "feed": "/blogs/{slug}/feed.atom"}
 
     def __init__(self, app: FastAPI) -> None:
         self.app = app
@@ -142,10 +153,12 @@ class CachedPagesMiddleware:
             and (found := self.PATH.fullmatch(scope["path"])) is not None
         ):
             cache: PageCache = services(self.app).pages
-            page = cache.fresh(found.group(1), "feed" if found.group(2) else "page")
+            rest = found.group(2) or ""
+            kind = "feed" if rest == "/feed.atom" else f"entry:{rest[9:]}" if rest else "page"
+            page = cache.fresh(found.group(1), kind)
             if page is not None:
-                scope["liveupdates.route"] = (
-                    "/blogs/{slug}/feed.atom" if found.group(2) else "/blogs/{slug}"
+                scope["liveupdates.route"] = self.ROUTES.get(
+                    kind, "/blogs/{slug}/entries/{entry_id}"
                 )
                 headers = dict(scope["headers"])
                 code, response_headers, body = page.answer(

@@ -3,21 +3,22 @@
 import html
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
 import nh3
 import orjson
-from fastapi import APIRouter, HTTPException, Query, Request, Response, status
+from fastapi import APIRouter, HTTPException, Path, Query, Request, Response, status
 from fastapi.responses import FileResponse
 from jinja2 import Environment, FileSystemLoader, select_autoescape
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
 from app.db import Database
 from app.models import Blog, BlogPublic, BlogStatus, Entry, EntryPublic, EntryStatus
 from app.pagecache import PageCache, respond
-from app.paging import NEWEST_FIRST, encode_cursor, older_than
+from app.paging import NEWEST_FIRST, OLDEST_FIRST, encode_cursor, newer_than, older_than
 from app.resources import TEMPLATES, WEB
 from app.services import services
 
@@ -78,10 +79,53 @@ class BlogView:
     key_events: list[EntryPublic]
     older: str | None
     modified: datetime
+    focus: EntryPublic | None = None  # an entry's own page: this entry, among its neighbours
 
 
 # Drafts and scheduled entries are the newsroom's business.
 PUBLISHED = col(Entry.status) == EntryStatus.published
+
+
+async def _around(session: AsyncSession, blog: Blog) -> tuple[list[Entry], list[Entry]]:
+    """The blog's pinned entries and key events, newest first."""
+    pinned = await session.scalars(
+        select(Entry)
+        .where(col(Entry.blog_id) == blog.id, PUBLISHED, col(Entry.pinned))
+        .order_by(*NEWEST_FIRST)
+        .limit(PINNED_MAX)
+    )
+    key_events = await session.scalars(
+        select(Entry)
+        .where(col(Entry.blog_id) == blog.id, PUBLISHED, col(Entry.key_event))
+        .order_by(*NEWEST_FIRST)
+        .limit(KEY_EVENTS_MAX)
+    )
+    return list(pinned), list(key_events)
+
+
+def _view(
+    blog: Blog,
+    shown: list[Entry],
+    older: list[Entry],
+    around: tuple[list[Entry], list[Entry]],
+    focus: Entry | None = None,
+) -> BlogView:
+    """`shown` newest first; `older`: what follows, one more than a page if there is more."""
+    public = [EntryPublic.of(e, blog.slug) for e in shown + older[:PAGE_SIZE]]
+    more = len(older) > PAGE_SIZE
+    return BlogView(
+        blog=BlogPublic.of(blog),
+        offset=blog.last_offset,
+        entries=public,
+        pinned=[EntryPublic.of(e, blog.slug) for e in around[0]],
+        key_events=[EntryPublic.of(e, blog.slug) for e in around[1]],
+        older=encode_cursor(older[PAGE_SIZE - 1]) if more else None,
+        modified=max(
+            [blog.created_at, blog.ended_at or blog.created_at]
+            + [e.updated_at or e.published_at for e in public]
+        ),
+        focus=EntryPublic.of(focus, blog.slug) if focus is not None else None,
+    )
 
 
 async def load_view(db: Database, blog_id: int, before: str | None = None) -> BlogView:
@@ -95,37 +139,77 @@ async def load_view(db: Database, blog_id: int, before: str | None = None) -> Bl
         if before is not None:
             query = query.where(older_than(before))
         entries = list(await session.scalars(query.order_by(*NEWEST_FIRST).limit(PAGE_SIZE + 1)))
-        pinned = await session.scalars(
-            select(Entry)
-            .where(col(Entry.blog_id) == blog_id, PUBLISHED, col(Entry.pinned))
-            .order_by(*NEWEST_FIRST)
-            .limit(PINNED_MAX)
-        )
-        key_events = await session.scalars(
-            select(Entry)
-            .where(col(Entry.blog_id) == blog_id, PUBLISHED, col(Entry.key_event))
-            .order_by(*NEWEST_FIRST)
-            .limit(KEY_EVENTS_MAX)
-        )
-        public = [EntryPublic.of(e, blog.slug) for e in entries[:PAGE_SIZE]]
-        view = BlogView(
-            blog=BlogPublic.of(blog),
-            offset=blog.last_offset,
-            entries=public,
-            pinned=[EntryPublic.of(e, blog.slug) for e in pinned],
-            key_events=[EntryPublic.of(e, blog.slug) for e in key_events],
-            older=encode_cursor(entries[PAGE_SIZE - 1]) if len(entries) > PAGE_SIZE else None,
-            modified=max(
-                [blog.created_at, blog.ended_at or blog.created_at]
-                + [e.updated_at or e.published_at for e in public]
-            ),
-        )
-    return view
+        return _view(blog, [], entries, await _around(session, blog))
 
 
-def live_blog_posting(view: BlogView, url: str, publisher: str) -> dict[str, Any]:
-    """schema.org LiveBlogPosting for search engines: the blog and the entries shown."""
+async def load_entry_view(db: Database, blog_id: int, entry_id: int) -> BlogView | None:
+    """An entry's page: a few newer entries, the entry, a page of older ones. None when the
+    entry is not a published entry of this blog."""
+    async with db.read() as session:
+        blog = await session.get(Blog, blog_id)
+        entry = await session.get(Entry, entry_id)
+        if blog is None or entry is None or entry.blog_id != blog_id:
+            return None
+        if entry.status != EntryStatus.published:
+            return None
+        of_blog = (col(Entry.blog_id) == blog_id, PUBLISHED)
+        newer = await session.scalars(
+            select(Entry)
+            .where(*of_blog, newer_than(entry))
+            .order_by(*OLDEST_FIRST)
+            .limit(NEWER_AROUND)
+        )
+        older = await session.scalars(
+            select(Entry)
+            .where(*of_blog, older_than(encode_cursor(entry)))
+            .order_by(*NEWEST_FIRST)
+            .limit(PAGE_SIZE + 1)
+        )
+        shown = [*reversed(list(newer)), entry]
+        return _view(blog, shown, list(older), await _around(session, blog), entry)
+
+
+IMAGE = re.compile(r'<img[^>]*\ssrc="([^"]+)"')
+NEWER_AROUND = 5  # an entry's page: this many newer entries above it, a page of older below
+
+
+def absolute(url: str, base: str) -> str:
+    return base + url if url.startswith("/") else url
+
+
+def first_image(entry: EntryPublic, base: str) -> str | None:
+    found = IMAGE.search(entry.html)
+    return absolute(html.unescape(found.group(1)), base) if found else None
+
+
+def entry_path(entry: EntryPublic) -> str:
+    return f"/blogs/{entry.blog}/entries/{entry.id}"
+
+
+def summary(entry: EntryPublic, length: int = 110) -> str:
+    """The entry's headline, or the start of its text."""
+    if entry.headline:
+        return entry.headline
+    text = plain_text(entry.html)
+    return text if len(text) <= length else text[: length - 1].rstrip() + "…"
+
+
+def live_blog_posting(view: BlogView, url: str, publisher: str, base: str) -> dict[str, Any]:
     blog = view.blog
+    updates = []
+    for entry in view.entries:
+        update: dict[str, Any] = {
+            "@type": "BlogPosting",
+            "headline": summary(entry),
+            "datePublished": entry.published_at.isoformat(),
+            "dateModified": (entry.updated_at or entry.published_at).isoformat(),
+            "articleBody": plain_text(entry.html),
+            "url": base + entry_path(entry),
+            "author": {"@type": "Person", "name": entry.author},
+        }
+        if (image := first_image(entry, base)) is not None:
+            update["image"] = image
+        updates.append(update)
     data: dict[str, Any] = {
         "@context": "https://schema.org",
         "@type": "LiveBlogPosting",
@@ -136,18 +220,7 @@ def live_blog_posting(view: BlogView, url: str, publisher: str) -> dict[str, Any
         "dateModified": view.modified.isoformat(),
         "coverageStartTime": blog.created_at.isoformat(),
         "publisher": {"@type": "Organization", "name": publisher},
-        "liveBlogUpdate": [
-            {
-                "@type": "BlogPosting",
-                "headline": entry.headline or plain_text(entry.html)[:110],
-                "datePublished": entry.published_at.isoformat(),
-                **({"dateModified": entry.updated_at.isoformat()} if entry.updated_at else {}),
-                "articleBody": plain_text(entry.html),
-                "url": f"{url}#entry-{entry.id}",
-                "author": {"@type": "Person", "name": entry.author},
-            }
-            for entry in view.entries
-        ],
+        "liveBlogUpdate": updates,
     }
     if blog.ended_at is not None:
         data["coverageEndTime"] = blog.ended_at.isoformat()
@@ -156,17 +229,30 @@ def live_blog_posting(view: BlogView, url: str, publisher: str) -> dict[str, Any
 
 def _render_blog(request: Request, view: BlogView, before: str | None) -> bytes:
     settings = services(request.app).settings
-    url = f"{_base_url(request)}/blogs/{view.blog.slug}"
+    base = _base_url(request)
+    url = f"{base}/blogs/{view.blog.slug}"
     zone = view.blog.timezone
+    focus = view.focus
+    card = None
+    if focus is not None:
+        card = {
+            "url": base + entry_path(focus),
+            "title": summary(focus),
+            "description": summary(focus, 200)
+            if focus.headline is None
+            else (plain_text(focus.html)[:200]),
+            "image": first_image(focus, base),
+        }
     return (
         templates.get_template("blog.html")
         .render(
             blog=view.blog,
             view=view,
             url=url,
+            card=card,
             before=before,
             ended=view.blog.status == BlogStatus.ended,
-            jsonld=live_blog_posting(view, url, settings.publisher_name),
+            jsonld=live_blog_posting(view, url, settings.publisher_name, base),
             local=lambda moment: local_time(moment, zone),
             today=datetime.now(UTC).astimezone(ZoneInfo(zone)).date(),
         )
@@ -193,6 +279,42 @@ async def blog_page(
 
     cache: PageCache = services(request.app).pages
     return respond(request, await cache.get(blog_id, "page", render, "text/html; charset=utf-8"))
+
+
+MISSING_ENTRY = """<!doctype html><html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Update not found</title><link rel="stylesheet" href="/static/live.css"></head>
+<body><main class="missing"><h1>This update is not here</h1>
+<p>It may have been removed. <a href="/blogs/{slug}">See the live blog</a>.</p></main>
+</body></html>"""
+
+
+class _NoEntry(Exception):
+    pass
+
+
+@router.api_route("/blogs/{slug}/entries/{entry_id}", methods=["GET", "HEAD"])
+async def entry_page(
+    request: Request, slug: str, entry_id: Annotated[int, Path(ge=1, le=2**31 - 1)]
+) -> Response:
+    """One entry's page, to share and to find: its own card and canonical address, the
+    entries around it, and the blog, live, like the blog's page."""
+    blog_id = await _blog_id(request, slug)
+    db: Database = services(request.app).db
+
+    async def render() -> tuple[int, datetime, bytes]:
+        view = await load_entry_view(db, blog_id, entry_id)
+        if view is None:
+            raise _NoEntry
+        return view.offset, view.modified, _render_blog(request, view, None)
+
+    cache: PageCache = services(request.app).pages
+    try:
+        page = await cache.get(blog_id, f"entry:{entry_id}", render, "text/html; charset=utf-8")
+    except _NoEntry:
+        body = MISSING_ENTRY.replace("{slug}", html.escape(slug))
+        return Response(body, status.HTTP_404_NOT_FOUND, media_type="text/html")
+    return respond(request, page)
 
 
 @router.api_route("/blogs/{slug}/feed.atom", methods=["GET", "HEAD"])
@@ -244,6 +366,57 @@ async def index(request: Request) -> Response:
         )
     page = templates.get_template("index.html").render(blogs=[BlogPublic.of(b) for b in blogs])
     return Response(page, media_type="text/html")
+
+
+SITEMAP_MAX = 45_000  # a sitemap holds at most 50,000 addresses
+NEWS_DAYS = 2  # Google News lists articles of the last two days
+
+
+@router.get("/sitemap.xml")
+async def sitemap(request: Request) -> Response:
+    """Every blog and every published entry's page, with when each last changed; blogs
+    changed in the last two days carry Google News tags."""
+    db: Database = services(request.app).db
+    async with db.read() as session:
+        blogs = list(await session.scalars(select(Blog).order_by(col(Blog.created_at).desc())))
+        rows = await session.execute(
+            select(
+                col(Entry.id), col(Entry.blog_id), col(Entry.published_at), col(Entry.updated_at)
+            )
+            .where(PUBLISHED)
+            .order_by(*NEWEST_FIRST)
+            .limit(SITEMAP_MAX)
+        )
+    slugs = {blog.id: blog.slug for blog in blogs}
+    entries = []
+    lastmod: dict[int, datetime] = {}
+    for entry_id, blog_id, published_at, updated_at in rows:
+        changed = updated_at or published_at
+        entries.append({"id": entry_id, "slug": slugs[blog_id], "lastmod": changed})
+        lastmod[blog_id] = max(lastmod.get(blog_id, changed), changed)
+    recent = datetime.now(UTC) - timedelta(days=NEWS_DAYS)
+    listed = []
+    for blog in blogs:
+        assert blog.id is not None
+        changed = max(lastmod.get(blog.id, blog.created_at), blog.ended_at or blog.created_at)
+        listed.append(
+            {"slug": blog.slug, "title": blog.title, "created_at": blog.created_at,
+             "lastmod": changed, "news": changed >= recent}
+        )  # fmt: skip
+    body = templates.get_template("sitemap.xml").render(
+        base=_base_url(request),
+        blogs=listed,
+        entries=entries,
+        publisher=services(request.app).settings.publisher_name,
+    )
+    return Response(body, media_type="application/xml")
+
+
+@router.get("/robots.txt")
+async def robots(request: Request) -> Response:
+    lines = ["User-agent: *", "Disallow: /api/", "Disallow: /newsroom", "Disallow: /ws/",
+             "", f"Sitemap: {_base_url(request)}/sitemap.xml", ""]  # fmt: skip
+    return Response("\n".join(lines), media_type="text/plain")
 
 
 @router.get("/newsroom")

@@ -13,6 +13,7 @@ from sqlmodel import col
 from app.models import Entry
 
 NEWEST_FIRST = (col(Entry.published_at).desc(), col(Entry.id).desc())
+OLDEST_FIRST = (col(Entry.published_at).asc(), col(Entry.id).asc())
 
 
 def encode_cursor(entry: Entry) -> str:
@@ -38,4 +39,12 @@ def older_than(cursor: str) -> Any:
     return or_(
         col(Entry.published_at) < published_at,
         and_(col(Entry.published_at) == published_at, col(Entry.id) < entry_id),
+    )
+
+
+def newer_than(entry: Entry) -> Any:
+    """The condition for entries published after `entry` (its neighbours above it)."""
+    return or_(
+        col(Entry.published_at) > entry.published_at,
+        and_(col(Entry.published_at) == entry.published_at, col(Entry.id) > entry.id),
     )

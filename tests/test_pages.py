@@ -2,7 +2,9 @@
 
 import gzip
 import re
+from datetime import datetime
 from html.parser import HTMLParser
+from xml.etree import ElementTree
 
 import feedparser
 import httpx
@@ -92,8 +94,9 @@ async def test_json_ld_describes_the_live_blog(
         "@type": "BlogPosting",
         "headline": "First",
         "datePublished": update["datePublished"],
+        "dateModified": update["datePublished"],
         "articleBody": "Counting starts",
-        "url": f"http://testserver/blogs/election-night#entry-{entry['id']}",
+        "url": f"http://testserver/blogs/election-night/entries/{entry['id']}",  # its page
         "author": {"@type": "Person", "name": "Ed Editor"},
     }
     await client.patch(
@@ -281,3 +284,148 @@ async def test_security_headers_on_every_response(
         assert "frame-ancestors *" in csp
         assert r.headers["x-content-type-options"] == "nosniff"
         assert r.headers["referrer-policy"] == "strict-origin-when-cross-origin"
+
+
+# --- every entry has an address ----------------------------------------------------------
+
+
+class Head(HTMLParser):
+    """The <meta> and <link> tags of a page's head, and its title."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.meta: dict[str, str] = {}
+        self.links: dict[str, str] = {}
+        self.title = ""
+        self._in_title = False
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        found = {k: v or "" for k, v in attrs}
+        if tag == "meta" and ("property" in found or "name" in found):
+            self.meta[found.get("property") or found["name"]] = found.get("content", "")
+        elif tag == "link" and "rel" in found:
+            self.links[found["rel"]] = found.get("href", "")
+        self._in_title = tag == "title"
+
+    def handle_data(self, data: str) -> None:
+        if self._in_title:
+            self.title += data
+
+    def handle_endtag(self, tag: str) -> None:
+        self._in_title = False
+
+
+def head_of(page: str) -> Head:
+    head = Head()
+    head.feed(page)
+    return head
+
+
+async def test_every_entry_has_a_page_with_its_own_card(
+    client: httpx.AsyncClient, tokens: Tokens, blog: Blog
+) -> None:
+    entries = [await post(client, tokens, body=f"Update number {n}") for n in range(1, 41)]
+    shared = await post(
+        client, tokens, headline="The count begins",
+        body='Ballots arrive.\n\n![Boxes](/media/boxes.jpg "Boxes arrive | Photo: A. Lee")',
+    )  # fmt: skip
+    later = [await post(client, tokens, body=f"Later {n}") for n in range(8)]
+    await client.patch(
+        f"/api/blogs/election-night/entries/{shared['id']}", json={"body": "Ballots arrive."},
+        headers=tokens.auth("editor"),
+    )  # fmt: skip
+    r = await client.get(f"/blogs/election-night/entries/{shared['id']}")
+    assert r.status_code == 200
+    page = r.text
+    head = head_of(page)
+    url = f"http://testserver/blogs/election-night/entries/{shared['id']}"
+    assert head.title == "The count begins | Election night"
+    assert head.links["canonical"] == url
+    assert head.meta["og:url"] == url and head.meta["og:title"] == "The count begins"
+    assert head.meta["og:description"] == "Ballots arrive."
+    assert head.meta["twitter:card"] == "summary"  # the image went with the edit
+    published = datetime.fromisoformat(str(shared["published_at"]))
+    assert datetime.fromisoformat(head.meta["article:published_time"]) == published
+    assert datetime.fromisoformat(head.meta["article:modified_time"]) > published
+    # The entry, highlighted, among its neighbours: a few newer above, a page of older below.
+    order = [int(i) for i in re.findall(r'<article [^>]*id="entry-(\d+)"', page)]
+    at = order.index(int(shared["id"]))  # type: ignore[call-overload]
+    assert order[:at] == [e["id"] for e in reversed(later[:5])]
+    assert order[at + 1 :] == [e["id"] for e in reversed(entries)][:20]
+    assert re.search(rf'<article class="entry focus" id="entry-{shared["id"]}"', page)
+    assert 'data-older="' in page  # older ones page back as on the blog's page
+    assert f'data-entry="{shared["id"]}"' in page and "data-archive" not in page  # live
+    # Each entry's time links to its page.
+    assert f'href="/blogs/election-night/entries/{later[0]["id"]}"' in page
+
+    with_image = await post(
+        client, tokens, body='![Queue](/media/queue.jpg "Queues | Photo: B. Kim")'
+    )
+    card = head_of((await client.get(f"/blogs/election-night/entries/{with_image['id']}")).text)
+    assert card.meta["og:image"] == "http://testserver/media/queue.jpg"
+    assert card.meta["twitter:card"] == "summary_large_image"
+    assert card.meta["og:title"].startswith("Queues")  # no headline: the start of the text
+
+
+async def test_entry_pages_of_missing_drafts_and_other_blogs_are_404(
+    client: httpx.AsyncClient, tokens: Tokens, blog: Blog
+) -> None:
+    draft = await post(client, tokens, body="Not yet", status="draft")
+    gone = await post(client, tokens, body="Soon deleted")
+    deleted = await client.delete(
+        f"/api/blogs/election-night/entries/{gone['id']}", headers=tokens.auth("editor")
+    )
+    assert deleted.status_code == 204
+    for path in (
+        f"/blogs/election-night/entries/{draft['id']}",
+        f"/blogs/election-night/entries/{gone['id']}",
+        "/blogs/election-night/entries/999999",
+    ):
+        r = await client.get(path)
+        assert r.status_code == 404, path
+        assert "This update is not here" in r.text
+    await client.post(
+        "/api/blogs", json={"slug": "other", "title": "Other"}, headers=tokens.auth("admin")
+    )
+    kept = await post(client, tokens, body="Here")
+    for path in (f"/blogs/other/entries/{kept['id']}",):
+        r = await client.get(path)
+        assert r.status_code == 404, path
+        assert "This update is not here" in r.text
+    assert (await client.get("/blogs/election-night/entries/0")).status_code == 422
+
+
+async def test_entry_pages_are_cached_per_offset(
+    client: httpx.AsyncClient, tokens: Tokens, blog: Blog
+) -> None:
+    entry = await post(client, tokens, body="Cached")
+    path = f"/blogs/election-night/entries/{entry['id']}"
+    first = await client.get(path)
+    etag = first.headers["etag"]
+    assert (await client.get(path, headers={"If-None-Match": etag})).status_code == 304
+    await post(client, tokens, body="Anything new changes every page of the blog")
+    assert (await client.get(path, headers={"If-None-Match": etag})).status_code == 200
+
+
+async def test_sitemap_lists_blogs_and_published_entries_and_robots_points_to_it(
+    client: httpx.AsyncClient, tokens: Tokens, blog: Blog
+) -> None:
+    published = [await post(client, tokens, body=f"Entry {n}") for n in range(3)]
+    draft = await post(client, tokens, body="Draft", status="draft")
+    r = await client.get("/sitemap.xml")
+    assert r.status_code == 200 and r.headers["content-type"].startswith("application/xml")
+    root = ElementTree.fromstring(r.content)
+    ns = {"s": "http://www.sitemaps.org/schemas/sitemap/0.9",
+          "n": "http://www.google.com/schemas/sitemap-news/0.9"}  # fmt: skip
+    locs = [u.findtext("s:loc", namespaces=ns) for u in root.findall("s:url", ns)]
+    assert "http://testserver/blogs/election-night" in locs
+    for entry in published:
+        assert f"http://testserver/blogs/election-night/entries/{entry['id']}" in locs
+    assert not any(loc and loc.endswith(f"/entries/{draft['id']}") for loc in locs)
+    blog_url = root.find("s:url", ns)
+    assert blog_url is not None
+    assert blog_url.findtext("n:news/n:title", namespaces=ns) == "Election night"  # recent
+    assert all(u.findtext("s:lastmod", namespaces=ns) for u in root.findall("s:url", ns))
+    robots = await client.get("/robots.txt")
+    assert "Sitemap: http://testserver/sitemap.xml" in robots.text
+    assert "Disallow: /api/" in robots.text

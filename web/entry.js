@@ -58,7 +58,11 @@ export function timeElement(iso, className) {
  *   time links to (this entry on its blog's page).
  */
 export function renderEntry(entry, options = {}) {
-  const { prefix = "entry", at = entry.published_at, link = `#entry-${entry.id}` } = options;
+  const {
+    prefix = "entry",
+    at = entry.published_at,
+    link = `/blogs/${encodeURIComponent(entry.blog)}/entries/${entry.id}`,
+  } = options;
   const article = el(
     "article",
     "entry" + (entry.key_event ? " key-event" : "") + (entry.pinned ? " pinned" : ""),

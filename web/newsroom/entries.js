@@ -36,8 +36,7 @@ export function removeCard(container, id, map, empty) {
 // The entry as readers see it (entry.js), with what the newsroom does to it.
 export function card(entry) {
   const when = entry.status === "scheduled" ? entry.publish_at : entry.published_at;
-  const link = `/blogs/${encodeURIComponent(entry.blog)}#entry-${entry.id}`;
-  const article = renderEntry(entry, { prefix: "card", at: when, link });
+  const article = renderEntry(entry, { prefix: "card", at: when });
   if (entry.status !== "published") {
     article.querySelector(".entry-meta").append(el("span", `badge ${entry.status}`, entry.status));
   }
