@@ -53,15 +53,16 @@ export function timeElement(iso, className) {
 
 /**
  * @param {Entry} entry
- * @param {{prefix?: string, at?: string, link?: string}} [options]
+ * @param {{prefix?: string, at?: string, link?: string, share?: boolean}} [options]
  *   `at`: the time shown (published, or when a scheduled entry goes out); `link`: where the
- *   time links to (this entry on its blog's page).
+ *   time links to (the entry's own page); `share`: a share button (reading.js).
  */
 export function renderEntry(entry, options = {}) {
   const {
     prefix = "entry",
     at = entry.published_at,
     link = `/blogs/${encodeURIComponent(entry.blog)}/entries/${entry.id}`,
+    share = true,
   } = options;
   const article = el(
     "article",
@@ -89,6 +90,12 @@ export function renderEntry(entry, options = {}) {
     const updated = el("span", "updated", "Updated ");
     updated.append(timeElement(entry.updated_at, "updated-time"));
     foot.append(updated);
+  }
+  if (share) {
+    const button = /** @type {HTMLButtonElement} */ (el("button", "share", "Share"));
+    button.type = "button";
+    button.dataset.share = "";
+    foot.append(button);
   }
   article.append(foot);
   localizeTimes(article);

@@ -6,6 +6,7 @@ import { $, el } from "./dom.js";
 import { label, localizeTimes, renderEntry, summary, timeElement } from "./entry.js";
 import { EVENT } from "./events.js";
 import { follow } from "./follow.js";
+import { enableSharing, resolveDeepLink, showFocus, sinceLastVisit } from "./reading.js";
 
 const body = document.body;
 const slug = body.dataset.blog;
@@ -13,12 +14,19 @@ const slug = body.dataset.blog;
 if (slug) {
   localizeTimes(document);
   setInterval(() => localizeTimes(document), 60_000);
-  if (!("archive" in body.dataset)) followBlog();
-  enableOlder();
-  reportHeight();
+  const onEntryPage = "entry" in body.dataset;
+  if (onEntryPage || !resolveDeepLink(slug)) {
+    const seen = onEntryPage || "archive" in body.dataset ? () => {} : sinceLastVisit(slug);
+    if (!("archive" in body.dataset)) followBlog(seen);
+    enableSharing((message) => ($("[data-announcer]").textContent = message));
+    showFocus();
+    enableOlder();
+    reportHeight();
+  }
 }
 
-function followBlog() {
+/** @param {(publishedAt: string) => void} seen  told of each entry shown live */
+function followBlog(seen) {
   const feed = $("[data-feed]");
   const pinnedArea = $("[data-pinned]");
   const keyList = $("[data-key-events]");
@@ -106,6 +114,7 @@ function followBlog() {
     }
     upsertPinned(entry);
     upsertKeyEvent(entry);
+    seen(entry.published_at);
     announcer.textContent = `New update: ${summary(entry)}`;
   }
 

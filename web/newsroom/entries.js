@@ -36,7 +36,7 @@ export function removeCard(container, id, map, empty) {
 // The entry as readers see it (entry.js), with what the newsroom does to it.
 export function card(entry) {
   const when = entry.status === "scheduled" ? entry.publish_at : entry.published_at;
-  const article = renderEntry(entry, { prefix: "card", at: when });
+  const article = renderEntry(entry, { prefix: "card", at: when, share: false });
   if (entry.status !== "published") {
     article.querySelector(".entry-meta").append(el("span", `badge ${entry.status}`, entry.status));
   }
