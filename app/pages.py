@@ -4,7 +4,7 @@ import html
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo
 
 import nh3
@@ -18,7 +18,14 @@ from sqlmodel import col, select
 from app.db import Database
 from app.models import Blog, BlogPublic, BlogStatus, Entry, EntryPublic, EntryStatus
 from app.pagecache import PageCache, respond
-from app.paging import NEWEST_FIRST, OLDEST_FIRST, encode_cursor, newer_than, older_than
+from app.paging import (
+    NEWEST_FIRST,
+    OLDEST_FIRST,
+    encode_cursor,
+    newer_than,
+    newer_than_cursor,
+    older_than,
+)
 from app.resources import TEMPLATES, WEB
 from app.services import services
 
@@ -77,9 +84,11 @@ class BlogView:
     entries: list[EntryPublic]
     pinned: list[EntryPublic]
     key_events: list[EntryPublic]
-    older: str | None
+    older: str | None  # the cursor of the next page (older; newer when oldest_first)
     modified: datetime
     focus: EntryPublic | None = None  # an entry's own page: this entry, among its neighbours
+    oldest_first: bool = False  # the reading order `?order=oldest`
+    latest: list[EntryPublic] | None = None  # for JSON-LD, whatever order the page is in
 
 
 # Drafts and scheduled entries are the newsroom's business.
@@ -142,6 +151,28 @@ async def load_view(db: Database, blog_id: int, before: str | None = None) -> Bl
         return _view(blog, [], entries, await _around(session, blog))
 
 
+async def load_oldest_first(db: Database, blog_id: int, after: str | None) -> BlogView:
+    """The blog read from its first entry: a page oldest first, then the next after it."""
+    async with db.read() as session:
+        blog = await session.get(Blog, blog_id)
+        if blog is None:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, "no such blog")
+        query = select(Entry).where(col(Entry.blog_id) == blog_id, PUBLISHED)
+        if after is not None:
+            query = query.where(newer_than_cursor(after))
+        entries = list(await session.scalars(query.order_by(*OLDEST_FIRST).limit(PAGE_SIZE + 1)))
+        latest = await session.scalars(
+            select(Entry)
+            .where(col(Entry.blog_id) == blog_id, PUBLISHED)
+            .order_by(*NEWEST_FIRST)
+            .limit(PAGE_SIZE)
+        )
+        view = _view(blog, [], entries, await _around(session, blog))
+        view.oldest_first = True
+        view.latest = [EntryPublic.of(e, blog.slug) for e in latest]
+        return view
+
+
 async def load_entry_view(db: Database, blog_id: int, entry_id: int) -> BlogView | None:
     """An entry's page: a few newer entries, the entry, a page of older ones. None when the
     entry is not a published entry of this blog."""
@@ -197,7 +228,7 @@ def summary(entry: EntryPublic, length: int = 110) -> str:
 def live_blog_posting(view: BlogView, url: str, publisher: str, base: str) -> dict[str, Any]:
     blog = view.blog
     updates = []
-    for entry in view.entries:
+    for entry in view.latest if view.latest is not None else view.entries:
         update: dict[str, Any] = {
             "@type": "BlogPosting",
             "headline": summary(entry),
@@ -265,10 +296,25 @@ async def blog_page(
     request: Request,
     slug: str,
     before: Annotated[str | None, Query(max_length=64)] = None,
+    order: Annotated[Literal["newest", "oldest"], Query()] = "newest",
+    after: Annotated[str | None, Query(max_length=64)] = None,
 ) -> Response:
-    """The reader's page: complete without JavaScript, live with it."""
+    """The reader's page: complete without JavaScript, live with it. `?order=oldest` reads
+    it from the start (`after` pages on); `before` pages back from the latest."""
     blog_id = await _blog_id(request, slug)
     db: Database = services(request.app).db
+    cache: PageCache = services(request.app).pages
+    media_type = "text/html; charset=utf-8"
+    if order == "oldest":
+        if after is not None:  # rendered as asked, not cached
+            view = await load_oldest_first(db, blog_id, after)
+            return Response(_render_blog(request, view, after), media_type="text/html")
+
+        async def render_oldest() -> tuple[int, datetime, bytes]:
+            view = await load_oldest_first(db, blog_id, None)
+            return view.offset, view.modified, _render_blog(request, view, None)
+
+        return respond(request, await cache.get(blog_id, "oldest", render_oldest, media_type))
     if before is not None:  # older pages are rare: rendered as asked, not cached
         view = await load_view(db, blog_id, before)
         return Response(_render_blog(request, view, before), media_type="text/html")
@@ -277,8 +323,7 @@ async def blog_page(
         view = await load_view(db, blog_id)
         return view.offset, view.modified, _render_blog(request, view, None)
 
-    cache: PageCache = services(request.app).pages
-    return respond(request, await cache.get(blog_id, "page", render, "text/html; charset=utf-8"))
+    return respond(request, await cache.get(blog_id, "page", render, media_type))
 
 
 MISSING_ENTRY = """<!doctype html><html lang="en"><head><meta charset="utf-8">

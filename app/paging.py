@@ -44,7 +44,16 @@ def older_than(cursor: str) -> Any:
 
 def newer_than(entry: Entry) -> Any:
     """The condition for entries published after `entry` (its neighbours above it)."""
+    return _after(entry.published_at, entry.id)
+
+
+def newer_than_cursor(cursor: str) -> Any:
+    """Entries after the cursor's, oldest first (the reading order `?order=oldest`)."""
+    return _after(*decode_cursor(cursor))
+
+
+def _after(published_at: datetime, entry_id: int | None) -> Any:
     return or_(
-        col(Entry.published_at) > entry.published_at,
-        and_(col(Entry.published_at) == entry.published_at, col(Entry.id) > entry.id),
+        col(Entry.published_at) > published_at,
+        and_(col(Entry.published_at) == published_at, col(Entry.id) > entry_id),
     )

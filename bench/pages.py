@@ -96,6 +96,8 @@ def main() -> None:
             ("nginx, static file", f"http://127.0.0.1:{nginx_port}/surge.html"),
             ("ours, reader page", f"{base}/blogs/surge"),
             ("ours, Atom feed", f"{base}/blogs/surge/feed.atom"),
+            # A shared link to one update going viral: an entry's own page.
+            ("ours, an entry's page", f"{base}/blogs/surge/entries/{args.entries // 2}"),
         ):
             wrk(url, 2, args.connections)  # warm up
             results[name] = wrk(url, args.seconds, args.connections)

@@ -429,3 +429,29 @@ async def test_sitemap_lists_blogs_and_published_entries_and_robots_points_to_it
     robots = await client.get("/robots.txt")
     assert "Sitemap: http://testserver/sitemap.xml" in robots.text
     assert "Disallow: /api/" in robots.text
+
+
+async def test_reading_order_oldest_first(
+    client: httpx.AsyncClient, tokens: Tokens, blog: Blog
+) -> None:
+    ids = [(await post(client, tokens, body=f"Entry {n}"))["id"] for n in range(25)]
+    pinned = await post(client, tokens, body="Pinned note", pinned=True)
+    page = (await client.get("/blogs/election-night", params={"order": "oldest"})).text
+    shown = [int(i) for i in re.findall(r'<article [^>]*id="entry-(\d+)"', page)]
+    assert shown == ids[:20]  # from the first entry on
+    assert f'id="pinned-{pinned["id"]}"' in page  # pinned still on top
+    assert 'data-order="oldest"' in page and 'aria-current="page">Oldest first' in page
+    after = re.search(r'order=oldest&amp;after=([\w-]+)" data-newer', page)
+    assert after is not None
+    more = (
+        await client.get(
+            "/blogs/election-night", params={"order": "oldest", "after": after.group(1)}
+        )
+    ).text
+    rest = [int(i) for i in re.findall(r'<article [^>]*id="entry-(\d+)"', more)]
+    assert rest == [*ids[20:], pinned["id"]]
+    assert "data-newer" not in more
+    # The JSON-LD (and the feed) are the same in either order.
+    newest = (await client.get("/blogs/election-night")).text
+    assert json_ld(page)["liveBlogUpdate"] == json_ld(newest)["liveBlogUpdate"]
+    assert (await client.get("/blogs/election-night?order=sideways")).status_code == 422

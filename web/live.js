@@ -15,7 +15,7 @@ if (slug) {
   localizeTimes(document);
   setInterval(() => localizeTimes(document), 60_000);
   const onEntryPage = "entry" in body.dataset;
-  if (onEntryPage || !resolveDeepLink(slug)) {
+  if (onEntryPage || (!keepReadingOrder() && !resolveDeepLink(slug))) {
     const seen = onEntryPage || "archive" in body.dataset ? () => {} : sinceLastVisit(slug);
     if (!("archive" in body.dataset)) followBlog(seen);
     enableSharing((message) => ($("[data-announcer]").textContent = message));
@@ -36,6 +36,7 @@ function followBlog(seen) {
   let offset = Number(body.dataset.offset) || 0;
   let ended = body.dataset.status === "ended";
   let held = []; // new entries waiting behind the "N new updates" button, oldest first
+  const oldestFirst = body.dataset.order === "oldest";
   let following = null;
 
   function setStatus(state) {
@@ -106,7 +107,10 @@ function followBlog(seen) {
     }
     const article = renderEntry(entry);
     $("[data-feed-empty]")?.remove();
-    if (readerIsBelowTheTop()) {
+    if (oldestFirst) {
+      // At the end, below what the reader is looking at; on a later page if there is one.
+      if (!$("[data-newer]")) feed.append(article);
+    } else if (readerIsBelowTheTop()) {
       held.push(article);
       updateButton();
     } else {
@@ -181,6 +185,29 @@ function followBlog(seen) {
 
   if (ended) setStatus("ended");
   else start();
+}
+
+// The reading order is a link either way; the choice is remembered per browser, and the
+// switch keeps the reader's place (the entry at the top of the window).
+function keepReadingOrder() {
+  const key = "liveupdates.order";
+  for (const link of document.querySelectorAll("[data-order-choice]")) {
+    link.addEventListener("click", (click) => {
+      click.preventDefault();
+      localStorage.setItem(key, link.dataset.orderChoice);
+      const top = [...document.querySelectorAll("[data-feed] > article")].find(
+        (article) => article.getBoundingClientRect().bottom > 0,
+      );
+      location.href = link.href + (top ? `#${top.id}` : "");
+    });
+  }
+  const wanted = localStorage.getItem(key);
+  const params = new URLSearchParams(location.search);
+  if (wanted === "oldest" && !params.has("order") && !params.has("before")) {
+    location.replace(`?order=oldest${location.hash}`);
+    return true;
+  }
+  return false;
 }
 
 // "Load older updates" works as a link without JavaScript; with it, older updates are

@@ -284,8 +284,14 @@ async def test_screenshot_for_the_readme(page: Page, newsroom: Newsroom) -> None
         slug="election", headline="Recount in Eastbridge",
     )  # fmt: skip
     await expect(page.locator("[data-feed] article").first).to_contain_text("Recount")
-    target = Path(__file__).resolve().parent.parent / "docs" / "screenshot.png"
-    await page.screenshot(path=str(target) if os.environ.get("UPDATE_SCREENSHOT") else None)
+    docs = Path(__file__).resolve().parents[2] / "docs"
+    update = bool(os.environ.get("UPDATE_SCREENSHOT"))
+    await page.screenshot(path=str(docs / "screenshot.png") if update else None)
+    # A shared entry's own page: the entry among its neighbours, highlighted.
+    await page.get_by_role("link", name=re.compile("First seat declared")).first.click()
+    await page.locator("[data-feed] article.key-event").first.locator(".permalink").click()
+    await expect(page.locator("article.focus")).to_be_visible()
+    await page.screenshot(path=str(docs / "entry.png") if update else None)
 
 
 # --- every entry has an address ------------------------------------------------------------
@@ -364,3 +370,27 @@ async def test_updates_since_the_last_visit_are_marked(page: Page, newsroom: New
     await page.reload()
     await expect(page.locator("body")).to_have_attribute("data-connection", "live")
     await expect(page.locator(".since-visit")).to_have_count(0)
+
+
+async def test_oldest_first_appends_live_posts_and_keeps_the_readers_place(
+    page: Page, newsroom: Newsroom
+) -> None:
+    ids = [(await newsroom.post(f"Update {n}\n\n" + "Detail. " * 40))["id"] for n in range(8)]
+    await page.goto(f"{newsroom.server.url}/blogs/storm")
+    await page.get_by_role("link", name="Oldest first").click()
+    await expect(page).to_have_url(re.compile(r"\?order=oldest"))
+    await expect(page.locator("body")).to_have_attribute("data-connection", "live")
+    shown = await page.locator("[data-feed] article").evaluate_all(
+        "a => a.map(x => Number(x.dataset.id))"
+    )
+    assert shown == ids  # from the start
+    await page.locator(f"#entry-{ids[3]}").scroll_into_view_if_needed()
+    before = await page.evaluate("window.scrollY")
+    live = await newsroom.post("Appended at the end")
+    await expect(page.locator("[data-feed] article").last).to_have_id(f"entry-{live['id']}")
+    assert await page.evaluate("window.scrollY") == before  # nothing moved under the reader
+    # The choice is remembered: the blog's address opens oldest first next time.
+    await page.goto(f"{newsroom.server.url}/blogs/storm")
+    await expect(page).to_have_url(re.compile(r"\?order=oldest"))
+    await page.get_by_role("link", name="Newest first").click()
+    await expect(page.locator("[data-feed] article").first).to_have_id(f"entry-{live['id']}")
