@@ -365,6 +365,9 @@ async def test_every_entry_has_a_page_with_its_own_card(
     assert card.meta["og:image"] == "http://testserver/media/queue.jpg"
     assert card.meta["twitter:card"] == "summary_large_image"
     assert card.meta["og:title"].startswith("Queues")  # no headline: the start of the text
+    updates = json_ld((await client.get("/blogs/election-night")).text)["liveBlogUpdate"]
+    [pictured] = [u for u in updates if u["url"].endswith(f"/entries/{with_image['id']}")]  # type: ignore[union-attr]
+    assert pictured["image"] == "http://testserver/media/queue.jpg"  # type: ignore[index]
 
 
 async def test_entry_pages_of_missing_drafts_and_other_blogs_are_404(
