@@ -137,39 +137,30 @@ def _view(
     )
 
 
-async def load_view(db: Database, blog_id: int, before: str | None = None) -> BlogView:
+async def load_view(
+    db: Database, blog_id: int, cursor: str | None = None, oldest_first: bool = False
+) -> BlogView:
+    """A page of the blog: the latest entries and, with `cursor`, those before it; or, when
+    `oldest_first`, the first entries and those after the cursor."""
     async with db.read() as session:
         # The blog (and its offset) first: whatever is read after it is at least as new,
         # so a client that resumes from this offset can miss nothing.
         blog = await session.get(Blog, blog_id)
         if blog is None:
             raise HTTPException(status.HTTP_404_NOT_FOUND, "no such blog")
-        query = select(Entry).where(col(Entry.blog_id) == blog_id, PUBLISHED)
-        if before is not None:
-            query = query.where(older_than(before))
-        entries = list(await session.scalars(query.order_by(*NEWEST_FIRST).limit(PAGE_SIZE + 1)))
-        return _view(blog, [], entries, await _around(session, blog))
-
-
-async def load_oldest_first(db: Database, blog_id: int, after: str | None) -> BlogView:
-    """The blog read from its first entry: a page oldest first, then the next after it."""
-    async with db.read() as session:
-        blog = await session.get(Blog, blog_id)
-        if blog is None:
-            raise HTTPException(status.HTTP_404_NOT_FOUND, "no such blog")
-        query = select(Entry).where(col(Entry.blog_id) == blog_id, PUBLISHED)
-        if after is not None:
-            query = query.where(newer_than_cursor(after))
-        entries = list(await session.scalars(query.order_by(*OLDEST_FIRST).limit(PAGE_SIZE + 1)))
-        latest = await session.scalars(
-            select(Entry)
-            .where(col(Entry.blog_id) == blog_id, PUBLISHED)
-            .order_by(*NEWEST_FIRST)
-            .limit(PAGE_SIZE)
-        )
+        of_blog = (col(Entry.blog_id) == blog_id, PUBLISHED)
+        query = select(Entry).where(*of_blog)
+        if cursor is not None:
+            query = query.where(newer_than_cursor(cursor) if oldest_first else older_than(cursor))
+        order = OLDEST_FIRST if oldest_first else NEWEST_FIRST
+        entries = list(await session.scalars(query.order_by(*order).limit(PAGE_SIZE + 1)))
         view = _view(blog, [], entries, await _around(session, blog))
-        view.oldest_first = True
-        view.latest = [EntryPublic.of(e, blog.slug) for e in latest]
+        if oldest_first:  # the JSON-LD lists the latest, whatever the order
+            latest = await session.scalars(
+                select(Entry).where(*of_blog).order_by(*NEWEST_FIRST).limit(PAGE_SIZE)
+            )
+            view.oldest_first = True
+            view.latest = [EntryPublic.of(e, blog.slug) for e in latest]
         return view
 
 
@@ -307,11 +298,11 @@ async def blog_page(
     media_type = "text/html; charset=utf-8"
     if order == "oldest":
         if after is not None:  # rendered as asked, not cached
-            view = await load_oldest_first(db, blog_id, after)
+            view = await load_view(db, blog_id, after, oldest_first=True)
             return Response(_render_blog(request, view, after), media_type="text/html")
 
         async def render_oldest() -> tuple[int, datetime, bytes]:
-            view = await load_oldest_first(db, blog_id, None)
+            view = await load_view(db, blog_id, oldest_first=True)
             return view.offset, view.modified, _render_blog(request, view, None)
 
         return respond(request, await cache.get(blog_id, "oldest", render_oldest, media_type))
