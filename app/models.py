@@ -151,6 +151,9 @@ class Entry(SQLModel, table=True):
     __table_args__ = (
         Index("ix_entry_blog_published", "blog_id", "published_at", "id"),
         Index("ix_entry_status_publish_at", "status", "publish_at"),
+        # An id is never handed out twice (SQLite would reuse the newest's after a delete):
+        # entry pages are shared by their id.
+        {"sqlite_autoincrement": True},
     )
 
     id: int | None = Field(default=None, primary_key=True)
