@@ -75,7 +75,6 @@ class Channel:
         self.readers: set[Reader] = set()
         self.last: int | None = None  # the last offset delivered; None until known
         self.pending: dict[int, Frame] = {}
-        self.ready = asyncio.Event()
         self.blog: dict[str, Any] = {}  # the blog as of `last`, as the API shows it
         self.recent: deque[Frame] = deque(maxlen=HISTORY)  # consecutive, up to `last`
         self._filler: asyncio.Task[None] | None = None
@@ -86,7 +85,6 @@ class Channel:
             self.last = last
             self.blog = blog
             self.recent.extend(history)
-            self.ready.set()
             self._drain()
 
     def history(self, after: int, upto: int) -> list[Frame] | None:
@@ -148,12 +146,11 @@ class Channel:
                     self.pending.setdefault(event.offset, Frame.of(event))
                 self.hub.filled += len(events)
                 self._drain()  # (its own refill is a no-op: this task is the filler)
-        except (SQLAlchemyError, OSError) as error:
-            DATABASE.failed(f"filling a gap in blog {self.blog_id}", error)
-            self._filler = None
-            self.fill_soon(1.0, upto)
-        except Exception:
-            log.exception("blog %s: filling a gap from the event log failed", self.blog_id)
+        except Exception as error:
+            if isinstance(error, SQLAlchemyError | OSError):
+                DATABASE.failed(f"filling a gap in blog {self.blog_id}", error)
+            else:
+                log.exception("blog %s: filling a gap from the event log failed", self.blog_id)
             self._filler = None
             self.fill_soon(1.0, upto)
 

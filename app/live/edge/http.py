@@ -218,6 +218,10 @@ class HttpProtocol(HttpToolsProtocol):
     # --- readers ------------------------------------------------------------------------------
 
     def _is_sse_reader(self) -> bool:
+        # Most requests are pages and API calls: told apart from the raw target first, so
+        # that only event streams have their URL parsed here as well as by uvicorn.
+        if not self.url.startswith(b"/blogs/") or b"/events" not in self.url:
+            return False
         if self.parser.get_method() != b"GET" or self.parser.should_upgrade():
             return False
         if self.pipeline or (self.cycle is not None and not self.cycle.response_complete):
