@@ -1,39 +1,27 @@
 """Readers' pages and feeds, server-rendered (and cached: see pagecache.py)."""
 
 import html
-import re
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo
 
-import nh3
 import orjson
 from fastapi import APIRouter, HTTPException, Path, Query, Request, Response, status
 from fastapi.responses import FileResponse
 from jinja2 import Environment, FileSystemLoader, select_autoescape
-from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
 from app.db import Database
-from app.models import Blog, BlogPublic, BlogStatus, Entry, EntryPublic, EntryStatus
+from app.metadata import entry_path, first_image, live_blog_posting, plain_text, summary
+from app.models import Blog, BlogPublic, BlogStatus, Entry, EntryPublic
 from app.pagecache import PageCache, respond
-from app.paging import (
-    NEWEST_FIRST,
-    OLDEST_FIRST,
-    encode_cursor,
-    newer_than,
-    newer_than_cursor,
-    older_than,
-)
+from app.paging import NEWEST_FIRST
 from app.resources import TEMPLATES, WEB
 from app.services import services
+from app.views import PUBLISHED, BlogView, load_entry_view, load_view
 
 router = APIRouter(include_in_schema=False)
 
-PAGE_SIZE = 20
-PINNED_MAX = 5
-KEY_EVENTS_MAX = 30
 FEED_SIZE = 50
 
 
@@ -51,10 +39,6 @@ def script_json(value: Any) -> str:
     for char, escape in (("<", "\\u003c"), (">", "\\u003e"), ("&", "\\u0026")):
         text = text.replace(char, escape)
     return text.replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
-
-
-def plain_text(fragment: str) -> str:
-    return re.sub(r"\s+", " ", html.unescape(nh3.clean(fragment, tags=set()))).strip()
 
 
 def local_time(moment: datetime, zone: str) -> datetime:
@@ -75,178 +59,6 @@ async def _blog_id(request: Request, slug: str) -> int:
     if blog_id is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no blog {slug!r}")
     return int(blog_id)
-
-
-@dataclass
-class BlogView:
-    blog: BlogPublic
-    offset: int
-    entries: list[EntryPublic]
-    pinned: list[EntryPublic]
-    key_events: list[EntryPublic]
-    older: str | None  # the cursor of the next page (older; newer when oldest_first)
-    modified: datetime
-    focus: EntryPublic | None = None  # an entry's own page: this entry, among its neighbours
-    oldest_first: bool = False  # the reading order `?order=oldest`
-    latest: list[EntryPublic] | None = None  # for JSON-LD, whatever order the page is in
-
-
-# Drafts and scheduled entries are the newsroom's business.
-PUBLISHED = col(Entry.status) == EntryStatus.published
-
-
-async def _around(session: AsyncSession, blog: Blog) -> tuple[list[Entry], list[Entry]]:
-    """The blog's pinned entries and key events, newest first."""
-    pinned = await session.scalars(
-        select(Entry)
-        .where(col(Entry.blog_id) == blog.id, PUBLISHED, col(Entry.pinned))
-        .order_by(*NEWEST_FIRST)
-        .limit(PINNED_MAX)
-    )
-    key_events = await session.scalars(
-        select(Entry)
-        .where(col(Entry.blog_id) == blog.id, PUBLISHED, col(Entry.key_event))
-        .order_by(*NEWEST_FIRST)
-        .limit(KEY_EVENTS_MAX)
-    )
-    return list(pinned), list(key_events)
-
-
-def _view(
-    blog: Blog,
-    shown: list[Entry],
-    older: list[Entry],
-    around: tuple[list[Entry], list[Entry]],
-    focus: Entry | None = None,
-) -> BlogView:
-    """`shown` newest first; `older`: what follows, one more than a page if there is more."""
-    public = [EntryPublic.of(e, blog.slug) for e in shown + older[:PAGE_SIZE]]
-    more = len(older) > PAGE_SIZE
-    return BlogView(
-        blog=BlogPublic.of(blog),
-        offset=blog.last_offset,
-        entries=public,
-        pinned=[EntryPublic.of(e, blog.slug) for e in around[0]],
-        key_events=[EntryPublic.of(e, blog.slug) for e in around[1]],
-        older=encode_cursor(older[PAGE_SIZE - 1]) if more else None,
-        modified=max(
-            [blog.created_at, blog.ended_at or blog.created_at]
-            + [e.updated_at or e.published_at for e in public]
-        ),
-        focus=EntryPublic.of(focus, blog.slug) if focus is not None else None,
-    )
-
-
-async def load_view(
-    db: Database, blog_id: int, cursor: str | None = None, oldest_first: bool = False
-) -> BlogView:
-    """A page of the blog: the latest entries and, with `cursor`, those before it; or, when
-    `oldest_first`, the first entries and those after the cursor."""
-    async with db.read() as session:
-        # The blog (and its offset) first: whatever is read after it is at least as new,
-        # so a client that resumes from this offset can miss nothing.
-        blog = await session.get(Blog, blog_id)
-        if blog is None:
-            raise HTTPException(status.HTTP_404_NOT_FOUND, "no such blog")
-        of_blog = (col(Entry.blog_id) == blog_id, PUBLISHED)
-        query = select(Entry).where(*of_blog)
-        if cursor is not None:
-            query = query.where(newer_than_cursor(cursor) if oldest_first else older_than(cursor))
-        order = OLDEST_FIRST if oldest_first else NEWEST_FIRST
-        entries = list(await session.scalars(query.order_by(*order).limit(PAGE_SIZE + 1)))
-        view = _view(blog, [], entries, await _around(session, blog))
-        if oldest_first:  # the JSON-LD lists the latest, whatever the order
-            latest = await session.scalars(
-                select(Entry).where(*of_blog).order_by(*NEWEST_FIRST).limit(PAGE_SIZE)
-            )
-            view.oldest_first = True
-            view.latest = [EntryPublic.of(e, blog.slug) for e in latest]
-        return view
-
-
-async def load_entry_view(db: Database, blog_id: int, entry_id: int) -> BlogView | None:
-    """An entry's page: a few newer entries, the entry, a page of older ones. None when the
-    entry is not a published entry of this blog."""
-    async with db.read() as session:
-        blog = await session.get(Blog, blog_id)
-        entry = await session.get(Entry, entry_id)
-        if blog is None or entry is None or entry.blog_id != blog_id:
-            return None
-        if entry.status != EntryStatus.published:
-            return None
-        of_blog = (col(Entry.blog_id) == blog_id, PUBLISHED)
-        newer = await session.scalars(
-            select(Entry)
-            .where(*of_blog, newer_than(entry))
-            .order_by(*OLDEST_FIRST)
-            .limit(NEWER_AROUND)
-        )
-        older = await session.scalars(
-            select(Entry)
-            .where(*of_blog, older_than(encode_cursor(entry)))
-            .order_by(*NEWEST_FIRST)
-            .limit(PAGE_SIZE + 1)
-        )
-        shown = [*reversed(list(newer)), entry]
-        return _view(blog, shown, list(older), await _around(session, blog), entry)
-
-
-IMAGE = re.compile(r'<img[^>]*\ssrc="([^"]+)"')
-NEWER_AROUND = 5  # an entry's page: this many newer entries above it, a page of older below
-
-
-def absolute(url: str, base: str) -> str:
-    return base + url if url.startswith("/") else url
-
-
-def first_image(entry: EntryPublic, base: str) -> str | None:
-    found = IMAGE.search(entry.html)
-    return absolute(html.unescape(found.group(1)), base) if found else None
-
-
-def entry_path(entry: EntryPublic) -> str:
-    return f"/blogs/{entry.blog}/entries/{entry.id}"
-
-
-def summary(entry: EntryPublic, length: int = 110) -> str:
-    """The entry's headline, or the start of its text."""
-    if entry.headline:
-        return entry.headline
-    text = plain_text(entry.html)
-    return text if len(text) <= length else text[: length - 1].rstrip() + "…"
-
-
-def live_blog_posting(view: BlogView, url: str, publisher: str, base: str) -> dict[str, Any]:
-    blog = view.blog
-    updates = []
-    for entry in view.latest if view.latest is not None else view.entries:
-        update: dict[str, Any] = {
-            "@type": "BlogPosting",
-            "headline": summary(entry),
-            "datePublished": entry.published_at.isoformat(),
-            "dateModified": (entry.updated_at or entry.published_at).isoformat(),
-            "articleBody": plain_text(entry.html),
-            "url": base + entry_path(entry),
-            "author": {"@type": "Person", "name": entry.author},
-        }
-        if (image := first_image(entry, base)) is not None:
-            update["image"] = image
-        updates.append(update)
-    data: dict[str, Any] = {
-        "@context": "https://schema.org",
-        "@type": "LiveBlogPosting",
-        "headline": blog.title,
-        "description": blog.description,
-        "url": url,
-        "datePublished": blog.created_at.isoformat(),
-        "dateModified": view.modified.isoformat(),
-        "coverageStartTime": blog.created_at.isoformat(),
-        "publisher": {"@type": "Organization", "name": publisher},
-        "liveBlogUpdate": updates,
-    }
-    if blog.ended_at is not None:
-        data["coverageEndTime"] = blog.ended_at.isoformat()
-    return data
 
 
 def _render_blog(request: Request, view: BlogView, before: str | None) -> bytes:

@@ -14,7 +14,8 @@ LAYERS: list[tuple[str, list[str]]] = [
     ("storage", ["app.db", "app.auth", "app.events", "app.paging", "app.eventlog",
                  "app.idempotency", "app.periodic", "app.limits", "app.publishing"]),
     ("reader side", ["app.live.*"]),
-    ("web", ["app.deps", "app.pagecache", "app.pages", "app.api.*"]),
+    ("web", ["app.deps", "app.views", "app.metadata", "app.pagecache", "app.pages",
+             "app.api.*"]),
     ("application", ["app.main", "app.cli", "app.demo", "app.migrate"]),
 ]  # fmt: skip
 

@@ -1,0 +1,72 @@
+"""What a page says about itself to search engines and social networks: an entry's card
+(its summary, first image, address) and the schema.org `LiveBlogPosting` JSON-LD."""
+
+import html
+import re
+from typing import Any
+
+import nh3
+
+from app.models import EntryPublic
+from app.views import BlogView
+
+
+def plain_text(fragment: str) -> str:
+    return re.sub(r"\s+", " ", html.unescape(nh3.clean(fragment, tags=set()))).strip()
+
+
+IMAGE = re.compile(r'<img[^>]*\ssrc="([^"]+)"')
+
+
+def absolute(url: str, base: str) -> str:
+    return base + url if url.startswith("/") else url
+
+
+def first_image(entry: EntryPublic, base: str) -> str | None:
+    found = IMAGE.search(entry.html)
+    return absolute(html.unescape(found.group(1)), base) if found else None
+
+
+def entry_path(entry: EntryPublic) -> str:
+    return f"/blogs/{entry.blog}/entries/{entry.id}"
+
+
+def summary(entry: EntryPublic, length: int = 110) -> str:
+    """The entry's headline, or the start of its text."""
+    if entry.headline:
+        return entry.headline
+    text = plain_text(entry.html)
+    return text if len(text) <= length else text[: length - 1].rstrip() + "…"
+
+
+def live_blog_posting(view: BlogView, url: str, publisher: str, base: str) -> dict[str, Any]:
+    blog = view.blog
+    updates = []
+    for entry in view.latest if view.latest is not None else view.entries:
+        update: dict[str, Any] = {
+            "@type": "BlogPosting",
+            "headline": summary(entry),
+            "datePublished": entry.published_at.isoformat(),
+            "dateModified": (entry.updated_at or entry.published_at).isoformat(),
+            "articleBody": plain_text(entry.html),
+            "url": base + entry_path(entry),
+            "author": {"@type": "Person", "name": entry.author},
+        }
+        if (image := first_image(entry, base)) is not None:
+            update["image"] = image
+        updates.append(update)
+    data: dict[str, Any] = {
+        "@context": "https://schema.org",
+        "@type": "LiveBlogPosting",
+        "headline": blog.title,
+        "description": blog.description,
+        "url": url,
+        "datePublished": blog.created_at.isoformat(),
+        "dateModified": view.modified.isoformat(),
+        "coverageStartTime": blog.created_at.isoformat(),
+        "publisher": {"@type": "Organization", "name": publisher},
+        "liveBlogUpdate": updates,
+    }
+    if blog.ended_at is not None:
+        data["coverageEndTime"] = blog.ended_at.isoformat()
+    return data

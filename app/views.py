@@ -1,0 +1,139 @@
+"""What a reader's page shows, read from the database: the blog, a page of its entries
+(newest or oldest first, or around one entry), its pinned entries and key events."""
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from fastapi import HTTPException, status
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col, select
+
+from app.db import Database
+from app.models import Blog, BlogPublic, Entry, EntryPublic, EntryStatus
+from app.paging import (
+    NEWEST_FIRST,
+    OLDEST_FIRST,
+    encode_cursor,
+    newer_than,
+    newer_than_cursor,
+    older_than,
+)
+
+PAGE_SIZE = 20
+PINNED_MAX = 5
+KEY_EVENTS_MAX = 30
+NEWER_AROUND = 5  # an entry's page: this many newer entries above it, a page of older below
+
+
+@dataclass
+class BlogView:
+    blog: BlogPublic
+    offset: int
+    entries: list[EntryPublic]
+    pinned: list[EntryPublic]
+    key_events: list[EntryPublic]
+    older: str | None  # the cursor of the next page (older; newer when oldest_first)
+    modified: datetime
+    focus: EntryPublic | None = None  # an entry's own page: this entry, among its neighbours
+    oldest_first: bool = False  # the reading order `?order=oldest`
+    latest: list[EntryPublic] | None = None  # for JSON-LD, whatever order the page is in
+
+
+# Drafts and scheduled entries are the newsroom's business.
+PUBLISHED = col(Entry.status) == EntryStatus.published
+
+
+async def _around(session: AsyncSession, blog: Blog) -> tuple[list[Entry], list[Entry]]:
+    """The blog's pinned entries and key events, newest first."""
+    pinned = await session.scalars(
+        select(Entry)
+        .where(col(Entry.blog_id) == blog.id, PUBLISHED, col(Entry.pinned))
+        .order_by(*NEWEST_FIRST)
+        .limit(PINNED_MAX)
+    )
+    key_events = await session.scalars(
+        select(Entry)
+        .where(col(Entry.blog_id) == blog.id, PUBLISHED, col(Entry.key_event))
+        .order_by(*NEWEST_FIRST)
+        .limit(KEY_EVENTS_MAX)
+    )
+    return list(pinned), list(key_events)
+
+
+def _view(
+    blog: Blog,
+    shown: list[Entry],
+    older: list[Entry],
+    around: tuple[list[Entry], list[Entry]],
+    focus: Entry | None = None,
+) -> BlogView:
+    """`shown` newest first; `older`: what follows, one more than a page if there is more."""
+    public = [EntryPublic.of(e, blog.slug) for e in shown + older[:PAGE_SIZE]]
+    more = len(older) > PAGE_SIZE
+    return BlogView(
+        blog=BlogPublic.of(blog),
+        offset=blog.last_offset,
+        entries=public,
+        pinned=[EntryPublic.of(e, blog.slug) for e in around[0]],
+        key_events=[EntryPublic.of(e, blog.slug) for e in around[1]],
+        older=encode_cursor(older[PAGE_SIZE - 1]) if more else None,
+        modified=max(
+            [blog.created_at, blog.ended_at or blog.created_at]
+            + [e.updated_at or e.published_at for e in public]
+        ),
+        focus=EntryPublic.of(focus, blog.slug) if focus is not None else None,
+    )
+
+
+async def load_view(
+    db: Database, blog_id: int, cursor: str | None = None, oldest_first: bool = False
+) -> BlogView:
+    """A page of the blog: the latest entries and, with `cursor`, those before it; or, when
+    `oldest_first`, the first entries and those after the cursor."""
+    async with db.read() as session:
+        # The blog (and its offset) first: whatever is read after it is at least as new,
+        # so a client that resumes from this offset can miss nothing.
+        blog = await session.get(Blog, blog_id)
+        if blog is None:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, "no such blog")
+        of_blog = (col(Entry.blog_id) == blog_id, PUBLISHED)
+        query = select(Entry).where(*of_blog)
+        if cursor is not None:
+            query = query.where(newer_than_cursor(cursor) if oldest_first else older_than(cursor))
+        order = OLDEST_FIRST if oldest_first else NEWEST_FIRST
+        entries = list(await session.scalars(query.order_by(*order).limit(PAGE_SIZE + 1)))
+        view = _view(blog, [], entries, await _around(session, blog))
+        if oldest_first:  # the JSON-LD lists the latest, whatever the order
+            latest = await session.scalars(
+                select(Entry).where(*of_blog).order_by(*NEWEST_FIRST).limit(PAGE_SIZE)
+            )
+            view.oldest_first = True
+            view.latest = [EntryPublic.of(e, blog.slug) for e in latest]
+        return view
+
+
+async def load_entry_view(db: Database, blog_id: int, entry_id: int) -> BlogView | None:
+    """An entry's page: a few newer entries, the entry, a page of older ones. None when the
+    entry is not a published entry of this blog."""
+    async with db.read() as session:
+        blog = await session.get(Blog, blog_id)
+        entry = await session.get(Entry, entry_id)
+        if blog is None or entry is None or entry.blog_id != blog_id:
+            return None
+        if entry.status != EntryStatus.published:
+            return None
+        of_blog = (col(Entry.blog_id) == blog_id, PUBLISHED)
+        newer = await session.scalars(
+            select(Entry)
+            .where(*of_blog, newer_than(entry))
+            .order_by(*OLDEST_FIRST)
+            .limit(NEWER_AROUND)
+        )
+        older = await session.scalars(
+            select(Entry)
+            .where(*of_blog, older_than(encode_cursor(entry)))
+            .order_by(*NEWEST_FIRST)
+            .limit(PAGE_SIZE + 1)
+        )
+        shown = [*reversed(list(newer)), entry]
+        return _view(blog, shown, list(older), await _around(session, blog), entry)
