@@ -130,11 +130,21 @@ def close_code(server_bytes: bytes) -> int | None:
     return None
 
 
-@pytest.fixture
-async def live(start_server: StartServer, tokens: Tokens) -> AsyncIterator[LiveServer]:
-    server = await start_server(request_head_seconds=1.0, heartbeat_seconds=60)
+async def blog_server(
+    start_server: StartServer, tokens: Tokens, **settings: object
+) -> tuple[LiveServer, Api]:
+    """A server with these settings and a blog, "live", to read."""
+    server = await start_server(**settings)
     api = Api(server.url, tokens)
     await api.create_blog()
+    return server, api
+
+
+@pytest.fixture
+async def live(start_server: StartServer, tokens: Tokens) -> AsyncIterator[LiveServer]:
+    server, api = await blog_server(
+        start_server, tokens, request_head_seconds=1.0, heartbeat_seconds=60
+    )
     await api.client.aclose()
     yield server
 
@@ -183,9 +193,9 @@ async def test_what_readers_send_is_held_to_rfc_6455(
 async def test_pongs_count_against_the_readers_byte_bound(
     start_server: StartServer, tokens: Tokens
 ) -> None:
-    server = await start_server(reader_buffer_bytes=4096, reader_control_frames=10_000)
-    api = Api(server.url, tokens)
-    await api.create_blog()
+    server, api = await blog_server(
+        start_server, tokens, reader_buffer_bytes=4096, reader_control_frames=10_000
+    )
     async with raw(server) as client:
         # The client never reads: pongs of 125 bytes pile up in the server's buffers.
         client.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
@@ -300,9 +310,9 @@ async def test_slow_or_silent_sockets_are_closed_after_the_head_deadline(
 
 
 async def test_every_socket_of_an_address_counts(start_server: StartServer, tokens: Tokens) -> None:
-    server = await start_server(ws_connections_per_address=5, request_head_seconds=30)
-    api = Api(server.url, tokens)
-    await api.create_blog()
+    server, api = await blog_server(
+        start_server, tokens, ws_connections_per_address=5, request_head_seconds=30
+    )
     admission = services(server.app).admission
     async with raw(server, "127.0.0.2"), raw(server, "127.0.0.2"):  # half-open
         async with raw(server, "127.0.0.2") as c:
@@ -331,9 +341,9 @@ async def test_every_socket_of_an_address_counts(start_server: StartServer, toke
 async def test_reader_connects_are_paced_per_address(
     start_server: StartServer, tokens: Tokens
 ) -> None:
-    server = await start_server(reader_connects_per_second=0.5, reader_connect_burst=2)
-    api = Api(server.url, tokens)
-    await api.create_blog()
+    server, api = await blog_server(
+        start_server, tokens, reader_connects_per_second=0.5, reader_connect_burst=2
+    )
     for _ in range(2):
         async with connect(f"{server.ws_url}/ws/blogs/live") as ws:
             await ws.recv()
@@ -353,9 +363,9 @@ async def test_readers_are_refused_before_the_process_runs_out_of_files(
     import resource
 
     files = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
-    server = await start_server(reader_fd_reserve=files - 6)  # room for 6 sockets
-    api = Api(server.url, tokens)
-    await api.create_blog()
+    server, api = await blog_server(
+        start_server, tokens, reader_fd_reserve=files - 6
+    )  # room for 6 sockets
     admission = services(server.app).admission
     readers = []
     try:
@@ -463,9 +473,7 @@ def test_random_bytes_never_break_the_reader_protocol(stream: bytes, cuts: list[
 async def test_the_first_reader_leaving_mid_load_refuses_no_one(
     start_server: StartServer, tokens: Tokens, settings: Settings
 ) -> None:
-    server = await start_server()
-    api = Api(server.url, tokens)
-    await api.create_blog()
+    server, api = await blog_server(start_server, tokens)
     await api.post("before")
     async with connect(f"{server.ws_url}/ws/blogs/live") as ws:
         await ws.recv()  # the slug is known now; the channel closes with its last reader

@@ -129,9 +129,26 @@ async def latest(server: Server) -> int:
         return offset
 
 
-def assert_gapless(readers: list[Reader], last: int) -> None:
+async def readers_and_writers(
+    a: Server, b: Server, tokens: Tokens
+) -> tuple[list[Reader], Writer, Writer]:
+    """Two readers on each instance, joined; a writer through each."""
+    readers = [Reader(server) for server in (a, a, b, b)]
+    for reader in readers:
+        await asyncio.wait_for(reader.ready.wait(), 10)
+    return readers, Writer(a, tokens), Writer(b, tokens)
+
+
+async def every_offset_once(readers: list[Reader], b: Server, *writers: Writer) -> None:
+    """Once all is delivered, every reader has had every offset once, in order."""
+    last = await latest(b)
+    for reader in readers:
+        await reader.until(last)
+        await reader.close()
     for reader in readers:
         assert reader.offsets == list(range(1, last + 1)), reader.offsets
+    for writer in writers:
+        await writer.client.aclose()
 
 
 def log_lines(server: Server, level: str) -> list[str]:
@@ -153,10 +170,7 @@ async def test_a_database_black_hole_answers_503_in_bounded_time(
     two_instances: tuple[Server, Server], paths: dict[str, PartitionablePath], tokens: Tokens
 ) -> None:
     a, b = two_instances
-    readers = [Reader(server) for server in (a, a, b, b)]
-    for reader in readers:
-        await asyncio.wait_for(reader.ready.wait(), 10)
-    to_a, to_b = Writer(a, tokens), Writer(b, tokens)
+    readers, to_a, to_b = await readers_and_writers(a, b, tokens)
     for n in range(3):
         assert (await to_a.post(f"a{n}"))[0] == 201
         assert (await to_b.post(f"b{n}"))[0] == 201
@@ -181,13 +195,7 @@ async def test_a_database_black_hole_answers_503_in_bounded_time(
             break
         await asyncio.sleep(0.2)
     assert status == 201
-    last = await latest(b)
-    for reader in readers:
-        await reader.until(last)
-        await reader.close()
-    assert_gapless(readers, last)
-    await to_a.client.aclose()
-    await to_b.client.aclose()
+    await every_offset_once(readers, b, to_a, to_b)
     # One ERROR for the outage, however many things failed during it; INFO when it ended.
     errors = errors_in(a)
     assert len(errors) == 1 and errors[0].startswith("database is unavailable"), errors
@@ -201,10 +209,7 @@ async def test_a_broker_black_hole_never_holds_a_post(
     two_instances: tuple[Server, Server], paths: dict[str, PartitionablePath], tokens: Tokens
 ) -> None:
     a, b = two_instances
-    readers = [Reader(server) for server in (a, a, b, b)]
-    for reader in readers:
-        await asyncio.wait_for(reader.ready.wait(), 10)
-    to_a, to_b = Writer(a, tokens), Writer(b, tokens)
+    readers, to_a, to_b = await readers_and_writers(a, b, tokens)
     assert (await to_a.post("before"))[0] == 201
 
     paths["broker"].black_hole()
@@ -225,13 +230,7 @@ async def test_a_broker_black_hole_never_holds_a_post(
             assert reader.arrived[offset] - at <= 3.5, (offset, reader.arrived[offset] - at)
     paths["broker"].heal()
     assert (await to_a.post("after"))[0] == 201
-    last = await latest(b)
-    for reader in readers:
-        await reader.until(last)
-        await reader.close()
-    assert_gapless(readers, last)
-    await to_a.client.aclose()
-    await to_b.client.aclose()
+    await every_offset_once(readers, b, to_a, to_b)
 
 
 async def test_sigterm_lets_every_reader_go_at_once(
