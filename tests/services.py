@@ -83,7 +83,16 @@ class Server:
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:
             self.process.terminate()
-            self.process.wait(timeout=30)
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                # Stuck: have it write where (app/cli.py), then end it and show the log.
+                self.process.send_signal(signal.SIGUSR1)
+                time.sleep(1)
+                self.process.kill()
+                self.process.wait()
+                tail = self.log.read_text(errors="replace")[-8000:]
+                raise AssertionError(f"the server did not stop on SIGTERM:\n{tail}") from None
 
 
 class RedisServer:
