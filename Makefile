@@ -8,9 +8,10 @@ PORT   ?= 8000
 
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: install run serve test test-fast soak lint format clean test-tools bench bench-tools
+.PHONY: install run serve test test-fast soak lint format clean test-tools bench bench-tools messages
 
-$(STAMP): pyproject.toml
+# Installing compiles the translations (hatch_build.py): a changed .po reinstalls.
+$(STAMP): pyproject.toml hatch_build.py $(wildcard app/translations/*/LC_MESSAGES/*.po)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[dev]'
@@ -46,6 +47,10 @@ test-tools:
 	    echo "The tests need Chromium at $(CHROMIUM) and nginx: sudo apt-get install chromium nginx" >&2; exit 1; \
 	  fi; \
 	fi
+
+## Extract the code's words into every catalog (app/translations), list what is untranslated
+messages: install
+	$(BIN)/liveupdates messages; $(MAKE) --no-print-directory install
 
 lint: install
 	$(BIN)/ruff check .

@@ -15,6 +15,7 @@ from app import demo, migrate
 from app.auth import create_token, list_tokens, revoke_token
 from app.config import Settings
 from app.db import Database
+from app.i18n import shipped
 from app.live.edge.admission import raise_open_files_limit
 from app.live.edge.options import uvicorn_options
 from app.models import ApiToken, Role
@@ -123,6 +124,23 @@ def _demo(_args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _messages(_args: argparse.Namespace, _settings: Settings) -> int:
+    from app import catalogs  # Babel's extractors: a developer's command only
+
+    for path in catalogs.update():
+        print(path)
+    untranslated = {
+        f"{language}/{domain}": list(catalogs.missing(language, domain))
+        for language in shipped()
+        for domain in catalogs.SOURCES
+    }
+    for where, words in untranslated.items():
+        for word in words:
+            print(f"untranslated in {where}: {word!r}")
+    print("Reinstall (make install) to compile the catalogs.")
+    return 1 if any(untranslated.values()) else 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="liveupdates", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -172,6 +190,11 @@ def build_parser() -> argparse.ArgumentParser:
         "demo", help="create the demo blog (once) and print a new editor token"
     )
     demo_cmd.set_defaults(run=_demo)
+
+    commands.add_parser(
+        "messages",
+        help="extract the code's words into the catalogs (app/translations); list untranslated",
+    ).set_defaults(run=_messages)
     return parser
 
 

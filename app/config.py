@@ -4,6 +4,8 @@ from typing import Annotated, Literal
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from app.i18n import language_tag
+
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./data/liveupdates.db"
 
 
@@ -29,6 +31,9 @@ class Settings(BaseSettings):
     public_url: str = ""
     # Named as the publisher in pages' schema.org data and in feeds.
     publisher_name: str = "liveupdates"
+    # A new blog's language (BCP 47) when its creator names none; also the language of the
+    # list of blogs and of the newsroom for a browser that asks for none we have.
+    default_language: str = "en"
     # Who may put reader pages in a frame (the embed): a CSP frame-ancestors source list.
     frame_ancestors: str = "*"
 
@@ -88,6 +93,11 @@ class Settings(BaseSettings):
     db_connect_timeout_seconds: float = Field(default=1.0, gt=0)
     db_statement_timeout_seconds: float = Field(default=5.0, gt=0)
     db_pool_timeout_seconds: float = Field(default=5.0, gt=0)
+
+    @field_validator("default_language")
+    @classmethod
+    def _language_tag(cls, value: str) -> str:
+        return language_tag(value)
 
     @field_validator("allowed_origins", "trusted_proxies", mode="before")
     @classmethod

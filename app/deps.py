@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from app.auth import find_token
+from app.config import Settings
 from app.db import Database
 from app.live.hub import Hub
 from app.models import ApiToken, Blog, Role
@@ -27,7 +28,13 @@ def get_hub(request: Request) -> Hub:
     return hub
 
 
+def get_settings(request: Request) -> Settings:
+    settings: Settings = services(request.app).settings
+    return settings
+
+
 DatabaseDep = Annotated[Database, Depends(get_db)]
+SettingsDep = Annotated[Settings, Depends(get_settings)]
 HubDep = Annotated[Hub, Depends(get_hub)]
 
 

@@ -107,11 +107,17 @@ class Change:
         """Log `event` at the offset this transaction claimed; returns its wire bytes."""
         assert blog.id is not None
         data = encode({"type": event["type"], "offset": blog.last_offset, **event})
-        self.session.add(
-            Event(blog_id=blog.id, offset=blog.last_offset, type=event["type"], data=data.decode())
-        )
         entry = event.get("entry")
         entry_id = entry["id"] if isinstance(entry, dict) else event.get("entry_id")
+        self.session.add(
+            Event(
+                blog_id=blog.id,
+                offset=blog.last_offset,
+                type=event["type"],
+                entry_id=entry_id,
+                data=data.decode(),
+            )
+        )
         fields = {"blog": blog.slug, "offset": blog.last_offset, "entry_id": entry_id}
         logged = LoggedEvent(blog.id, blog.last_offset, event["type"], data)
         self._events.append((logged, event["type"], fields))

@@ -14,6 +14,7 @@ from app import pages
 from app.api import blogs, entries, health, media, tokens
 from app.config import Settings
 from app.db import Database, timed_out
+from app.i18n import check_catalogs
 from app.idempotency import forget_expired
 from app.limits import BodySizeLimitMiddleware, SharedPostRate, make_post_rate
 from app.live import asgi as live
@@ -36,6 +37,7 @@ from app.services import Services
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
+    check_catalogs()  # pages in any language but English need them compiled
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[dict[str, FastAPI]]:

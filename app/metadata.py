@@ -54,12 +54,19 @@ def live_blog_posting(view: BlogView, url: str, publisher: str, base: str) -> di
         }
         if (image := first_image(entry, base)) is not None:
             update["image"] = image
+        if entry.corrections:
+            corrections = [
+                {"@type": "CorrectionComment", "text": c.note, "datePublished": c.at.isoformat()}
+                for c in entry.corrections
+            ]
+            update["correction"] = corrections[0] if len(corrections) == 1 else corrections
         updates.append(update)
     data: dict[str, Any] = {
         "@context": "https://schema.org",
         "@type": "LiveBlogPosting",
         "headline": blog.title,
         "description": blog.description,
+        "inLanguage": blog.language,
         "url": url,
         "datePublished": blog.created_at.isoformat(),
         "dateModified": view.modified.isoformat(),

@@ -4,7 +4,7 @@ import zoneinfo
 from datetime import UTC, datetime
 from enum import StrEnum
 from functools import cache
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import (
     AfterValidator,
@@ -16,9 +16,11 @@ from pydantic import (
     field_validator,
     model_validator,
 )
-from sqlalchemy import DateTime, Index, Text, TypeDecorator
+from sqlalchemy import JSON, DateTime, Index, Text, TypeDecorator
 from sqlalchemy.engine import Dialect
 from sqlmodel import Field, SQLModel
+
+from app.i18n import language_tag
 
 # Limits a client can rely on; docs/API.md and the README repeat them.
 SLUG_PATTERN = r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$"
@@ -28,6 +30,8 @@ NOTICE_MAX = 1_000
 HEADLINE_MAX = 200
 BODY_MAX = 20_000
 NAME_MAX = 100
+CORRECTION_MAX = 500
+LANGUAGE_MAX = 64
 IDEMPOTENCY_KEY_MAX = 255
 
 # Named constraints, so that migrations can refer to them on every database.
@@ -106,6 +110,10 @@ Notice = Annotated[str, _text(NOTICE_MAX), Trimmed, NoNul]
 Headline = Annotated[str, _text(HEADLINE_MAX), Trimmed, NoNul]
 Body = Annotated[str, _text(BODY_MAX, min_length=1), Trimmed, NotBlank, NoNul]
 Name = Annotated[str, _text(NAME_MAX, min_length=1), Trimmed, NotBlank, NoNul]
+CorrectionNote = Annotated[str, _text(CORRECTION_MAX, min_length=1), Trimmed, NotBlank, NoNul]
+
+
+LanguageTag = Annotated[str, _text(LANGUAGE_MAX, min_length=1), AfterValidator(language_tag)]
 
 
 @cache
@@ -141,6 +149,8 @@ class Blog(SQLModel, table=True):
     notice: str | None = Field(default=None, sa_type=Text)
     status: str = Field(default=BlogStatus.live, max_length=16)
     timezone: str = Field(default="UTC", max_length=64)
+    # BCP 47: the language of its pages, feed and live client (app/i18n.py).
+    language: str = Field(default="en", max_length=LANGUAGE_MAX)
     created_at: datetime = Field(default_factory=now, sa_type=UTCDateTime)
     ended_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     # The offset of the blog's latest event; bumped in the transaction of each change.
@@ -177,14 +187,21 @@ class Entry(SQLModel, table=True):
         sa_column_kwargs={"server_default": EntryStatus.published.value},
     )
     publish_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # Each correction's note, time and the version it made, oldest first (CorrectionPublic).
+    corrections: list[dict[str, Any]] = Field(default_factory=list, sa_type=JSON)
 
 
 class Event(SQLModel, table=True):
-    """The per-blog event log: what readers replay from an offset."""
+    """The per-blog event log: what readers replay from an offset, and each entry's
+    history. Nothing ever rewrites or removes a logged event."""
+
+    __table_args__ = (Index("ix_event_blog_entry", "blog_id", "entry_id", "offset"),)
 
     blog_id: int = Field(foreign_key="blog.id", ondelete="CASCADE", primary_key=True)
     offset: int = Field(primary_key=True)
     type: str = Field(max_length=32)
+    # The entry an entry.* event is about: an entry's history is read by it.
+    entry_id: int | None = Field(default=None)
     # The event exactly as it goes on the wire, so a replay sends stored bytes as they are.
     data: str = Field(sa_type=Text)
     created_at: datetime = Field(default_factory=now, sa_type=UTCDateTime)
@@ -221,6 +238,7 @@ class BlogCreate(Input):
     title: Title
     description: Description = ""
     timezone: str = "UTC"
+    language: LanguageTag | None = None  # DEFAULT_LANGUAGE when not given
 
     @field_validator("timezone")
     @classmethod
@@ -235,6 +253,7 @@ class BlogUpdate(Input):
     description: Description | None = None
     notice: Notice | None = None
     status: BlogStatus | None = None
+    language: LanguageTag | None = None
 
 
 class BlogPublic(SQLModel):
@@ -244,6 +263,7 @@ class BlogPublic(SQLModel):
     notice: str | None
     status: BlogStatus
     timezone: str
+    language: str
     created_at: datetime
     ended_at: datetime | None
     offset: int
@@ -257,6 +277,7 @@ class BlogPublic(SQLModel):
             notice=blog.notice or None,
             status=BlogStatus(blog.status),
             timezone=blog.timezone,
+            language=blog.language,
             created_at=blog.created_at,
             ended_at=blog.ended_at,
             offset=blog.last_offset,
@@ -298,6 +319,8 @@ class EntryUpdate(Input):
     # (re)scheduled (`publish_at`); a published one stays published.
     status: EntryStatus | None = None
     publish_at: Moment | None = None
+    # Shown to readers with the edit: "Correction: <note>" (a published entry's text only).
+    correction: CorrectionNote | None = None
 
     @model_validator(mode="after")
     def _consistent(self) -> "EntryUpdate":
@@ -311,6 +334,12 @@ class EntryPreviewRequest(Input):
 
 class EntryPreview(SQLModel):
     html: str
+
+
+class CorrectionPublic(SQLModel):
+    note: str
+    at: datetime
+    version: int  # the entry's version the corrected text first appeared in
 
 
 class EntryPublic(SQLModel):
@@ -327,6 +356,7 @@ class EntryPublic(SQLModel):
     version: int
     status: EntryStatus = EntryStatus.published
     publish_at: datetime | None = None
+    corrections: list[CorrectionPublic] = []
 
     @classmethod
     def of(cls, entry: Entry, blog_slug: str) -> "EntryPublic":
@@ -345,6 +375,7 @@ class EntryPublic(SQLModel):
             version=entry.version,
             status=EntryStatus(entry.status),
             publish_at=entry.publish_at,
+            corrections=[CorrectionPublic.model_validate(c) for c in entry.corrections or ()],
         )
 
 

@@ -1,6 +1,5 @@
 """Readers' pages and feeds, server-rendered (and cached: see pagecache.py)."""
 
-import html
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo
@@ -12,8 +11,10 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from sqlmodel import col, select
 
 from app.db import Database
+from app.history import History, load_history
+from app.i18n import Language, language, negotiate, preferred, shipped
 from app.metadata import entry_path, first_image, live_blog_posting, plain_text, summary
-from app.models import Blog, BlogPublic, BlogStatus, Entry, EntryPublic
+from app.models import Blog, BlogPublic, BlogStatus, Entry, EntryPublic, EntryStatus
 from app.pagecache import PageCache, respond
 from app.paging import NEWEST_FIRST
 from app.resources import TEMPLATES, WEB
@@ -30,7 +31,16 @@ templates = Environment(
     autoescape=select_autoescape(["html", "xml", "atom"]),
     trim_blocks=True,
     lstrip_blocks=True,
+    extensions=["jinja2.ext.i18n"],
 )
+# The newsroom's language, as its page's picker sets it (web/newsroom/state.js).
+NEWSROOM_LANGUAGE_COOKIE = "newsroom_language"
+
+
+def render(name: str, lang: Language, **context: Any) -> str:
+    """A template in `lang`: its words (`_`, `{% trans %}`), `<html lang dir>`, dates."""
+    words = {"lang": lang, "_": lang.gettext, "gettext": lang.gettext, "ngettext": lang.ngettext}
+    return templates.get_template(name).render(**words, **context)
 
 
 def script_json(value: Any) -> str:
@@ -61,7 +71,9 @@ async def _blog_id(request: Request, slug: str) -> int:
     return int(blog_id)
 
 
-def _render_blog(request: Request, view: BlogView, before: str | None) -> bytes:
+def _render_blog(
+    request: Request, view: BlogView, before: str | None, history: History | None = None
+) -> bytes:
     settings = services(request.app).settings
     base = _base_url(request)
     url = f"{base}/blogs/{view.blog.slug}"
@@ -77,21 +89,20 @@ def _render_blog(request: Request, view: BlogView, before: str | None) -> bytes:
             else (plain_text(focus.html)[:200]),
             "image": first_image(focus, base),
         }
-    return (
-        templates.get_template("blog.html")
-        .render(
-            blog=view.blog,
-            view=view,
-            url=url,
-            card=card,
-            before=before,
-            ended=view.blog.status == BlogStatus.ended,
-            jsonld=live_blog_posting(view, url, settings.publisher_name, base),
-            local=lambda moment: local_time(moment, zone),
-            today=datetime.now(UTC).astimezone(ZoneInfo(zone)).date(),
-        )
-        .encode()
-    )
+    return render(
+        "blog.html",
+        language(view.blog.language),
+        blog=view.blog,
+        view=view,
+        url=url,
+        card=card,
+        before=before,
+        history=history,
+        ended=view.blog.status == BlogStatus.ended,
+        jsonld=live_blog_posting(view, url, settings.publisher_name, base),
+        local=lambda moment: local_time(moment, zone),
+        today=datetime.now(UTC).astimezone(ZoneInfo(zone)).date(),
+    ).encode()
 
 
 @router.api_route("/blogs/{slug}", methods=["GET", "HEAD"])
@@ -122,19 +133,11 @@ async def blog_page(
         view = await load_view(db, blog_id, before)
         return Response(_render_blog(request, view, before), media_type="text/html")
 
-    async def render() -> tuple[int, datetime, bytes]:
+    async def render_latest() -> tuple[int, datetime, bytes]:
         view = await load_view(db, blog_id)
         return view.offset, view.modified, _render_blog(request, view, None)
 
-    return respond(request, await cache.get(blog_id, "page", render, media_type))
-
-
-MISSING_ENTRY = """<!doctype html><html lang="en"><head><meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>Update not found</title><link rel="stylesheet" href="/static/live.css"></head>
-<body><main class="missing"><h1>This update is not here</h1>
-<p>It may have been removed. <a href="/blogs/{slug}">See the live blog</a>.</p></main>
-</body></html>"""
+    return respond(request, await cache.get(blog_id, "page", render_latest, media_type))
 
 
 class _NoEntry(Exception):
@@ -150,19 +153,71 @@ async def entry_page(
     blog_id = await _blog_id(request, slug)
     db: Database = services(request.app).db
 
-    async def render() -> tuple[int, datetime, bytes]:
+    async def render_entry() -> tuple[int, datetime, bytes]:
         view = await load_entry_view(db, blog_id, entry_id)
         if view is None:
             raise _NoEntry
-        return view.offset, view.modified, _render_blog(request, view, None)
+        history = None
+        if view.focus is not None and view.focus.updated_at is not None:
+            async with db.read() as session:
+                history = await load_history(session, blog_id, entry_id)
+        return view.offset, view.modified, _render_blog(request, view, None, history)
 
     cache: PageCache = services(request.app).pages
     try:
-        page = await cache.get(blog_id, f"entry:{entry_id}", render, "text/html; charset=utf-8")
+        page = await cache.get(
+            blog_id, f"entry:{entry_id}", render_entry, "text/html; charset=utf-8"
+        )
     except _NoEntry:
-        body = MISSING_ENTRY.replace("{slug}", html.escape(slug))
+        async with db.read() as session:
+            blog = await session.get(Blog, blog_id)
+        lang = language(blog.language if blog else services(request.app).settings.default_language)
+        body = render("missing.html", lang, slug=slug)
         return Response(body, status.HTTP_404_NOT_FOUND, media_type="text/html")
     return respond(request, page)
+
+
+@router.api_route("/blogs/{slug}/entries/{entry_id}/history", methods=["GET", "HEAD"])
+async def entry_history(
+    request: Request, slug: str, entry_id: Annotated[int, Path(ge=1, le=2**31 - 1)]
+) -> Response:
+    """An entry's earlier versions as a fragment of its page (`section.history`), for the
+    reader page to open in place."""
+    blog_id = await _blog_id(request, slug)
+    db: Database = services(request.app).db
+
+    async def render_history() -> tuple[int, datetime, bytes]:
+        async with db.read() as session:
+            blog = await session.get(Blog, blog_id)
+            entry = await session.get(Entry, entry_id)
+            if (
+                blog is None
+                or entry is None
+                or entry.blog_id != blog_id
+                or entry.status != EntryStatus.published
+            ):
+                raise _NoEntry
+            history = await load_history(session, blog_id, entry_id)
+        if history is None:
+            raise _NoEntry
+        zone = blog.timezone
+        body = render(
+            "history.html",
+            language(blog.language),
+            h=history,
+            local=lambda moment: local_time(moment, zone),
+            today=datetime.now(UTC).astimezone(ZoneInfo(zone)).date(),
+        )
+        return blog.last_offset, history.versions[-1].at, body.encode()
+
+    cache: PageCache = services(request.app).pages
+    try:
+        fragment = await cache.get(
+            blog_id, f"history:{entry_id}", render_history, "text/html; charset=utf-8"
+        )
+    except _NoEntry:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "no such entry") from None
+    return respond(request, fragment)
 
 
 @router.api_route("/blogs/{slug}/feed.atom", methods=["GET", "HEAD"])
@@ -171,7 +226,7 @@ async def blog_feed(request: Request, slug: str) -> Response:
     blog_id = await _blog_id(request, slug)
     db: Database = services(request.app).db
 
-    async def render() -> tuple[int, datetime, bytes]:
+    async def render_feed() -> tuple[int, datetime, bytes]:
         async with db.read() as session:
             blog = await session.get(Blog, blog_id)
             if blog is None:
@@ -190,13 +245,18 @@ async def blog_feed(request: Request, slug: str) -> Response:
             + [e.updated_at or e.published_at for e in public]
         )
         url = f"{_base_url(request)}/blogs/{blog.slug}"
-        body = templates.get_template("feed.atom").render(
-            blog=BlogPublic.of(blog), entries=public, url=url, updated=modified
+        body = render(
+            "feed.atom",
+            language(blog.language),
+            blog=BlogPublic.of(blog),
+            entries=public,
+            url=url,
+            updated=modified,
         )
         return blog.last_offset, modified, body.encode()
 
     cache: PageCache = services(request.app).pages
-    feed = await cache.get(blog_id, "feed", render, "application/atom+xml; charset=utf-8")
+    feed = await cache.get(blog_id, "feed", render_feed, "application/atom+xml; charset=utf-8")
     return respond(request, feed)
 
 
@@ -212,7 +272,10 @@ async def index(request: Request) -> Response:
                 )
             )
         )
-    page = templates.get_template("index.html").render(blogs=[BlogPublic.of(b) for b in blogs])
+    settings = services(request.app).settings
+    page = render(
+        "index.html", language(settings.default_language), blogs=[BlogPublic.of(b) for b in blogs]
+    )
     return Response(page, media_type="text/html")
 
 
@@ -249,7 +312,8 @@ async def sitemap(request: Request) -> Response:
         changed = max(lastmod.get(blog.id, blog.created_at), blog.ended_at or blog.created_at)
         listed.append(
             {"slug": blog.slug, "title": blog.title, "created_at": blog.created_at,
-             "lastmod": changed, "news": changed >= recent}
+             "lastmod": changed, "news": changed >= recent,
+             "language": language(blog.language).code}
         )  # fmt: skip
     body = templates.get_template("sitemap.xml").render(
         base=_base_url(request),
@@ -268,10 +332,23 @@ async def robots(request: Request) -> Response:
 
 
 @router.get("/newsroom")
-async def newsroom() -> Response:
-    """The newsroom's compose and curation page; everything it shows comes from the API."""
-    page = templates.get_template("newsroom.html").render()
-    return Response(page, media_type="text/html", headers={"Cache-Control": "no-store"})
+async def newsroom(request: Request) -> Response:
+    """The newsroom's compose and curation page; everything it shows comes from the API.
+    It speaks its user's language: the one chosen in it (a cookie), else the browser's."""
+    settings = services(request.app).settings
+    chosen = request.cookies.get(NEWSROOM_LANGUAGE_COOKIE, "")
+    wanted = [chosen, *preferred(request.headers.get("accept-language", ""))]
+    fallback = settings.default_language
+    lang = language(negotiate(wanted, fallback if fallback in shipped() else "en"))
+    names = [(tag, language(tag).locale.get_display_name() or tag) for tag in shipped()]
+    page = render(
+        "newsroom.html",
+        lang,
+        languages=names,
+        default_language=settings.default_language,
+    )
+    headers = {"Cache-Control": "no-store", "Vary": "Cookie, Accept-Language"}
+    return Response(page, media_type="text/html", headers=headers)
 
 
 @router.get("/embed.js")

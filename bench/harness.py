@@ -199,4 +199,12 @@ def checkout(rev: str) -> Path:
             ["git", "worktree", "add", "--detach", "--force", str(path), sha],
             cwd=root, check=True, capture_output=True,
         )  # fmt: skip
+    translations = path / "app" / "translations"
+    if translations.exists():  # an install would compile them (hatch_build.py)
+        for domain in ("messages", "client"):
+            subprocess.run(
+                [sys.executable, "-m", "babel.messages.frontend", "compile", "-q",
+                 "-d", str(translations), "-D", domain],
+                check=True,
+            )  # fmt: skip
     return path

@@ -9,14 +9,14 @@ APP = Path(__file__).resolve().parent.parent / "app"
 # Lowest first. A module may import from its own layer and those below it.
 LAYERS: list[tuple[str, list[str]]] = [
     # app.services names the running app's parts for types only: it imports none of them.
-    ("plumbing", ["app.config", "app.resources", "app.models", "app.render", "app.media",
-                  "app.poster", "app.ops.*", "app.api.errors", "app.services"]),
+    ("plumbing", ["app.i18n", "app.config", "app.resources", "app.models", "app.render",
+                  "app.media", "app.poster", "app.ops.*", "app.api.errors", "app.services"]),
     ("storage", ["app.db", "app.auth", "app.events", "app.paging", "app.eventlog",
                  "app.idempotency", "app.periodic", "app.limits", "app.publishing"]),
     ("reader side", ["app.live.*"]),
-    ("web", ["app.deps", "app.views", "app.metadata", "app.pagecache", "app.pages",
+    ("web", ["app.deps", "app.views", "app.metadata", "app.history", "app.pagecache", "app.pages",
              "app.api.*"]),
-    ("application", ["app.main", "app.cli", "app.demo", "app.migrate"]),
+    ("application", ["app.main", "app.cli", "app.catalogs", "app.demo", "app.migrate"]),
 ]  # fmt: skip
 
 

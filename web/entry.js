@@ -2,23 +2,19 @@
 // An entry as readers and the newsroom see it: the same markup as the server's
 // app/templates/_entry.html. `entry.html` is sanitised by the server; everything else goes
 // in as text. Times arrive in UTC and are shown in the reader's own zone, relative while
-// recent.
+// recent, in the page's language (i18n.js).
 
 import { el } from "./dom.js";
-
-const timeFormat = new Intl.DateTimeFormat(undefined, { hour: "2-digit", minute: "2-digit" });
-const dateFormat = new Intl.DateTimeFormat(undefined, { day: "numeric", month: "short" });
-const fullFormat = new Intl.DateTimeFormat(undefined, { dateStyle: "full", timeStyle: "short" });
-const relative = new Intl.RelativeTimeFormat(undefined, { numeric: "auto" });
+import { formats, parts, t } from "./i18n.js";
 
 /** @param {Date} date */
 export function label(date) {
   const minutes = Math.round((Date.now() - date.getTime()) / 60000);
   if (minutes >= 0 && minutes < 60) {
-    return minutes < 1 ? "just now" : relative.format(-minutes, "minute");
+    return minutes < 1 ? formats.relative.format(0, "second") : formats.relative.format(-minutes, "minute");
   }
   const today = new Date().toDateString() === date.toDateString();
-  return timeFormat.format(date) + (today ? "" : " " + dateFormat.format(date));
+  return formats.time.format(date) + (today ? "" : " " + formats.day.format(date));
 }
 
 /** @param {ParentNode} root */
@@ -27,9 +23,9 @@ export function localizeTimes(root) {
     const date = new Date(time.getAttribute("datetime") || "");
     if (Number.isNaN(date.getTime())) continue;
     time.textContent = time.classList.contains("updated-time")
-      ? timeFormat.format(date)
+      ? formats.time.format(date)
       : label(date);
-    /** @type {HTMLElement} */ (time).title = fullFormat.format(date);
+    /** @type {HTMLElement} */ (time).title = formats.full.format(date);
   }
 }
 
@@ -48,7 +44,8 @@ export function timeElement(iso, className) {
  * @typedef {{id: number, blog: string, headline: string | null, html: string,
  *   author: string, key_event: boolean, pinned: boolean, published_at: string,
  *   updated_at: string | null, version: number, status?: string,
- *   publish_at?: string | null}} Entry
+ *   publish_at?: string | null, corrections?: Correction[]}} Entry
+ * @typedef {{note: string, at: string, version: number}} Correction
  */
 
 /**
@@ -74,32 +71,52 @@ export function renderEntry(entry, options = {}) {
   const meta = el("header", "entry-meta");
   const permalink = /** @type {HTMLAnchorElement} */ (el("a", "permalink"));
   permalink.href = link;
-  permalink.title = "Link to this update";
+  permalink.title = t("Link to this update");
   permalink.append(timeElement(at));
   meta.append(permalink);
-  if (entry.key_event) meta.append(el("span", "badge key", "Key event"));
-  if (entry.pinned) meta.append(el("span", "badge pin", "Pinned"));
+  if (entry.key_event) meta.append(el("span", "badge key", t("Key event")));
+  if (entry.pinned) meta.append(el("span", "badge pin", t("Pinned")));
   article.append(meta);
   if (entry.headline) article.append(el("h2", "headline", entry.headline));
   const content = el("div", "body");
   content.innerHTML = entry.html;
   article.append(content);
   const foot = el("footer", "entry-foot");
-  foot.append(el("span", "author", entry.author));
+  foot.append(el("bdi", "author", entry.author));
   if (entry.updated_at) {
-    const updated = el("span", "updated", "Updated ");
-    updated.append(timeElement(entry.updated_at, "updated-time"));
+    const updated = el("span", "updated");
+    updated.append(...parts(t("Updated {time}"), { time: timeElement(entry.updated_at, "updated-time") }));
     foot.append(updated);
+    const history = /** @type {HTMLAnchorElement} */ (el("a", "history-link", t("Earlier versions")));
+    history.href = `${link}#history`;
+    history.dataset.history = "";
+    foot.append(history);
   }
   if (share) {
-    const button = /** @type {HTMLButtonElement} */ (el("button", "share", "Share"));
+    const button = /** @type {HTMLButtonElement} */ (el("button", "share", t("Share")));
     button.type = "button";
     button.dataset.share = "";
     foot.append(button);
   }
   article.append(foot);
+  if (entry.corrections?.length) article.append(corrections(entry.corrections));
   localizeTimes(article);
   return article;
+}
+
+/**
+ * The notes of an entry's corrections, oldest first: what readers must see of an edit.
+ * @param {Correction[]} list
+ */
+function corrections(list) {
+  const box = el("aside", "corrections");
+  for (const correction of list) {
+    const line = el("p", "correction");
+    line.append(el("strong", "", t("Correction:")), " ", el("span", "", correction.note), " ");
+    line.append(timeElement(correction.at, "updated-time"));
+    box.append(line);
+  }
+  return box;
 }
 
 /** A line of text for an entry: its headline, or the start of its text. @param {Entry} entry */

@@ -6,7 +6,10 @@ import { $, el } from "./dom.js";
 import { label, localizeTimes, renderEntry, summary, timeElement } from "./entry.js";
 import { EVENT } from "./events.js";
 import { follow } from "./follow.js";
-import { enableSharing, resolveDeepLink, showFocus, sinceLastVisit } from "./reading.js";
+import { t, tn } from "./i18n.js";
+import {
+  enableHistory, enableSharing, resolveDeepLink, showFocus, sinceLastVisit,
+} from "./reading.js";
 
 const body = document.body;
 const slug = body.dataset.blog;
@@ -19,6 +22,7 @@ if (slug) {
     const seen = onEntryPage || "archive" in body.dataset ? () => {} : sinceLastVisit(slug);
     if (!("archive" in body.dataset)) followBlog(seen);
     enableSharing((message) => ($("[data-announcer]").textContent = message));
+    enableHistory();
     showFocus();
     enableOlder();
     reportHeight();
@@ -41,7 +45,7 @@ function followBlog(seen) {
 
   function setStatus(state) {
     body.dataset.connection = state;
-    const text = { live: "Live", reconnecting: "Reconnecting…", ended: "Ended", offline: "Offline" };
+    const text = { live: t("Live"), reconnecting: t("Reconnecting…"), ended: t("Ended"), offline: t("Offline") };
     $("[data-status-text]").textContent = text[state];
     $("[data-status-dot]").title = text[state];
   }
@@ -59,7 +63,7 @@ function followBlog(seen) {
 
   function updateButton() {
     newButton.hidden = held.length === 0;
-    newButton.textContent = `${held.length} new update${held.length === 1 ? "" : "s"}`;
+    newButton.textContent = tn("{n} new update", "{n} new updates", held.length);
     document.title = held.length ? `(${held.length}) ${baseTitle}` : baseTitle;
   }
 
@@ -119,7 +123,7 @@ function followBlog(seen) {
     upsertPinned(entry);
     upsertKeyEvent(entry);
     seen(entry.published_at);
-    announcer.textContent = `New update: ${summary(entry)}`;
+    announcer.textContent = t("New update: {summary}", { summary: summary(entry) });
   }
 
   function updated(entry) {
@@ -141,6 +145,9 @@ function followBlog(seen) {
   }
 
   function applyBlog(blog) {
+    if (blog.language && blog.language !== document.documentElement.lang) {
+      return location.reload(); // the page's words and layout are the blog's language's
+    }
     $("[data-title]").textContent = blog.title;
     $("[data-description]").textContent = blog.description;
     const notice = $("[data-notice]");
@@ -152,7 +159,7 @@ function followBlog(seen) {
     const endedNote = $("[data-ended]");
     endedNote.hidden = !ended;
     if (ended && blog.ended_at) {
-      endedNote.textContent = `This live blog has ended: last update ${label(new Date(blog.ended_at))}.`;
+      endedNote.textContent = t("This live blog has ended: last update {time}.", { time: label(new Date(blog.ended_at)) });
     }
     if (ended) {
       setStatus("ended");

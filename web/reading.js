@@ -3,6 +3,8 @@
 // is new since the reader's last visit.
 
 import { $, el } from "./dom.js";
+import { localizeTimes } from "./entry.js";
+import { t, tn } from "./i18n.js";
 
 /**
  * `#entry-N` of an entry not on this page (an older one): open the entry's own page, which
@@ -48,7 +50,7 @@ export function enableSharing(announce) {
         if (/** @type {Error} */ (error).name === "AbortError") return;
       }
     }
-    let said = "Link copied";
+    let said = t("Link copied");
     try {
       // Bounded: a browser may leave the promise pending (no focus, no permission).
       await Promise.race([
@@ -60,7 +62,7 @@ export function enableSharing(announce) {
     }
     const label = button.textContent;
     button.textContent = said;
-    announce(said === url ? `Link: ${url}` : "Link to this update copied");
+    announce(said === url ? t("Link: {url}", { url }) : t("Link to this update copied"));
     setTimeout(() => (button.textContent = label), 2500);
   });
 }
@@ -89,7 +91,7 @@ export function sinceLastVisit(slug) {
       const bar = el("div", "since-visit");
       bar.setAttribute("role", "status");
       const count = fresh.length;
-      const jump = el("button", "", "Start with the first");
+      const jump = el("button", "", t("Start with the first"));
       /** @type {HTMLButtonElement} */ (jump).type = "button";
       jump.addEventListener("click", () => {
         const oldest = fresh[fresh.length - 1];
@@ -97,7 +99,7 @@ export function sinceLastVisit(slug) {
         /** @type {HTMLElement} */ (oldest).focus?.();
       });
       bar.append(
-        el("span", "", `${count} update${count === 1 ? "" : "s"} since your last visit`),
+        el("span", "", tn("{n} update since your last visit", "{n} updates since your last visit", count)),
         " ",
         jump,
       );
@@ -110,4 +112,37 @@ export function sinceLastVisit(slug) {
     newest = Math.max(newest, Date.parse(iso) || 0);
     localStorage.setItem(key, String(newest));
   };
+}
+
+/**
+ * "Earlier versions" of an edited entry: a link to the entry's page (#history) without
+ * JavaScript; with it, the versions open in place, under the entry, and close again.
+ */
+export function enableHistory() {
+  document.addEventListener("click", async (click) => {
+    const target = /** @type {Element} */ (click.target);
+    const link = /** @type {HTMLAnchorElement | null} */ (target.closest?.("[data-history]"));
+    const article = link?.closest("article");
+    if (!link || !article) return;
+    click.preventDefault();
+    const open = article.querySelector(":scope > .history");
+    if (open) {
+      open.remove();
+      link.setAttribute("aria-expanded", "false");
+      return;
+    }
+    const page = new URL(link.href, location.href);
+    const response = await fetch(`${page.pathname}/history`);
+    if (!response.ok) return (location.href = link.href);
+    // The server's own rendering: entry HTML it sanitised, the rest escaped.
+    const holder = el("div");
+    holder.innerHTML = await response.text();
+    const section = holder.querySelector("section.history");
+    if (!section) return;
+    section.removeAttribute("id");
+    article.append(section);
+    link.setAttribute("aria-expanded", "true");
+    localizeTimes(section);
+    /** @type {HTMLElement} */ (section).focus?.();
+  });
 }

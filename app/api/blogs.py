@@ -7,7 +7,7 @@ from sqlmodel import col
 
 from app import events
 from app.api.errors import errors
-from app.deps import AdminToken, BlogDep, DatabaseDep, HubDep, SessionDep
+from app.deps import AdminToken, BlogDep, DatabaseDep, HubDep, SessionDep, SettingsDep
 from app.eventlog import Change
 from app.models import Blog, BlogCreate, BlogList, BlogPublic, BlogStatus, BlogUpdate, now
 
@@ -21,12 +21,14 @@ router = APIRouter(prefix="/api/blogs", tags=["blogs"])
     responses=errors(400, 401, 403, 409, 413),
 )
 async def create_blog(
-    payload: BlogCreate, db: DatabaseDep, hub: HubDep, _: AdminToken
+    payload: BlogCreate, db: DatabaseDep, hub: HubDep, settings: SettingsDep, _: AdminToken
 ) -> BlogPublic:
-    """Create a live blog (admin)."""
+    """Create a live blog (admin). Its `language` (BCP 47) is `DEFAULT_LANGUAGE` unless
+    given."""
     try:
         async with db.write() as session:
-            blog = Blog(**payload.model_dump())
+            blog = Blog(**payload.model_dump(exclude={"language"}))
+            blog.language = payload.language or settings.default_language
             session.add(blog)
             await session.flush()
     except IntegrityError:
@@ -57,7 +59,8 @@ async def get_blog(blog: BlogDep) -> BlogPublic:
 async def update_blog(
     slug: str, payload: BlogUpdate, db: DatabaseDep, hub: HubDep, _: AdminToken
 ) -> BlogPublic:
-    """Change a blog's title, description or notice, or end (or reopen) it (admin)."""
+    """Change a blog's title, description, notice or language, or end (or reopen) it
+    (admin)."""
     changes = payload.model_dump(exclude_unset=True)
     if "title" in changes and changes["title"] is None:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "title cannot be null")
@@ -65,8 +68,9 @@ async def update_blog(
         changes["notice"] = None
     if "description" in changes and changes["description"] is None:
         changes["description"] = ""
-    if "status" in changes and changes["status"] is None:
-        del changes["status"]
+    for optional in ("status", "language"):
+        if optional in changes and changes[optional] is None:
+            del changes[optional]
     async with Change(db, hub) as change:
         blog = await change.claim_offset(slug)
         if blog is None:

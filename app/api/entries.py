@@ -21,6 +21,7 @@ from app.deps import (
     unauthorized,
 )
 from app.eventlog import Change
+from app.history import History, load_history
 from app.idempotency import Idempotent, KeyHeader
 from app.models import (
     ApiToken,
@@ -224,6 +225,19 @@ def _next_status(
     return current, entry.publish_at
 
 
+def _check_correction(was_published: bool, changes: dict[str, Any]) -> None:
+    if not was_published:
+        raise HTTPException(
+            status.HTTP_409_CONFLICT,
+            "a correction is for a published entry; a draft or scheduled one changes without",
+        )
+    if "body" not in changes and "headline" not in changes:
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT,
+            "a correction goes with a change to the entry's headline or body",
+        )
+
+
 @router.patch(
     "/{entry_id}",
     response_model=EntryPublic,
@@ -240,7 +254,8 @@ async def update_entry(
     if_match: IfMatch = None,
 ) -> EntryPublic:
     """Edit an entry. `published_at` never changes; an edit of a published entry's text sets
-    `updated_at`. `status: "published"` publishes a draft or scheduled entry now."""
+    `updated_at`, and may carry a `correction` note that readers see with it.
+    `status: "published"` publishes a draft or scheduled entry now."""
     changes = payload.model_dump(exclude_unset=True)
     if "body" in changes and changes["body"] is None:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "body cannot be null")
@@ -250,6 +265,7 @@ async def update_entry(
     if "headline" in changes:
         changes["headline"] = changes["headline"] or None
     wanted, publish_at = changes.pop("status", None), changes.pop("publish_at", None)
+    correction = changes.pop("correction", None)
 
     async with Change(db, hub) as change:
         entry = await _locked_entry(change, slug, entry_id)
@@ -258,6 +274,8 @@ async def update_entry(
         was_published = entry.status == EntryStatus.published
         next_status, next_publish_at = _next_status(entry, wanted, publish_at)
         changes = {k: v for k, v in changes.items() if getattr(entry, k) != v}
+        if correction is not None:
+            _check_correction(was_published, changes)
         if "body" in changes:
             entry.html = render_markdown(changes["body"])
         if was_published and ("body" in changes or "headline" in changes):
@@ -269,6 +287,10 @@ async def update_entry(
         elif changes or (next_status, next_publish_at) != (entry.status, entry.publish_at):
             entry.status, entry.publish_at = next_status, next_publish_at
             entry.version += 1
+            if correction is not None:
+                assert entry.updated_at is not None
+                note = {"note": correction, "at": entry.updated_at.isoformat()}
+                entry.corrections = [*entry.corrections, {**note, "version": entry.version}]
             await change.session.flush()
             public = EntryPublic.of(entry, slug)
             if was_published:
@@ -306,6 +328,21 @@ async def delete_entry(
             blog = await change.claim_offset(slug)
             assert blog is not None
             change.append(blog, events.entry_deleted(entry_id))
+
+
+@router.get("/{entry_id}/versions", response_model=History, responses=errors(404))
+async def entry_versions(blog: BlogDep, entry_id: EntryId, session: SessionDep) -> History:
+    """A published entry's versions as readers saw them, oldest first, each with the
+    correction note its edit carried and what changed from the one before. Changes of
+    `pinned` or `key_event` make no version."""
+    entry = await session.get(Entry, entry_id)
+    if entry is None or entry.blog_id != blog.id or entry.status != EntryStatus.published:
+        raise _not_found(blog.slug, entry_id)
+    assert blog.id is not None
+    history = await load_history(session, blog.id, entry_id)
+    if history is None:
+        raise _not_found(blog.slug, entry_id)
+    return history
 
 
 preview_router = APIRouter(prefix="/api/preview", tags=["entries"])

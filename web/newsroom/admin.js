@@ -1,11 +1,17 @@
 // For admins: the blog's settings, new blogs and tokens.
 
 import { $, button, el } from "../dom.js";
+import { lang, t } from "../i18n.js";
 import { api, detail } from "./api.js";
 import { loadBlogs } from "./blogs.js";
 import { state } from "./state.js";
 
 // --- admin -----------------------------------------------------------------------------
+
+/** A role's name in the newsroom's language. @param {string} role */
+export function roleName(role) {
+  return { admin: t("admin"), editor: t("editor"), reporter: t("reporter") }[role] || role;
+}
 
 export function showBlogSettings() {
   if (!state.blog) return;
@@ -13,29 +19,30 @@ export function showBlogSettings() {
   $("#b-description").value = state.blog.description;
   $("#b-notice").value = state.blog.notice || "";
   $("#b-status").value = state.blog.status;
+  $("#b-language").value = state.blog.language;
 }
 
-export const dateTime = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "short" });
+export const dateTime = new Intl.DateTimeFormat(lang, { dateStyle: "medium", timeStyle: "short" });
 
 export async function loadTokens() {
   const answer = await api("GET", "/api/tokens");
   if (answer.status !== 200) return;
   $("#token-rows").replaceChildren(
-    ...answer.data.tokens.map((t) => {
+    ...answer.data.tokens.map((token) => {
       const row = el("tr");
-      if (t.revoked_at) row.dataset.revoked = "";
+      if (token.revoked_at) row.dataset.revoked = "";
       row.append(
-        el("td", "", t.name),
-        el("td", "", t.role),
-        el("td", "", dateTime.format(new Date(t.created_at))),
-        el("td", "", t.revoked_at ? "revoked" : "active"),
+        el("td", "", token.name),
+        el("td", "", roleName(token.role)),
+        el("td", "", dateTime.format(new Date(token.created_at))),
+        el("td", "", token.revoked_at ? t("revoked") : t("active")),
       );
       const cell = el("td");
-      if (!t.revoked_at && t.id !== state.me.id) {
+      if (!token.revoked_at && token.id !== state.me.id) {
         cell.append(
-          button("Revoke", async () => {
-            if (!confirm(`Revoke the token "${t.name}"? It stops working at once.`)) return;
-            await api("DELETE", `/api/tokens/${t.id}`);
+          button(t("Revoke"), async () => {
+            if (!confirm(t("Revoke the token “{name}”? It stops working at once.", { name: token.name }))) return;
+            await api("DELETE", `/api/tokens/${token.id}`);
             loadTokens();
           }),
         );
@@ -55,11 +62,12 @@ export function wireAdmin() {
         description: $("#b-description").value,
         notice: $("#b-notice").value,
         status: $("#b-status").value,
+        language: $("#b-language").value,
       },
     }).catch(() => null);
     $("#b-result").textContent = !answer
-      ? "Not saved: the server cannot be reached."
-      : answer.status === 200 ? "Saved." : `Not saved: ${detail(answer)}`;
+      ? t("Not saved: the server cannot be reached.")
+      : answer.status === 200 ? t("Saved.") : t("Not saved: {reason}", { reason: detail(answer) });
     if (answer && answer.status === 200) {
       state.blog = answer.data;
       loadBlogs(state.slug);
@@ -72,13 +80,14 @@ export function wireAdmin() {
         slug: $("#nb-slug").value,
         title: $("#nb-title").value,
         description: $("#nb-description").value,
+        ...($("#nb-language").value ? { language: $("#nb-language").value } : {}),
       },
     }).catch(() => null);
     if (!answer || answer.status !== 201) {
-      $("#nb-result").textContent = answer ? `Not created: ${detail(answer)}` : "The server cannot be reached.";
+      $("#nb-result").textContent = answer ? t("Not created: {reason}", { reason: detail(answer) }) : t("The server cannot be reached.");
       return;
     }
-    $("#nb-result").textContent = "Created.";
+    $("#nb-result").textContent = t("Created.");
     submit.target.reset();
     loadBlogs(answer.data.slug);
   });
@@ -88,10 +97,12 @@ export function wireAdmin() {
       json: { name: $("#t-name").value, role: $("#t-role").value },
     }).catch(() => null);
     if (!answer || answer.status !== 201) {
-      $("#t-new").textContent = answer ? `Not created: ${detail(answer)}` : "The server cannot be reached.";
+      $("#t-new").textContent = answer ? t("Not created: {reason}", { reason: detail(answer) }) : t("The server cannot be reached.");
       return;
     }
-    $("#t-new").textContent = `New ${answer.data.role} token for ${answer.data.name} (shown once): ${answer.data.token}`;
+    $("#t-new").textContent = t("New {role} token for {name} (shown once): {token}", {
+      role: roleName(answer.data.role), name: answer.data.name, token: answer.data.token,
+    });
     submit.target.reset();
     loadTokens();
   });

@@ -32,5 +32,5 @@ export async function api(method, path, { json, form, headers = {} } = {}) {
 export function detail(answer) {
   const d = answer.data && answer.data.detail;
   if (Array.isArray(d)) return d.map((p) => `${(p.loc || []).slice(-1)[0]}: ${p.msg}`).join("; ");
-  return d || `error ${answer.status}`;
+  return d || `error ${answer.status}`; // the API's own words, in English
 }

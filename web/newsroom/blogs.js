@@ -1,6 +1,7 @@
 // The blog open in the newsroom: its entries and drafts from the API, then its events live.
 
 import { $, el } from "../dom.js";
+import { t } from "../i18n.js";
 import { EVENT } from "../events.js";
 import { follow } from "../follow.js";
 import { showBlogSettings } from "./admin.js";
@@ -17,7 +18,7 @@ export async function loadBlogs(select) {
   const picker = $("#blog-select");
   picker.replaceChildren(
     ...state.blogs.map((b) => {
-      const option = el("option", "", b.status === "ended" ? `${b.title} (ended)` : b.title);
+      const option = el("option", "", b.status === "ended" ? t("{title} (ended)", { title: b.title }) : b.title);
       option.value = b.slug;
       return option;
     }),
@@ -63,7 +64,7 @@ export async function refreshDrafts() {
   ]);
   state.drafts.clear();
   for (const e of [...drafts.data.entries, ...scheduled.data.entries]) state.drafts.set(e.id, e);
-  renderList($("#drafts"), state.drafts, "No drafts.");
+  renderList($("#drafts"), state.drafts, t("No drafts."));
 }
 
 // --- live ------------------------------------------------------------------------------
@@ -71,7 +72,7 @@ export async function refreshDrafts() {
 export function setConnection(label) {
   const badge = $("#connection");
   badge.dataset.state = label;
-  badge.textContent = label;
+  badge.textContent = { live: t("live"), reconnecting: t("reconnecting"), offline: t("offline") }[label] || label;
 }
 
 export function connect() {
@@ -96,11 +97,11 @@ export function apply(event) {
     if (known && known.version > entry.version) return;
     state.entries.set(entry.id, entry);
     state.drafts.delete(entry.id); // a draft or scheduled entry went out
-    renderList($("#entries"), state.entries, "Nothing published yet.");
-    removeCard($("#drafts"), entry.id, state.drafts, "No drafts.");
+    renderList($("#entries"), state.entries, t("Nothing published yet."));
+    removeCard($("#drafts"), entry.id, state.drafts, t("No drafts."));
   } else if (event.type === EVENT.ENTRY_DELETED) {
     state.entries.delete(event.entry_id);
-    removeCard($("#entries"), event.entry_id, state.entries, "Nothing published yet.");
+    removeCard($("#entries"), event.entry_id, state.entries, t("Nothing published yet."));
   } else if (event.type === EVENT.BLOG_UPDATED) {
     state.blog = event.blog;
     showBlogSettings();

@@ -1,6 +1,7 @@
 // Composing: the form, its preview, images, and the outbox that gets every post through.
 
 import { $, button, el } from "../dom.js";
+import { t } from "../i18n.js";
 import { NetworkError, api, detail } from "./api.js";
 import { say, track } from "./entries.js";
 import { OUTBOX_KEY, composeKey, state } from "./state.js";
@@ -58,18 +59,20 @@ export function renderOutbox(items) {
       const li = el("li");
       li.dataset.state = item.state;
       const what = item.payload.headline || item.payload.body.slice(0, 60);
-      const status = item.state === "failed" ? `Not posted: ${item.error}` : "Sending… (kept until the server has it)";
+      const status = item.state === "failed"
+        ? t("Not posted: {reason}", { reason: item.error })
+        : t("Sending… (kept until the server has it)");
       li.append(el("strong", "", what), el("span", "", ` — ${status} `));
       if (item.state === "failed") {
         li.append(
-          button("Back to the editor", () => {
+          button(t("Back to the editor"), () => {
             $("#c-headline").value = item.payload.headline || "";
             $("#c-body").value = item.payload.body;
             writeOutbox(readOutbox().filter((i) => i.key !== item.key));
             saveCompose();
             preview();
           }),
-          button("Discard", () => writeOutbox(readOutbox().filter((i) => i.key !== item.key))),
+          button(t("Discard"), () => writeOutbox(readOutbox().filter((i) => i.key !== item.key))),
         );
       }
       return li;
@@ -86,7 +89,7 @@ export function post() {
   if (fields.when === "schedule") {
     const at = new Date(fields.at);
     if (Number.isNaN(at.getTime())) {
-      say("Pick a time to schedule it for.");
+      say(t("Pick a time to schedule it for."));
       return;
     }
     payload.publish_at = at.toISOString();
@@ -167,7 +170,7 @@ export function preview() {
     if (answer && answer.status === 200) {
       target.innerHTML = answer.data.html; // the server's own renderer and sanitiser
     } else {
-      target.replaceChildren(el("p", "nr-hint", "Preview unavailable; the text is kept."));
+      target.replaceChildren(el("p", "nr-hint", t("Preview unavailable; the text is kept.")));
     }
   }, 250);
 }
@@ -180,27 +183,27 @@ export function markdownTitle(text) {
 
 export async function upload(file) {
   if (!file || !file.type.startsWith("image/")) {
-    say("Only images can be added here.");
+    say(t("Only images can be added here."));
     return;
   }
-  say(`Uploading ${file.name || "image"}…`);
+  say(t("Uploading {name}…", { name: file.name || t("image") }));
   const form = new FormData();
   form.append("file", file, file.name || "pasted.png");
   let answer;
   try {
     answer = await api("POST", "/api/media", { form });
   } catch {
-    say("Upload failed: the server cannot be reached.");
+    say(t("Upload failed: the server cannot be reached."));
     return;
   }
   if (answer.status !== 201) {
-    say(`Upload refused: ${detail(answer)}`);
+    say(t("Upload refused: {reason}", { reason: detail(answer) }));
     return;
   }
   const caption = $("#c-caption").value.trim();
   const credit = $("#c-credit").value.trim();
   const title = [caption, credit].filter(Boolean).join(" | ");
-  const alt = caption.replace(/[[\]]/g, "") || "Image";
+  const alt = caption.replace(/[[\]]/g, "") || t("Image");
   const markdown = `![${alt}](${answer.data.url}${title ? ` "${markdownTitle(title)}"` : ""})`;
   const area = $("#c-body");
   const before = area.value.slice(0, area.selectionStart).replace(/\s*$/, "");
@@ -209,7 +212,7 @@ export async function upload(file) {
   $("#c-caption").value = "";
   $("#c-credit").value = "";
   $("#c-file").value = "";
-  say(`Image added (${answer.data.width}×${answer.data.height}).`);
+  say(t("Image added ({width}×{height}).", { width: answer.data.width, height: answer.data.height }));
   saveCompose();
   preview();
 }

@@ -1,6 +1,7 @@
 // The lists of published entries and drafts: cards, curation, edits in place.
 
 import { $, button, el } from "../dom.js";
+import { t } from "../i18n.js";
 import { renderEntry } from "../entry.js";
 import { api, detail } from "./api.js";
 import { state } from "./state.js";
@@ -14,8 +15,8 @@ export function newestFirst(map) {
 }
 
 export function renderLists() {
-  renderList($("#entries"), state.entries, "Nothing published yet.");
-  renderList($("#drafts"), state.drafts, "No drafts.");
+  renderList($("#entries"), state.entries, t("Nothing published yet."));
+  renderList($("#drafts"), state.drafts, t("No drafts."));
 }
 
 export function renderList(container, map, empty) {
@@ -42,15 +43,15 @@ export function card(entry) {
   }
   const actions = el("div", "actions");
   if (entry.status !== "published") {
-    actions.append(button("Publish now", () => change(entry, { status: "published" }), "primary"));
+    actions.append(button(t("Publish now"), () => change(entry, { status: "published" }), "primary"));
   }
   actions.append(
-    button("Edit", () => edit(article, entry)),
-    button(entry.pinned ? "Unpin" : "Pin", () => change(entry, { pinned: !entry.pinned })),
-    button(entry.key_event ? "Not a key event" : "Key event", () =>
+    button(t("Edit"), () => edit(article, entry)),
+    button(entry.pinned ? t("Unpin") : t("Pin"), () => change(entry, { pinned: !entry.pinned })),
+    button(entry.key_event ? t("Not a key event") : t("Key event"), () =>
       change(entry, { key_event: !entry.key_event }),
     ),
-    button("Delete", () => remove(entry)),
+    button(t("Delete"), () => remove(entry)),
   );
   article.append(actions);
   return article;
@@ -74,13 +75,13 @@ export async function change(entry, fields) {
     json: fields,
     headers: { "If-Match": `"${entry.version}"` },
   }).catch(() => null);
-  if (!answer) return say("Not changed: the server cannot be reached.");
+  if (!answer) return say(t("Not changed: the server cannot be reached."));
   if (answer.status === 412) {
-    say("Someone changed this entry meanwhile: it has been reloaded; try again.");
+    say(t("Someone changed this entry meanwhile: it has been reloaded; try again."));
     await reloadEntry(entry.id);
     return;
   }
-  if (answer.status !== 200) return say(`Not changed: ${detail(answer)}`);
+  if (answer.status !== 200) return say(t("Not changed: {reason}", { reason: detail(answer) }));
   track(answer.data);
 }
 
@@ -90,18 +91,20 @@ export async function reloadEntry(id) {
 }
 
 export async function remove(entry) {
-  const what = entry.status === "published" ? "Readers will see it disappear." : "It was never published.";
-  if (!confirm(`Delete this entry? ${what}`)) return;
+  const question = entry.status === "published"
+    ? t("Delete this entry? Readers will see it disappear.")
+    : t("Delete this entry? It was never published.");
+  if (!confirm(question)) return;
   const answer = await api("DELETE", `/api/blogs/${state.slug}/entries/${entry.id}`, {
     headers: { "If-Match": `"${entry.version}"` },
   }).catch(() => null);
-  if (!answer) return say("Not deleted: the server cannot be reached.");
+  if (!answer) return say(t("Not deleted: the server cannot be reached."));
   if (answer.status === 412) {
-    say("Someone changed this entry meanwhile: check it, then delete again.");
+    say(t("Someone changed this entry meanwhile: check it, then delete again."));
     await reloadEntry(entry.id);
     return;
   }
-  if (answer.status !== 204) return say(`Not deleted: ${detail(answer)}`);
+  if (answer.status !== 204) return say(t("Not deleted: {reason}", { reason: detail(answer) }));
   state.entries.delete(entry.id);
   state.drafts.delete(entry.id);
   renderLists();
@@ -114,21 +117,27 @@ export function edit(article, entry) {
   const form = el("form", "edit-form");
   const headline = el("input");
   headline.value = entry.headline || "";
-  headline.placeholder = "Headline (optional)";
-  headline.setAttribute("aria-label", "Headline");
+  headline.placeholder = t("Headline (optional)");
+  headline.setAttribute("aria-label", t("Headline"));
   const body = el("textarea");
   body.value = entry.body;
-  body.setAttribute("aria-label", "Body");
+  body.setAttribute("aria-label", t("Body"));
+  // A published entry's edit may say what it corrects; readers see the note.
+  const correction = /** @type {HTMLInputElement} */ (el("input", "correction-note"));
+  correction.maxLength = 500;
+  correction.placeholder = t("Correction note (optional): what was wrong");
+  correction.setAttribute("aria-label", t("Correction note"));
+  correction.hidden = entry.status !== "published";
   const conflict = el("div", "conflict");
   conflict.hidden = true;
   conflict.setAttribute("role", "alert");
   let version = entry.version;
-  const save = el("button", "", "Save");
+  const save = el("button", "", t("Save"));
   save.type = "submit";
-  form.append(headline, body, conflict, el("div", "actions"));
+  form.append(headline, body, correction, conflict, el("div", "actions"));
   form.lastChild.append(
     save,
-    button("Cancel", () => {
+    button(t("Cancel"), () => {
       article.classList.remove("editing");
       renderLists();
     }),
@@ -136,32 +145,37 @@ export function edit(article, entry) {
   form.addEventListener("submit", async (submit) => {
     submit.preventDefault();
     const answer = await api("PATCH", `/api/blogs/${state.slug}/entries/${entry.id}`, {
-      json: { headline: headline.value, body: body.value },
+      json: {
+        headline: headline.value,
+        body: body.value,
+        ...(correction.value.trim() ? { correction: correction.value } : {}),
+      },
       headers: { "If-Match": `"${version}"` },
     }).catch(() => null);
     if (!answer) {
       conflict.hidden = false;
-      conflict.textContent = "Not saved: the server cannot be reached. Your text is still here.";
+      conflict.textContent = t("Not saved: the server cannot be reached. Your text is still here.");
       return;
     }
     if (answer.status === 412) {
       const theirs = await api("GET", `/api/blogs/${state.slug}/entries/${entry.id}`);
       conflict.hidden = false;
       conflict.replaceChildren(
-        el("strong", "", "Someone else changed this entry while you were editing. "),
-        el("span", "", `Their version (${theirs.data.version}) is below; your text is kept.`),
+        el("strong", "", t("Someone else changed this entry while you were editing.")),
+        " ",
+        el("span", "", t("Their version ({version}) is below; your text is kept.", { version: theirs.data.version })),
       );
       const preview = el("div", "body");
       preview.innerHTML = theirs.data.html;
       conflict.append(
         preview,
-        button("Use their version", () => {
+        button(t("Use their version"), () => {
           headline.value = theirs.data.headline || "";
           body.value = theirs.data.body;
           version = theirs.data.version;
           conflict.hidden = true;
         }),
-        button("Save mine over theirs", () => {
+        button(t("Save mine over theirs"), () => {
           version = theirs.data.version;
           form.requestSubmit();
         }),
@@ -170,7 +184,7 @@ export function edit(article, entry) {
     }
     if (answer.status !== 200) {
       conflict.hidden = false;
-      conflict.textContent = `Not saved: ${detail(answer)}`;
+      conflict.textContent = t("Not saved: {reason}", { reason: detail(answer) });
       return;
     }
     article.classList.remove("editing");

@@ -5,13 +5,14 @@
 // lost and never doubled; what is being typed survives a reload.
 
 import { $ } from "../dom.js";
-import { loadTokens, wireAdmin } from "./admin.js";
+import { t } from "../i18n.js";
+import { loadTokens, roleName, wireAdmin } from "./admin.js";
 import { api } from "./api.js";
 import { loadBlogs, openBlog, refreshDrafts } from "./blogs.js";
 import {
   flushOutbox, post, preview, readOutbox, renderOutbox, saveCompose, upload,
 } from "./compose.js";
-import { TOKEN_KEY, state } from "./state.js";
+import { LANGUAGE_COOKIE, TOKEN_KEY, state } from "./state.js";
 
 // --- signing in ------------------------------------------------------------------------
 
@@ -21,18 +22,18 @@ export async function signIn(token) {
   try {
     answer = await api("GET", "/api/me");
   } catch {
-    $("#sign-in-error").textContent = "The server cannot be reached; try again.";
+    $("#sign-in-error").textContent = t("The server cannot be reached; try again.");
     return false;
   }
   if (answer.status !== 200) {
     state.token = null;
     sessionStorage.removeItem(TOKEN_KEY);
-    $("#sign-in-error").textContent = "That token is unknown or revoked.";
+    $("#sign-in-error").textContent = t("That token is unknown or revoked.");
     return false;
   }
   sessionStorage.setItem(TOKEN_KEY, token);
   state.me = answer.data;
-  $("#who").textContent = `${state.me.name} · ${state.me.role}`;
+  $("#who").textContent = `${state.me.name} · ${roleName(state.me.role)}`;
   $("#sign-in").hidden = true;
   $("#sign-out").hidden = false;
   $("#desk").hidden = false;
@@ -57,6 +58,13 @@ export function wire() {
     signIn($("#token-input").value.trim());
   });
   $("#sign-out").addEventListener("click", signOut);
+  // The newsroom's own language, whatever the blogs' are: remembered in a cookie, which the
+  // server reads to render the page (else the browser's languages).
+  $("#ui-language").addEventListener("change", (change) => {
+    const year = 365 * 24 * 3600;
+    document.cookie = `${LANGUAGE_COOKIE}=${change.target.value}; path=/newsroom; max-age=${year}; samesite=lax`;
+    location.reload();
+  });
   $("#blog-select").addEventListener("change", (change) => openBlog(change.target.value));
   const form = $("#compose-form");
   form.addEventListener("submit", (submit) => {
