@@ -1,9 +1,16 @@
+import asyncio
+from pathlib import Path
+
+import orjson
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from sqlalchemy import text
 from sqlalchemy.engine import Connection
 from sqlmodel import SQLModel
 
+from app.config import Settings
 from app.db import Database
+from app.migrate import upgrade
 
 
 async def test_models_and_migrations_agree(db: Database) -> None:
@@ -13,3 +20,32 @@ async def test_models_and_migrations_agree(db: Database) -> None:
 
     async with db.engine.connect() as connection:
         assert await connection.run_sync(diff) == []
+
+
+async def test_events_logged_before_0004_learn_their_entry(tmp_path: Path) -> None:
+    """Histories of entries published before corrections existed are read from the log too."""
+    settings = Settings(database_url=f"sqlite+aiosqlite:///{tmp_path / 'old.db'}")
+    await asyncio.to_thread(upgrade, settings, "0003")  # Alembic runs its own loop
+    entry = {"id": 7, "headline": None, "html": "<p>x</p>"}
+    rows = [
+        (1, "entry.created", {"type": "entry.created", "offset": 1, "entry": entry}),
+        (2, "blog.updated", {"type": "blog.updated", "offset": 2, "blog": {}}),
+        (3, "entry.deleted", {"type": "entry.deleted", "offset": 3, "entry_id": 7}),
+    ]
+    async with Database(settings) as db, db.write() as session:
+        await session.execute(
+            text("INSERT INTO blog (id, slug, title, description, status, timezone, created_at,"
+                 " last_offset) VALUES (1, 'b', 'B', '', 'live', 'UTC', '2026-11-26', 3)")
+        )  # fmt: skip
+        for offset, kind, data in rows:
+            await session.execute(
+                text("INSERT INTO event (blog_id, \"offset\", type, data, created_at)"
+                     " VALUES (1, :offset, :type, :data, '2026-11-26')"),
+                {"offset": offset, "type": kind, "data": orjson.dumps(data).decode()},
+            )  # fmt: skip
+    await asyncio.to_thread(upgrade, settings)
+    async with Database(settings) as db, db.read() as session:
+        found = await session.execute(text('SELECT "offset", entry_id FROM event ORDER BY 1'))
+        assert list(found) == [(1, 7), (2, None), (3, 7)]
+        language = await session.scalar(text("SELECT language FROM blog"))
+        assert language == "en"
