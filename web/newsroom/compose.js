@@ -212,7 +212,7 @@ export async function upload(file) {
   $("#c-caption").value = "";
   $("#c-credit").value = "";
   $("#c-file").value = "";
-  say(t("Image added ({width}×{height}).", { width: answer.data.width, height: answer.data.height }));
+  say(t("Image added ({width}×{height}).", { width: String(answer.data.width), height: String(answer.data.height) }));
   saveCompose();
   preview();
 }

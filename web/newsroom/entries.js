@@ -163,7 +163,7 @@ export function edit(article, entry) {
       conflict.replaceChildren(
         el("strong", "", t("Someone else changed this entry while you were editing.")),
         " ",
-        el("span", "", t("Their version ({version}) is below; your text is kept.", { version: theirs.data.version })),
+        el("span", "", t("Their version ({version}) is below; your text is kept.", { version: String(theirs.data.version) })),
       );
       const preview = el("div", "body");
       preview.innerHTML = theirs.data.html;
