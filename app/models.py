@@ -31,6 +31,7 @@ HEADLINE_MAX = 200
 BODY_MAX = 20_000
 NAME_MAX = 100
 CORRECTION_MAX = 500
+REVIEW_NOTE_MAX = 1_000
 LANGUAGE_MAX = 64
 IDEMPOTENCY_KEY_MAX = 255
 
@@ -111,6 +112,7 @@ Headline = Annotated[str, _text(HEADLINE_MAX), Trimmed, NoNul]
 Body = Annotated[str, _text(BODY_MAX, min_length=1), Trimmed, NotBlank, NoNul]
 Name = Annotated[str, _text(NAME_MAX, min_length=1), Trimmed, NotBlank, NoNul]
 CorrectionNote = Annotated[str, _text(CORRECTION_MAX, min_length=1), Trimmed, NotBlank, NoNul]
+ReviewNote = Annotated[str, _text(REVIEW_NOTE_MAX, min_length=1), Trimmed, NotBlank, NoNul]
 
 
 LanguageTag = Annotated[str, _text(LANGUAGE_MAX, min_length=1), AfterValidator(language_tag)]
@@ -130,12 +132,15 @@ class EntryStatus(StrEnum):
     published = "published"
     draft = "draft"  # seen only in the newsroom, until published
     scheduled = "scheduled"  # published by the server at `publish_at`
+    submitted = "submitted"  # a contributor's, waiting for an editor's approval
+    returned = "returned"  # sent back to its contributor with a `review_note`
 
 
 class Role(StrEnum):
     admin = "admin"
     editor = "editor"
     reporter = "reporter"
+    contributor = "contributor"  # submits entries; an editor approves them
 
 
 # --- tables -------------------------------------------------------------------------------
@@ -189,6 +194,8 @@ class Entry(SQLModel, table=True):
     publish_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     # Each correction's note, time and the version it made, oldest first (CorrectionPublic).
     corrections: list[dict[str, Any]] = Field(default_factory=list, sa_type=JSON)
+    # An editor's note to the contributor when a submission is returned; gone once published.
+    review_note: str | None = Field(default=None, sa_type=Text)
 
 
 class Event(SQLModel, table=True):
@@ -321,6 +328,8 @@ class EntryUpdate(Input):
     publish_at: Moment | None = None
     # Shown to readers with the edit: "Correction: <note>" (a published entry's text only).
     correction: CorrectionNote | None = None
+    # Why a submission goes back to its contributor (with `status: "returned"`).
+    review_note: ReviewNote | None = None
 
     @model_validator(mode="after")
     def _consistent(self) -> "EntryUpdate":
@@ -357,6 +366,7 @@ class EntryPublic(SQLModel):
     status: EntryStatus = EntryStatus.published
     publish_at: datetime | None = None
     corrections: list[CorrectionPublic] = []
+    review_note: str | None = None  # to a contributor, on a returned submission
 
     @classmethod
     def of(cls, entry: Entry, blog_slug: str) -> "EntryPublic":
@@ -376,6 +386,7 @@ class EntryPublic(SQLModel):
             status=EntryStatus(entry.status),
             publish_at=entry.publish_at,
             corrections=[CorrectionPublic.model_validate(c) for c in entry.corrections or ()],
+            review_note=entry.review_note,
         )
 
 

@@ -22,12 +22,14 @@ from app.ops.metrics import SCHEDULED_PUBLISHED
 
 
 async def publish(change: Change, slug: str, entry: Entry) -> EntryPublic:
-    """Publish `entry` (draft or scheduled) in `change`, whose blog is locked."""
+    """Publish `entry` (a draft, a scheduled entry or an approved submission) in `change`,
+    whose blog is locked. `published_at` is now: the moment it went out."""
     blog = await change.claim_offset(slug)
     assert blog is not None
     entry.status = EntryStatus.published
     entry.published_at = now()
     entry.publish_at = None
+    entry.review_note = None  # the newsroom's business, not readers'
     entry.version += 1
     await change.session.flush()
     public = EntryPublic.of(entry, slug)

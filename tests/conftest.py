@@ -124,6 +124,8 @@ class Tokens:
     editor: str
     reporter: str
     other_reporter: str
+    contributor: str
+    other_contributor: str
 
     def auth(self, role: str) -> dict[str, str]:
         return {"Authorization": f"Bearer {getattr(self, role)}"}
@@ -140,6 +142,8 @@ async def tokens(settings: Settings, clean_db: None) -> Tokens:
                 ("editor", "Ed Editor", Role.editor),
                 ("reporter", "Rita Reporter", Role.reporter),
                 ("other_reporter", "Otto Reporter", Role.reporter),
+                ("contributor", "Cleo Stringer", Role.contributor),
+                ("other_contributor", "Gus Guest", Role.contributor),
             ):
                 _, made[attr] = await create_token(session, name, role)
     finally:

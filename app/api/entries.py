@@ -1,4 +1,5 @@
-"""Entries: posted by any newsroom token, edited by editors or their own reporter."""
+"""Entries: posted by any newsroom token, edited by editors or their own reporter;
+contributors submit theirs for an editor's approval."""
 
 import re
 from datetime import datetime
@@ -66,11 +67,38 @@ def _publication(
     return wanted or EntryStatus.published, None
 
 
+# A contributor's entries before an editor approves them: no offset, no event, unseen by
+# readers (like drafts), seen in the newsroom by editors and by their own contributor.
+SUBMISSIONS = (EntryStatus.submitted, EntryStatus.returned)
+
+
+def _forbidden(detail: str) -> HTTPException:
+    return HTTPException(status.HTTP_403_FORBIDDEN, detail)
+
+
 def _may_change(token: ApiToken, entry: Entry) -> None:
-    if token.role == Role.reporter and entry.author_token_id != token.id:
-        raise HTTPException(
-            status.HTTP_403_FORBIDDEN, "reporters may only change their own entries"
-        )
+    own = entry.author_token_id == token.id
+    if token.role == Role.contributor and not (own and entry.status in SUBMISSIONS):
+        raise _forbidden("contributors may only change their own entries awaiting approval")
+    if token.role == Role.reporter and not own:
+        raise _forbidden("reporters may only change their own entries")
+
+
+def _may_see(token: ApiToken | None, entry: Entry) -> bool:
+    """Published entries are public; the rest is the newsroom's, and of a contributor's
+    only their own."""
+    if entry.status == EntryStatus.published:
+        return True
+    if token is None:
+        return False
+    return token.role != Role.contributor or entry.author_token_id == token.id
+
+
+def _contributor_submission(payload: EntryCreate) -> None:
+    if payload.status not in (None, EntryStatus.submitted) or payload.publish_at is not None:
+        raise _forbidden("contributors submit entries; an editor publishes or schedules them")
+    if payload.key_event or payload.pinned:
+        raise _forbidden("contributors cannot pin entries or mark key events")
 
 
 @router.post(
@@ -88,10 +116,19 @@ async def create_entry(
     token: PostingToken,
     idempotency_key: KeyHeader = None,
 ) -> EntryPublic | Response:
-    """Post an entry. With an `Idempotency-Key`, a retry returns the first result."""
+    """Post an entry. With an `Idempotency-Key`, a retry returns the first result. A
+    contributor's entry is `submitted`: an editor approves it."""
     assert token.id is not None
     idempotent = Idempotent.of(idempotency_key, token.id, [slug, payload.model_dump()])
-    status_, publish_at = _publication(payload.status, payload.publish_at)
+    if token.role == Role.contributor:
+        _contributor_submission(payload)
+        status_, publish_at = EntryStatus.submitted, None
+    elif payload.status in SUBMISSIONS:
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT, "only contributors submit entries"
+        )
+    else:
+        status_, publish_at = _publication(payload.status, payload.publish_at)
     async with Change(db, hub) as change:
         if status_ == EntryStatus.published:
             blog = await change.claim_offset(slug)
@@ -145,10 +182,15 @@ async def list_entries(
     status_: Annotated[EntryStatus, Query(alias="status")] = EntryStatus.published,
 ) -> EntryPage:
     """Entries newest first by `published_at`; pass `next` back as `before` for older ones.
-    Drafts and scheduled entries (`status=draft|scheduled`) are listed to newsroom tokens."""
+    Drafts and scheduled entries (`status=draft|scheduled`) are listed to newsroom tokens;
+    submissions (`status=submitted|returned`) too, and to a contributor only their own."""
     if status_ != EntryStatus.published and token is None:
         raise unauthorized()
     query = select(Entry).where(col(Entry.blog_id) == blog.id, col(Entry.status) == status_)
+    if token is not None and token.role == Role.contributor and status_ != EntryStatus.published:
+        if status_ not in SUBMISSIONS:
+            raise _forbidden("contributors see published entries and their own submissions")
+        query = query.where(col(Entry.author_token_id) == token.id)
     if before is not None:
         query = query.where(older_than(before))
     query = query.order_by(*NEWEST_FIRST)
@@ -176,7 +218,7 @@ async def get_entry(
     entry = await session.get(Entry, entry_id)
     if entry is None or entry.blog_id != blog.id:
         raise _not_found(blog.slug, entry_id)
-    if entry.status != EntryStatus.published and token is None:
+    if not _may_see(token, entry):
         raise _not_found(blog.slug, entry_id)
     response.headers["ETag"] = f'"{entry.version}"'
     return EntryPublic.of(entry, blog.slug)
@@ -211,8 +253,24 @@ def _next_status(
     entry: Entry, wanted: EntryStatus | None, publish_at: datetime | None
 ) -> tuple[EntryStatus, datetime | None]:
     """Where a PATCH takes an entry's status: drafts and scheduled entries move freely and
-    may be published; a published entry stays published."""
+    may be published; submissions are approved (published or scheduled), returned or
+    resubmitted; a published entry stays published."""
     current = EntryStatus(entry.status)
+    if current in SUBMISSIONS:
+        if wanted in (EntryStatus.submitted, EntryStatus.returned) and publish_at is None:
+            return wanted, None
+        if wanted is None and publish_at is None:
+            return current, None
+        if wanted not in (None, EntryStatus.published, EntryStatus.scheduled):
+            raise HTTPException(
+                status.HTTP_409_CONFLICT,
+                "a submission is approved (published or scheduled) or returned",
+            )
+        return _publication(wanted, publish_at)
+    if wanted in SUBMISSIONS:
+        raise HTTPException(
+            status.HTTP_409_CONFLICT, "only a contributor's entry is submitted or returned"
+        )
     if current == EntryStatus.published:
         if wanted not in (None, EntryStatus.published) or publish_at is not None:
             raise HTTPException(
@@ -223,6 +281,20 @@ def _next_status(
     if publish_at is not None or wanted is not None:
         return _publication(wanted, publish_at)
     return current, entry.publish_at
+
+
+def _contributor_edit(
+    changes: dict[str, Any],
+    wanted: EntryStatus | None,
+    publish_at: datetime | None,
+    correction: str | None,
+    review_note: str | None,
+) -> None:
+    """A contributor edits the text of a submission, and resubmits a returned one."""
+    if set(changes) - {"headline", "body"} or correction or review_note:
+        raise _forbidden("contributors may change only the headline and body of a submission")
+    if wanted not in (None, EntryStatus.submitted) or publish_at is not None:
+        raise _forbidden("contributors submit entries; an editor publishes or schedules them")
 
 
 def _check_correction(was_published: bool, changes: dict[str, Any]) -> None:
@@ -266,6 +338,15 @@ async def update_entry(
         changes["headline"] = changes["headline"] or None
     wanted, publish_at = changes.pop("status", None), changes.pop("publish_at", None)
     correction = changes.pop("correction", None)
+    review_note = changes.pop("review_note", None)
+    if token.role == Role.contributor:
+        _contributor_edit(changes, wanted, publish_at, correction, review_note)
+    if (wanted == EntryStatus.returned) != (review_note is not None):
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT,
+            "a returned submission needs a review_note, and a review_note needs "
+            '`status: "returned"`',
+        )
 
     async with Change(db, hub) as change:
         entry = await _locked_entry(change, slug, entry_id)
@@ -276,6 +357,8 @@ async def update_entry(
         changes = {k: v for k, v in changes.items() if getattr(entry, k) != v}
         if correction is not None:
             _check_correction(was_published, changes)
+        if review_note is not None:
+            entry.review_note = review_note
         if "body" in changes:
             entry.html = render_markdown(changes["body"])
         if was_published and ("body" in changes or "headline" in changes):
@@ -284,7 +367,11 @@ async def update_entry(
             setattr(entry, field, value)
         if next_status == EntryStatus.published and not was_published:
             public = await publish(change, slug, entry)
-        elif changes or (next_status, next_publish_at) != (entry.status, entry.publish_at):
+        elif (
+            changes
+            or review_note
+            or (next_status, next_publish_at) != (entry.status, entry.publish_at)
+        ):
             entry.status, entry.publish_at = next_status, next_publish_at
             entry.version += 1
             if correction is not None:
