@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 from PIL import Image
-from playwright.async_api import Page, Route, expect
+from playwright.async_api import Browser, Page, Route, expect
 
 from tests.browser.conftest import Newsroom
 
@@ -189,3 +189,61 @@ async def test_delete_asks_first_and_admins_manage_tokens(page: Page, newsroom: 
     await page.click("#token-form button")
     await expect(page.locator("#t-new")).to_contain_text("lu_")
     await expect(page.locator("#token-rows")).to_contain_text("Night desk")
+
+
+async def test_an_editors_queue_receives_a_submission_live_and_approves_it(
+    browser: Browser, page: Page, newsroom: Newsroom
+) -> None:
+    await sign_in(page, newsroom, "editor")
+    await expect(page.locator("#queue")).to_contain_text("Nothing waiting for approval.")
+
+    # A contributor, in a newsroom of their own, submits: no publishing choices for them.
+    context = await browser.new_context(viewport={"width": 1200, "height": 800})
+    stringer = await context.new_page()
+    await sign_in(stringer, newsroom, "contributor")
+    await expect(stringer.locator("#c-key")).to_be_hidden()
+    await expect(stringer.locator("#drafts-panel")).to_be_hidden()
+    await expect(stringer.locator("#c-post")).to_have_text("Submit for approval")
+    await stringer.fill("#c-headline", "Queue outside Hillside school")
+    await stringer.fill("#c-body", "About **200 people** are waiting to vote.")
+    await stringer.click("#c-post")
+    await expect(stringer.locator("#queue article")).to_contain_text("Queue outside Hillside")
+    [submitted] = await entries(newsroom, "submitted")
+    assert (
+        await newsroom.client.get(f"/api/blogs/storm/entries/{submitted['id']}")
+    ).status_code == 404
+
+    # The editor's queue shows it without a reload, with who sent it and when.
+    card = page.locator(f"#queued-{submitted['id']}")
+    await expect(card).to_be_visible(timeout=8000)
+    await expect(card.locator(".author")).to_have_text("Cleo Stringer")
+    await expect(page.locator("#queue-count")).to_have_text("1 waiting")
+
+    # Returned with a note: the contributor sees it, edits and resubmits.
+    page.once("dialog", lambda dialog: dialog.accept("Please name your source."))
+    await card.get_by_role("button", name="Return…").click()
+    note = stringer.locator(f"#queued-{submitted['id']} .review-note")
+    await expect(note).to_contain_text("Please name your source.", timeout=8000)
+    await (
+        stringer.locator(f"#queued-{submitted['id']}")
+        .get_by_role("button", name="Resubmit")
+        .click()
+    )
+    await expect(page.locator(f"#queued-{submitted['id']} .badge.submitted")).to_be_visible(
+        timeout=8000
+    )
+
+    await (
+        page.locator(f"#queued-{submitted['id']}")
+        .get_by_role("button", name="Approve and publish")
+        .click()
+    )
+    await expect(page.locator(f"#card-{submitted['id']}")).to_be_visible()
+    await expect(page.locator("#queue")).to_contain_text("Nothing waiting for approval.")
+    reader = await context.new_page()
+    await reader.goto(f"{newsroom.server.url}/blogs/storm")
+    article = reader.locator(f"#entry-{submitted['id']}")
+    await expect(article).to_contain_text("About 200 people are waiting to vote.")
+    await expect(article.locator(".author")).to_have_text("Cleo Stringer")
+    await expect(stringer.locator("#queue")).to_contain_text("Nothing submitted.", timeout=8000)
+    await context.close()

@@ -10,7 +10,9 @@ import { state } from "./state.js";
 
 /** A role's name in the newsroom's language. @param {string} role */
 export function roleName(role) {
-  return { admin: t("admin"), editor: t("editor"), reporter: t("reporter") }[role] || role;
+  return {
+    admin: t("admin"), editor: t("editor"), reporter: t("reporter"), contributor: t("contributor"),
+  }[role] || role;
 }
 
 export function showBlogSettings() {

@@ -8,6 +8,7 @@ import { showBlogSettings } from "./admin.js";
 import { api } from "./api.js";
 import { restoreCompose } from "./compose.js";
 import { removeCard, renderList, renderLists } from "./entries.js";
+import { isContributor, listed } from "./queue.js";
 import { BLOG_KEY, state } from "./state.js";
 
 // --- blogs -----------------------------------------------------------------------------
@@ -38,32 +39,28 @@ export async function openBlog(slug) {
   restoreCompose();
   state.entries.clear();
   state.drafts.clear();
+  state.queue.clear();
   // The blog (and its offset) first: entries read after it are at least as new, and the
   // socket replays from that offset, so nothing falls between the two.
   const blog = await api("GET", `/api/blogs/${slug}`);
   state.blog = blog.data;
   state.offset = blog.data.offset;
   showBlogSettings();
-  const base = `/api/blogs/${slug}/entries?limit=100`;
-  const [published, drafts, scheduled] = await Promise.all([
-    api("GET", base),
-    api("GET", `${base}&status=draft`),
-    api("GET", `${base}&status=scheduled`),
-  ]);
-  for (const e of published.data.entries) state.entries.set(e.id, e);
-  for (const e of [...drafts.data.entries, ...scheduled.data.entries]) state.drafts.set(e.id, e);
+  const [published, drafts, scheduled, submitted, returned] = await Promise.all(
+    ["published", "draft", "scheduled", "submitted", "returned"].map(listed),
+  );
+  for (const e of published) state.entries.set(e.id, e);
+  for (const e of [...drafts, ...scheduled]) state.drafts.set(e.id, e);
+  for (const e of [...submitted, ...returned]) state.queue.set(e.id, e);
   renderLists();
   connect();
 }
 
 export async function refreshDrafts() {
-  const base = `/api/blogs/${state.slug}/entries?limit=100`;
-  const [drafts, scheduled] = await Promise.all([
-    api("GET", `${base}&status=draft`),
-    api("GET", `${base}&status=scheduled`),
-  ]);
+  if (isContributor()) return; // drafts are editors' and reporters'
+  const [drafts, scheduled] = await Promise.all([listed("draft"), listed("scheduled")]);
   state.drafts.clear();
-  for (const e of [...drafts.data.entries, ...scheduled.data.entries]) state.drafts.set(e.id, e);
+  for (const e of [...drafts, ...scheduled]) state.drafts.set(e.id, e);
   renderList($("#drafts"), state.drafts, t("No drafts."));
 }
 
@@ -97,8 +94,8 @@ export function apply(event) {
     if (known && known.version > entry.version) return;
     state.entries.set(entry.id, entry);
     state.drafts.delete(entry.id); // a draft or scheduled entry went out
-    renderList($("#entries"), state.entries, t("Nothing published yet."));
-    removeCard($("#drafts"), entry.id, state.drafts, t("No drafts."));
+    state.queue.delete(entry.id); // an approved submission went out
+    renderLists();
   } else if (event.type === EVENT.ENTRY_DELETED) {
     state.entries.delete(event.entry_id);
     removeCard($("#entries"), event.entry_id, state.entries, t("Nothing published yet."));

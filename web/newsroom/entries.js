@@ -4,6 +4,7 @@ import { $, button, el } from "../dom.js";
 import { t } from "../i18n.js";
 import { renderEntry } from "../entry.js";
 import { api, detail } from "./api.js";
+import { isContributor, renderQueue, statusName } from "./queue.js";
 import { state } from "./state.js";
 
 // --- entries ---------------------------------------------------------------------------
@@ -17,6 +18,7 @@ export function newestFirst(map) {
 export function renderLists() {
   renderList($("#entries"), state.entries, t("Nothing published yet."));
   renderList($("#drafts"), state.drafts, t("No drafts."));
+  renderQueue();
 }
 
 export function renderList(container, map, empty) {
@@ -39,8 +41,9 @@ export function card(entry) {
   const when = entry.status === "scheduled" ? entry.publish_at : entry.published_at;
   const article = renderEntry(entry, { prefix: "card", at: when, share: false });
   if (entry.status !== "published") {
-    article.querySelector(".entry-meta").append(el("span", `badge ${entry.status}`, entry.status));
+    article.querySelector(".entry-meta").append(el("span", `badge ${entry.status}`, statusName(entry.status)));
   }
+  if (isContributor()) return article; // theirs to read, editors' to curate
   const actions = el("div", "actions");
   if (entry.status !== "published") {
     actions.append(button(t("Publish now"), () => change(entry, { status: "published" }), "primary"));
@@ -57,9 +60,18 @@ export function card(entry) {
   return article;
 }
 
+/** The newsroom's list an entry belongs in, by its status. */
+function listOf(entry) {
+  if (entry.status === "published") return state.entries;
+  if (entry.status === "submitted" || entry.status === "returned") return state.queue;
+  return state.drafts;
+}
+
 export function track(entry) {
-  const map = entry.status === "published" ? state.entries : state.drafts;
-  (map === state.entries ? state.drafts : state.entries).delete(entry.id);
+  const map = listOf(entry);
+  for (const other of [state.entries, state.drafts, state.queue]) {
+    if (other !== map) other.delete(entry.id);
+  }
   const known = map.get(entry.id);
   if (!known || known.version <= entry.version) map.set(entry.id, entry);
   renderLists();
@@ -107,6 +119,7 @@ export async function remove(entry) {
   if (answer.status !== 204) return say(t("Not deleted: {reason}", { reason: detail(answer) }));
   state.entries.delete(entry.id);
   state.drafts.delete(entry.id);
+  state.queue.delete(entry.id);
   renderLists();
 }
 

@@ -12,6 +12,7 @@ import { loadBlogs, openBlog, refreshDrafts } from "./blogs.js";
 import {
   flushOutbox, post, preview, readOutbox, renderOutbox, saveCompose, upload,
 } from "./compose.js";
+import { QUEUE_SECONDS, isContributor, refreshQueue } from "./queue.js";
 import { LANGUAGE_COOKIE, TOKEN_KEY, state } from "./state.js";
 
 // --- signing in ------------------------------------------------------------------------
@@ -38,6 +39,13 @@ export async function signIn(token) {
   $("#sign-out").hidden = false;
   $("#desk").hidden = false;
   $("#admin").hidden = state.me.role !== "admin";
+  if (isContributor()) {
+    // Contributors submit; editors decide what is published, when, pinned or key.
+    for (const node of document.querySelectorAll("[data-editorial]")) node.hidden = true;
+    $("#drafts-panel").hidden = true;
+    $("#c-post").textContent = t("Submit for approval");
+    $("[data-queue-title]").textContent = t("Your submissions");
+  }
   await loadBlogs();
   flushOutbox();
   if (state.me.role === "admin") loadTokens();
@@ -108,6 +116,8 @@ export function wire() {
   // Drafts send no events: colleagues' new ones show on a timer and when the tab is back.
   setInterval(() => state.slug && state.token && refreshDrafts(), 30000);
   window.addEventListener("focus", () => state.slug && state.token && refreshDrafts());
+  setInterval(refreshQueue, QUEUE_SECONDS * 1000);
+  window.addEventListener("focus", refreshQueue);
   wireAdmin();
   renderOutbox(readOutbox());
 }

@@ -14,6 +14,7 @@ export const state = {
   blog: null,
   entries: new Map(), // id -> entry, published ones
   drafts: new Map(), // id -> entry, drafts and scheduled ones
+  queue: new Map(), // id -> entry, contributors' submissions (submitted or returned)
   offset: 0,
   following: null, // the blog's events, from follow.js
 };

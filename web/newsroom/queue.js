@@ -1,0 +1,104 @@
+// Contributors' submissions. Editors see every submission waiting for approval, and
+// approve it (now, or at a time), edit it or return it with a note; a contributor sees
+// their own, with the editor's note, and edits, resubmits or withdraws them. Submissions
+// send no events (readers must not know of them): the queue is read again every few
+// seconds while the newsroom is open.
+
+import { $, button, el } from "../dom.js";
+import { renderEntry } from "../entry.js";
+import { t, tn } from "../i18n.js";
+import { api } from "./api.js";
+import { change, edit, remove, say } from "./entries.js";
+import { state } from "./state.js";
+
+export const QUEUE_SECONDS = 5;
+
+export const isContributor = () => state.me?.role === "contributor";
+
+/** Entries of one status for the open blog ([] when the token may not list them). */
+export async function listed(status) {
+  const answer = await api("GET", `/api/blogs/${state.slug}/entries?limit=100&status=${status}`);
+  return answer.status === 200 ? answer.data.entries : [];
+}
+
+export async function refreshQueue() {
+  if (!state.slug || !state.token) return;
+  const slug = state.slug;
+  const [submitted, returned] = await Promise.all([listed("submitted"), listed("returned")]);
+  if (slug !== state.slug) return; // another blog was opened meanwhile
+  const known = new Map(state.queue);
+  state.queue.clear();
+  for (const entry of [...submitted, ...returned]) {
+    const before = known.get(entry.id);
+    state.queue.set(entry.id, before && before.version > entry.version ? before : entry);
+  }
+  renderQueue();
+}
+
+export function renderQueue() {
+  const container = $("#queue");
+  const editing = new Map(
+    [...container.querySelectorAll(".entry.editing")].map((node) => [node.dataset.id, node]),
+  );
+  const waiting = [...state.queue.values()].sort((a, b) => a.published_at.localeCompare(b.published_at));
+  const cards = waiting.map((entry) => editing.get(String(entry.id)) || queueCard(entry));
+  const empty = isContributor() ? t("Nothing submitted.") : t("Nothing waiting for approval.");
+  container.replaceChildren(...(cards.length ? cards : [el("p", "empty", empty)]));
+  const count = waiting.filter((entry) => entry.status === "submitted").length;
+  $("#queue-count").textContent = count ? tn("{n} waiting", "{n} waiting", count) : "";
+}
+
+function queueCard(entry) {
+  // The time shown is when it was submitted (it takes its published time on approval).
+  const article = renderEntry(entry, { prefix: "queued", share: false });
+  const meta = article.querySelector(".entry-meta");
+  meta.append(el("span", `badge ${entry.status}`, statusName(entry.status)));
+  if (entry.review_note) {
+    const note = el("p", "review-note");
+    note.append(el("strong", "", t("Returned:")), " ", el("span", "", entry.review_note));
+    article.insertBefore(note, article.querySelector(".body"));
+  }
+  const actions = el("div", "actions");
+  if (isContributor()) {
+    if (entry.status === "returned") {
+      actions.append(button(t("Resubmit"), () => change(entry, { status: "submitted" }), "primary"));
+    }
+    actions.append(
+      button(t("Edit"), () => edit(article, entry)),
+      button(t("Withdraw"), () => remove(entry)),
+    );
+  } else {
+    actions.append(
+      button(t("Approve and publish"), () => change(entry, { status: "published" }), "primary"),
+      button(t("Approve for later…"), () => schedule(entry)),
+      button(t("Edit"), () => edit(article, entry)),
+      button(t("Return…"), () => giveBack(entry)),
+    );
+  }
+  article.append(actions);
+  return article;
+}
+
+function schedule(entry) {
+  const answer = prompt(t("Publish at (your local time, e.g. 2026-11-27 09:30):"));
+  if (!answer) return;
+  const at = new Date(answer.replace(" ", "T"));
+  if (Number.isNaN(at.getTime())) return say(t("Pick a time to schedule it for."));
+  change(entry, { publish_at: at.toISOString() });
+}
+
+function giveBack(entry) {
+  const note = prompt(t("What should the contributor change? They will see this note."));
+  if (note && note.trim()) change(entry, { status: "returned", review_note: note });
+}
+
+/** @param {string} status */
+export function statusName(status) {
+  return {
+    draft: t("draft"),
+    scheduled: t("scheduled"),
+    submitted: t("submitted"),
+    returned: t("returned"),
+    published: t("published"),
+  }[status] || status;
+}
