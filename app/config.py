@@ -36,6 +36,16 @@ class Settings(BaseSettings):
     default_language: str = "en"
     # Who may put reader pages in a frame (the embed): a CSP frame-ancestors source list.
     frame_ancestors: str = "*"
+    # Mastodon servers whose posts an entry embeds (like YouTube's or Bluesky's: only once a
+    # reader agrees); their frames are allowed by the CSP. Comma-separated host names.
+    embed_mastodon_hosts: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: [
+            "mastodon.social",
+            "mastodon.online",
+            "mstdn.social",
+            "journa.host",
+        ]
+    )
 
     # Requests whose body is larger than this are refused with 413 before they are read.
     max_body_bytes: int = Field(default=256 * 1024, ge=1024)
@@ -99,7 +109,7 @@ class Settings(BaseSettings):
     def _language_tag(cls, value: str) -> str:
         return language_tag(value)
 
-    @field_validator("allowed_origins", "trusted_proxies", mode="before")
+    @field_validator("allowed_origins", "trusted_proxies", "embed_mastodon_hosts", mode="before")
     @classmethod
     def _split_list(cls, value: object) -> object:
         if isinstance(value, str):
@@ -118,6 +128,10 @@ class Settings(BaseSettings):
             if value.startswith(prefix):
                 return replacement + value.removeprefix(prefix)
         return value
+
+    @property
+    def mastodon_hosts(self) -> frozenset[str]:
+        return frozenset(host.lower() for host in self.embed_mastodon_hosts)
 
     @property
     def is_sqlite(self) -> bool:

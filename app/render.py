@@ -6,6 +6,8 @@ types can run in a reader's browser.
 
 An image alone in its paragraph becomes a figure; its title is the caption, and a part
 after the last " | " is the credit: `![Crowds](/media/a.jpg "Crowds at noon | Photo: Ann Lee")`.
+A link alone in its paragraph, to a video, social post or podcast, becomes an embed
+placeholder (app/embeds.py).
 """
 
 from collections.abc import Sequence
@@ -15,6 +17,8 @@ import nh3
 from markdown_it import MarkdownIt
 from markdown_it.common.utils import escapeHtml
 from markdown_it.token import Token
+
+from app.embeds import Embed, find_embed
 
 ALLOWED_TAGS = frozenset(
     {
@@ -26,8 +30,9 @@ ALLOWED_ATTRIBUTES = {
     "a": {"href", "title"},
     "img": {"src", "alt", "title", "loading"},
     "ol": {"start"},
+    "figure": {"data-provider", "data-kind", "data-src"},
 }
-ALLOWED_CLASSES = {"span": {"credit"}}
+ALLOWED_CLASSES = {"span": {"credit"}, "figure": {"embed"}}
 URL_SCHEMES = frozenset({"http", "https", "mailto"})
 LINK_REL = "nofollow noopener"
 
@@ -61,6 +66,40 @@ def _lift_figures(tokens: list[Token]) -> None:
             tokens[i + 1].hidden = True
 
 
+def _placeholder(embed: Embed, link: str) -> str:
+    link = escapeHtml(link)
+    return (
+        f'<figure class="embed" data-provider="{escapeHtml(embed.provider)}" '
+        f'data-kind="{embed.kind}" data-src="{escapeHtml(embed.src)}">'
+        f"<figcaption>{escapeHtml(embed.name)}</figcaption>"
+        f'<a href="{link}">{link}</a></figure>'
+    )
+
+
+def _lift_embeds(tokens: list[Token], mastodon_hosts: frozenset[str]) -> None:
+    """Paragraphs that hold one link and nothing else, to a provider we embed, become
+    placeholders (made here, whole; raw HTML from a reporter is never parsed)."""
+    for i in range(1, len(tokens) - 1):
+        inline = tokens[i]
+        if inline.type != "inline" or tokens[i - 1].type != "paragraph_open":
+            continue
+        children = [c for c in inline.children or [] if c.type != "softbreak"]
+        if [c.type for c in children] not in (
+            ["link_open", "text", "link_close"],
+            ["link_open", "link_close"],
+        ):
+            continue
+        link = str(children[0].attrGet("href") or "")
+        embed = find_embed(link, mastodon_hosts)
+        if embed is None:
+            continue
+        html = Token("html_inline", "", 0)
+        html.content = _placeholder(embed, link)
+        inline.children = [html]
+        tokens[i - 1].hidden = True
+        tokens[i + 1].hidden = True
+
+
 def _make_markdown() -> MarkdownIt:
     md = MarkdownIt("commonmark", {"linkify": True, "html": False, "typographer": False})
     md.enable(["linkify", "strikethrough"])
@@ -84,8 +123,10 @@ def sanitize(html: str) -> str:
     )
 
 
-def render_markdown(body: str) -> str:
-    """Render an entry body to HTML that is safe to put in a reader's page as it is."""
+def render_markdown(body: str, mastodon_hosts: frozenset[str] = frozenset()) -> str:
+    """Render an entry body to HTML that is safe to put in a reader's page as it is.
+    Links to posts on `mastodon_hosts` are embedded like other providers'."""
     tokens = _md.parse(body)
     _lift_figures(tokens)
+    _lift_embeds(tokens, mastodon_hosts)
     return sanitize(_md.renderer.render(tokens, _md.options, {})).strip()

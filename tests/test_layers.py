@@ -9,7 +9,8 @@ APP = Path(__file__).resolve().parent.parent / "app"
 # Lowest first. A module may import from its own layer and those below it.
 LAYERS: list[tuple[str, list[str]]] = [
     # app.services names the running app's parts for types only: it imports none of them.
-    ("plumbing", ["app.i18n", "app.config", "app.resources", "app.models", "app.render",
+    ("plumbing", ["app.i18n", "app.config", "app.resources", "app.models", "app.embeds",
+                  "app.render",
                   "app.media", "app.poster", "app.ops.*", "app.api.errors", "app.services"]),
     ("storage", ["app.db", "app.auth", "app.events", "app.paging", "app.eventlog",
                  "app.idempotency", "app.periodic", "app.limits", "app.publishing"]),

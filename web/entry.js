@@ -5,6 +5,7 @@
 // recent, in the page's language (i18n.js).
 
 import { el } from "./dom.js";
+import { enableEmbeds } from "./embeds.js";
 import { formats, parts, t } from "./i18n.js";
 
 /** @param {Date} date */
@@ -80,6 +81,7 @@ export function renderEntry(entry, options = {}) {
   if (entry.headline) article.append(el("h2", "headline", entry.headline));
   const content = el("div", "body");
   content.innerHTML = entry.html;
+  enableEmbeds(content);
   article.append(content);
   const foot = el("footer", "entry-foot");
   foot.append(el("bdi", "author", entry.author));

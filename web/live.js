@@ -4,6 +4,7 @@
 
 import { $, el } from "./dom.js";
 import { label, localizeTimes, renderEntry, summary, timeElement } from "./entry.js";
+import { enableEmbeds } from "./embeds.js";
 import { EVENT } from "./events.js";
 import { follow } from "./follow.js";
 import { t, tn } from "./i18n.js";
@@ -16,6 +17,7 @@ const slug = body.dataset.blog;
 
 if (slug) {
   localizeTimes(document);
+  enableEmbeds(document);
   setInterval(() => localizeTimes(document), 60_000);
   const onEntryPage = "entry" in body.dataset;
   if (onEntryPage || (!keepReadingOrder() && !resolveDeepLink(slug))) {

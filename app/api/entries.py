@@ -19,6 +19,7 @@ from app.deps import (
     MaybeToken,
     PostingToken,
     SessionDep,
+    SettingsDep,
     unauthorized,
 )
 from app.eventlog import Change
@@ -113,6 +114,7 @@ async def create_entry(
     response: Response,
     db: DatabaseDep,
     hub: HubDep,
+    settings: SettingsDep,
     token: PostingToken,
     idempotency_key: KeyHeader = None,
 ) -> EntryPublic | Response:
@@ -148,7 +150,7 @@ async def create_entry(
             blog_id=blog.id,
             headline=payload.headline or None,
             body=payload.body,
-            html=render_markdown(payload.body),
+            html=render_markdown(payload.body, settings.mastodon_hosts),
             key_event=payload.key_event,
             pinned=payload.pinned,
             author=token.name,
@@ -322,6 +324,7 @@ async def update_entry(
     response: Response,
     db: DatabaseDep,
     hub: HubDep,
+    settings: SettingsDep,
     token: CurrentToken,
     if_match: IfMatch = None,
 ) -> EntryPublic:
@@ -360,7 +363,7 @@ async def update_entry(
         if review_note is not None:
             entry.review_note = review_note
         if "body" in changes:
-            entry.html = render_markdown(changes["body"])
+            entry.html = render_markdown(changes["body"], settings.mastodon_hosts)
         if was_published and ("body" in changes or "headline" in changes):
             entry.updated_at = now()
         for field, value in changes.items():
@@ -436,7 +439,9 @@ preview_router = APIRouter(prefix="/api/preview", tags=["entries"])
 
 
 @preview_router.post("", response_model=EntryPreview, responses=errors(400, 401, 413))
-async def preview(payload: EntryPreviewRequest, _: CurrentToken) -> EntryPreview:
+async def preview(
+    payload: EntryPreviewRequest, settings: SettingsDep, _: CurrentToken
+) -> EntryPreview:
     """The HTML an entry body renders to, exactly as readers will get it; nothing is
     stored."""
-    return EntryPreview(html=render_markdown(payload.body))
+    return EntryPreview(html=render_markdown(payload.body, settings.mastodon_hosts))

@@ -394,3 +394,72 @@ async def test_oldest_first_appends_live_posts_and_keeps_the_readers_place(
     await expect(page).to_have_url(re.compile(r"\?order=oldest"))
     await page.get_by_role("link", name="Newest first").click()
     await expect(page.locator("[data-feed] article").first).to_have_id(f"entry-{live['id']}")
+
+
+# --- embeds with consent --------------------------------------------------------------------
+
+
+async def test_embeds_load_nothing_from_providers_until_the_reader_agrees(
+    page: Page, newsroom: Newsroom
+) -> None:
+    requested: list[str] = []
+    page.on("request", lambda request: requested.append(request.url))
+    video = await newsroom.post("The minister's statement:\n\nhttps://youtu.be/dQw4w9WgXcQ")
+    post = await newsroom.post("https://x.com/BBCBreaking/status/1860000000000000000")
+    skeet = await newsroom.post("https://bsky.app/profile/bbc.co.uk/post/3lbf3etdjxc24")
+    await open_live(page, newsroom)
+    figures = page.locator("figure.embed")
+    await expect(figures).to_have_count(3)
+    await expect(page.locator(f"#entry-{video['id']} .embed-show")).to_have_text(
+        "Show YouTube content"
+    )
+    await page.wait_for_timeout(300)
+    server = newsroom.server.url
+    assert requested and all(url.startswith(server) for url in requested), requested
+    assert await page.locator("iframe").count() == 0
+
+    await page.locator(f"#entry-{video['id']} .embed-show").click()
+    frame = page.locator(f"#entry-{video['id']} iframe")
+    await expect(frame).to_have_attribute(
+        "src", "https://www.youtube-nocookie.com/embed/dQw4w9WgXcQ"
+    )
+    await page.wait_for_timeout(300)
+    outside = [url for url in requested if not url.startswith(server)]
+    assert outside and all(
+        url.startswith("https://www.youtube-nocookie.com/embed/dQw4w9WgXcQ") for url in outside
+    ), outside
+    assert await page.locator("iframe").count() == 1
+
+    # "Always allow" is remembered: after a reload, Bluesky's embeds load by themselves,
+    # X's still wait.
+    bluesky = page.locator(f"#entry-{skeet['id']}")
+    await bluesky.locator(".embed-always input").check()
+    await bluesky.locator(".embed-show").click()
+    await expect(bluesky.locator("iframe")).to_have_count(1)
+    requested.clear()
+    await page.reload()
+    await expect(page.locator(f"#entry-{skeet['id']} iframe")).to_have_count(1)
+    await expect(page.locator(f"#entry-{post['id']} .embed-show")).to_be_visible()
+    await expect(page.locator(f"#entry-{video['id']} .embed-show")).to_be_visible()
+    await page.wait_for_timeout(300)
+    outside = [url for url in requested if not url.startswith(server)]
+    assert outside and all(url.startswith("https://embed.bsky.app/") for url in outside), outside
+    # A live entry's embed follows the same rule.
+    await newsroom.post("https://bsky.app/profile/reuters.com/post/3lbfaaaaaaaaa")
+    await expect(page.locator("[data-feed] article").first.locator("iframe")).to_have_count(1)
+
+
+async def test_without_javascript_an_embed_is_a_plain_link(
+    browser: Browser, newsroom: Newsroom
+) -> None:
+    await newsroom.post("https://youtu.be/dQw4w9WgXcQ")
+    context = await browser.new_context(java_script_enabled=False)
+    page = await context.new_page()
+    requested: list[str] = []
+    page.on("request", lambda request: requested.append(request.url))
+    await page.goto(f"{newsroom.server.url}/blogs/storm")
+    link = page.locator("figure.embed a")
+    await expect(link).to_have_attribute("href", "https://youtu.be/dQw4w9WgXcQ")
+    assert await page.locator("figure.embed button").count() == 0
+    assert all(url.startswith(newsroom.server.url) for url in requested)
+    await context.close()

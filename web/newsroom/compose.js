@@ -1,6 +1,7 @@
 // Composing: the form, its preview, images, and the outbox that gets every post through.
 
 import { $, button, el } from "../dom.js";
+import { enableEmbeds } from "../embeds.js";
 import { t } from "../i18n.js";
 import { NetworkError, api, detail } from "./api.js";
 import { say, track } from "./entries.js";
@@ -169,6 +170,7 @@ export function preview() {
     if (seq !== previewSeq) return; // a newer preview is on its way
     if (answer && answer.status === 200) {
       target.innerHTML = answer.data.html; // the server's own renderer and sanitiser
+      enableEmbeds(target);
     } else {
       target.replaceChildren(el("p", "nr-hint", t("Preview unavailable; the text is kept.")));
     }
