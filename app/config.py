@@ -36,6 +36,9 @@ class Settings(BaseSettings):
     default_language: str = "en"
     # Who may put reader pages in a frame (the embed): a CSP frame-ancestors source list.
     frame_ancestors: str = "*"
+    # How often each instance counts its readers per blog and shares the count (through
+    # Redis when it is the broker) for the live audience; 0: no sharing, no notices.
+    audience_seconds: float = Field(default=5.0, ge=0)
     # Mastodon servers whose posts an entry embeds (like YouTube's or Bluesky's: only once a
     # reader agrees); their frames are allowed by the CSP. Comma-separated host names.
     embed_mastodon_hosts: Annotated[list[str], NoDecode] = Field(

@@ -16,6 +16,7 @@ class EventType(StrEnum):
     ENTRY_DELETED = "entry.deleted"
     BLOG_UPDATED = "blog.updated"
     HELLO = "hello"
+    AUDIENCE = "audience"  # a notice: never logged, no offset
 
 
 def entry_created(entry: EntryPublic) -> dict[str, Any]:
@@ -32,6 +33,11 @@ def entry_deleted(entry_id: int) -> dict[str, Any]:
 
 def blog_updated(blog: BlogPublic) -> dict[str, Any]:
     return {"type": EventType.BLOG_UPDATED, "blog": blog.model_dump(mode="json")}
+
+
+def audience(readers: int) -> dict[str, Any]:
+    """How many read the blog now (to readers of blogs that show it)."""
+    return {"type": EventType.AUDIENCE, "readers": readers}
 
 
 def hello(blog: dict[str, Any], offset: int) -> dict[str, Any]:

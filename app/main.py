@@ -1,7 +1,10 @@
 """The application, built from its settings."""
 
+import os
+import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from secrets import token_hex
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
@@ -19,6 +22,7 @@ from app.idempotency import forget_expired
 from app.limits import BodySizeLimitMiddleware, SharedPostRate, make_post_rate
 from app.live import asgi as live
 from app.live.asgi import ReaderSocketsMiddleware
+from app.live.audience import Audience
 from app.live.broker import make_broker
 from app.live.edge import APP_STATE_KEY
 from app.live.edge.admission import Admission
@@ -53,6 +57,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             settings.broker_url, settings.post_rate_per_minute, settings.post_burst
         )
         heartbeat = Heartbeat(settings.heartbeat_seconds)
+        audience = Audience(hub, settings, f"{socket.gethostname()}-{os.getpid()}-{token_hex(3)}")
         app.state.services = Services(
             settings=settings,
             db=db,
@@ -66,8 +71,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 settings.reader_fd_reserve,
             ),
             heartbeat=heartbeat,
+            audience=audience,
         )
         await hub.start()
+        audience.start()
         jobs = [
             Every(
                 "publishing scheduled entries",
@@ -88,6 +95,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         finally:
             for job in jobs:
                 await job.stop()
+            await audience.stop()
             heartbeat.stop()
             await hub.stop()
             if isinstance(post_rate, SharedPostRate):

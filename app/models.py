@@ -128,6 +128,12 @@ class BlogStatus(StrEnum):
     ended = "ended"
 
 
+class AudiencePublic(SQLModel):
+    readers: int  # connected now, WebSocket and SSE, on every instance
+    instances: int  # instances whose readers are counted
+    at: datetime  # when the count was taken (every AUDIENCE_SECONDS)
+
+
 class EntryStatus(StrEnum):
     published = "published"
     draft = "draft"  # seen only in the newsroom, until published
@@ -156,6 +162,8 @@ class Blog(SQLModel, table=True):
     timezone: str = Field(default="UTC", max_length=64)
     # BCP 47: the language of its pages, feed and live client (app/i18n.py).
     language: str = Field(default="en", max_length=LANGUAGE_MAX)
+    # Readers see how many read it with them ("1,234 reading"); the newsroom always does.
+    show_audience: bool = Field(default=False, sa_column_kwargs={"server_default": "0"})
     created_at: datetime = Field(default_factory=now, sa_type=UTCDateTime)
     ended_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     # The offset of the blog's latest event; bumped in the transaction of each change.
@@ -261,6 +269,7 @@ class BlogUpdate(Input):
     notice: Notice | None = None
     status: BlogStatus | None = None
     language: LanguageTag | None = None
+    show_audience: StrictBool | None = None
 
 
 class BlogPublic(SQLModel):
@@ -271,6 +280,7 @@ class BlogPublic(SQLModel):
     status: BlogStatus
     timezone: str
     language: str
+    show_audience: bool
     created_at: datetime
     ended_at: datetime | None
     offset: int
@@ -285,6 +295,7 @@ class BlogPublic(SQLModel):
             status=BlogStatus(blog.status),
             timezone=blog.timezone,
             language=blog.language,
+            show_audience=blog.show_audience,
             created_at=blog.created_at,
             ended_at=blog.ended_at,
             offset=blog.last_offset,

@@ -13,6 +13,7 @@ if TYPE_CHECKING:
     from app.config import Settings
     from app.db import Database
     from app.limits import PostRate, SharedPostRate
+    from app.live.audience import Audience
     from app.live.edge.admission import Admission
     from app.live.edge.reader import Heartbeat
     from app.live.hub import Hub
@@ -28,6 +29,7 @@ class Services:
     post_rate: PostRate | SharedPostRate
     admission: Admission
     heartbeat: Heartbeat
+    audience: Audience
 
 
 def services(app: Any) -> Services:

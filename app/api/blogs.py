@@ -1,15 +1,33 @@
 """Blogs: created and changed by admins, read by anyone."""
 
-from fastapi import APIRouter, HTTPException, status
+from fastapi import APIRouter, HTTPException, Request, status
 from sqlalchemy import case, select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col
 
 from app import events
 from app.api.errors import errors
-from app.deps import AdminToken, BlogDep, DatabaseDep, HubDep, SessionDep, SettingsDep
+from app.deps import (
+    AdminToken,
+    BlogDep,
+    CurrentToken,
+    DatabaseDep,
+    HubDep,
+    SessionDep,
+    SettingsDep,
+)
 from app.eventlog import Change
-from app.models import Blog, BlogCreate, BlogList, BlogPublic, BlogStatus, BlogUpdate, now
+from app.models import (
+    AudiencePublic,
+    Blog,
+    BlogCreate,
+    BlogList,
+    BlogPublic,
+    BlogStatus,
+    BlogUpdate,
+    now,
+)
+from app.services import services
 
 router = APIRouter(prefix="/api/blogs", tags=["blogs"])
 
@@ -55,6 +73,15 @@ async def get_blog(blog: BlogDep) -> BlogPublic:
     return BlogPublic.of(blog)
 
 
+@router.get("/{slug}/audience", response_model=AudiencePublic, responses=errors(401, 404))
+async def blog_audience(blog: BlogDep, request: Request, _: CurrentToken) -> AudiencePublic:
+    """How many readers the blog has right now, on every instance (any newsroom token).
+    Counted every `AUDIENCE_SECONDS`; ask as often as you like, it costs no query."""
+    assert blog.id is not None
+    count = services(request.app).audience.count(blog.id)
+    return AudiencePublic(readers=count.readers, instances=count.instances, at=count.at)
+
+
 @router.patch("/{slug}", response_model=BlogPublic, responses=errors(400, 401, 403, 404, 413))
 async def update_blog(
     slug: str, payload: BlogUpdate, db: DatabaseDep, hub: HubDep, _: AdminToken
@@ -68,7 +95,7 @@ async def update_blog(
         changes["notice"] = None
     if "description" in changes and changes["description"] is None:
         changes["description"] = ""
-    for optional in ("status", "language"):
+    for optional in ("status", "language", "show_audience"):
         if optional in changes and changes[optional] is None:
             del changes[optional]
     async with Change(db, hub) as change:

@@ -41,10 +41,11 @@ REPLAY_PAGE = 500
 HISTORY = 256
 
 
-def _count(reader: object, change: int) -> None:
+def _count(channel: "Channel", reader: object, change: int) -> None:
     kind = getattr(reader, "kind", None)  # readers of people; the page cache's watcher has none
     if kind is not None:
         READERS.labels(kind).inc(change)
+        channel.people += change
 
 
 class Reader(Protocol):
@@ -53,6 +54,9 @@ class Reader(Protocol):
     def deliver(self, frame: Frame) -> None:
         """Take the frame now, without awaiting anything."""
 
+    def notify(self, frame: Frame) -> None:
+        """Take a notice (no offset, not logged) if there is room; never awaits."""
+
 
 class _Follower:
     """A reader that takes nothing: it keeps a channel open for `Hub.follow`."""
@@ -60,6 +64,9 @@ class _Follower:
     sent = 0
 
     def deliver(self, frame: Frame) -> None:
+        pass
+
+    def notify(self, frame: Frame) -> None:
         pass
 
 
@@ -73,6 +80,7 @@ class Channel:
         self.hub = hub
         self.blog_id = blog_id
         self.readers: set[Reader] = set()
+        self.people = 0  # readers that are people (WebSocket or SSE), not followers
         self.last: int | None = None  # the last offset delivered; None until known
         self.pending: dict[int, Frame] = {}
         self.blog: dict[str, Any] = {}  # the blog as of `last`, as the API shows it
@@ -197,6 +205,8 @@ class Hub:
         self._lookups: dict[str, asyncio.Future[int | None]] = {}
         self.filled = 0  # events read from the log because the broker did not bring them
         self._catchup: asyncio.Task[None] | None = None
+        # Readers per blog on every instance, as app/live/audience.py last counted them.
+        self.audience_totals: dict[int, int] = {}
         self._stopping = asyncio.Event()
 
     async def start(self) -> None:
@@ -236,7 +246,7 @@ class Hub:
             channel.loading = asyncio.ensure_future(channel.load())
             channel.loading.add_done_callback(lambda task: self._loaded(channel, task))
         channel.readers.add(reader)
-        _count(reader, +1)
+        _count(channel, reader, +1)
         try:
             if channel.last is None:
                 assert channel.loading is not None
@@ -332,13 +342,31 @@ class Hub:
     def _leave(self, channel: Channel, reader: Reader) -> None:
         if reader in channel.readers:
             channel.readers.remove(reader)
-            _count(reader, -1)
+            _count(channel, reader, -1)
         if not channel.readers and self.channels.get(channel.blog_id) is channel:
             channel.close()
             del self.channels[channel.blog_id]
 
     def reader_count(self) -> int:
         return sum(len(c.readers) for c in self.channels.values())
+
+    def audience(self) -> dict[int, int]:
+        """Readers (people) per blog on this instance, for the blogs that have any."""
+        return {blog_id: c.people for blog_id, c in self.channels.items() if c.people > 0}
+
+    def notify(self, blog_id: int, frame: Frame) -> int:
+        """Hand a notice to every reader of the blog here; returns how many took it."""
+        channel = self.channels.get(blog_id)
+        if channel is None or channel.last is None:
+            return 0
+        readers = tuple(channel.readers)
+        for reader in readers:
+            reader.notify(frame)
+        return len(readers)
+
+    def blogs_here(self) -> dict[int, dict[str, Any]]:
+        """The blogs with a channel on this instance, as of their latest event."""
+        return {blog_id: c.blog for blog_id, c in self.channels.items() if c.last is not None}
 
     async def catch_up(self) -> None:
         """Bring every channel up to the event log: after a broker outage, and periodically,

@@ -55,8 +55,11 @@ class Refused(Exception):
         self.code, self.status, self.reason = code, status, reason
 
 
-def hello(blog: dict[str, Any], position: int) -> bytes:
-    return orjson.dumps(events.hello(blog, position))
+def hello(blog: dict[str, Any], position: int, audience: int | None = None) -> bytes:
+    greeting = events.hello(blog, position)
+    if audience is not None:  # the blog shows its readers how many they are
+        greeting["audience"] = audience
+    return orjson.dumps(greeting)
 
 
 async def start_reading(
@@ -87,7 +90,9 @@ async def start_reading(
                     CloseCode.BAD_OFFSET, 400, f"since={since} is beyond the latest offset {latest}"
                 )
         reader.sent = position if since is None else since
-        return blog_id, position, hello(hub.blog(blog_id), position), since
+        blog = hub.blog(blog_id)
+        audience = hub.audience_totals.get(blog_id, 1) if blog.get("show_audience") else None
+        return blog_id, position, hello(blog, position, audience), since
     except BaseException:
         hub.leave(blog_id, reader)
         raise

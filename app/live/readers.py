@@ -15,7 +15,7 @@ import socket
 from collections import deque
 from collections.abc import Callable
 
-from app.live.wire import SLOW_READER_REASON, CloseCode, Frame, close_frame
+from app.live.wire import NOTICE, SLOW_READER_REASON, CloseCode, Frame, close_frame
 from app.ops.metrics import SLOW_READERS
 
 # A dropped reader gets this long for the close frame to leave before the socket is cut.
@@ -70,6 +70,19 @@ class TransportReader:
             return
         self._write(frame)
 
+    def notify(self, frame: Frame) -> None:
+        """A notice (no offset): written when there is room, else skipped, never queued
+        behind a replay; it is not worth dropping a reader for."""
+        if self.dropped or self._held is not None:
+            return
+        transport = self.transport
+        data = self.wire(frame)
+        if (
+            not transport.is_closing()
+            and transport.get_write_buffer_size() + len(data) <= self.limit
+        ):
+            transport.write(data)
+
     def _write(self, frame: Frame) -> None:
         transport = self.transport
         if transport.is_closing():
@@ -122,6 +135,13 @@ class QueueReader:
         self._queue.append(frame)
         self._ready.set()
 
+    def notify(self, frame: Frame) -> None:
+        if self.dropped or self._bytes + len(frame.data) > self.limit:
+            return
+        self._bytes += len(frame.data)
+        self._queue.append(frame)
+        self._ready.set()
+
     def drop(self) -> None:
         if not self.dropped:
             SLOW_READERS.inc()
@@ -139,9 +159,9 @@ class QueueReader:
             self._ready.clear()
             if self.dropped:
                 return None
-            batch = [f for f in self._queue if f.offset > self.sent]
+            batch = [f for f in self._queue if f.offset > self.sent or f.offset == NOTICE]
             self._queue.clear()
             self._bytes = 0
             if batch:
-                self.sent = batch[-1].offset
+                self.sent = max(self.sent, max(f.offset for f in batch))
                 return batch

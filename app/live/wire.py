@@ -71,8 +71,13 @@ def sse_hello(greeting: bytes) -> bytes:
     return b"retry: 2000\ndata: %b\n\n" % greeting
 
 
+NOTICE = -1  # the offset of frames that are not logged events (the live audience)
+
+
 class Frame:
-    """An event, encoded once; its wire forms are built once each, on first use."""
+    """An event, encoded once; its wire forms are built once each, on first use. A notice
+    (offset NOTICE: the live audience) is no logged event: it is never replayed, and its
+    SSE form carries no id, so that it moves no reader's position."""
 
     __slots__ = ("offset", "type", "data", "_ws", "_sse", "_deflated")
 
@@ -107,5 +112,8 @@ class Frame:
     @property
     def sse(self) -> bytes:
         if self._sse is None:
-            self._sse = b"id: %d\ndata: %b\n\n" % (self.offset, self.data)
+            if self.offset == NOTICE:
+                self._sse = b"data: %b\n\n" % self.data
+            else:
+                self._sse = b"id: %d\ndata: %b\n\n" % (self.offset, self.data)
         return self._sse

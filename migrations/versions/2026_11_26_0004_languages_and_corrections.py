@@ -57,11 +57,11 @@ def _backfill_entry_ids() -> None:
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("blog", schema=None) as batch_op:
-        # Every blog before this revision was shown in English.
-        batch_op.add_column(
-            sa.Column("language", sa.String(length=64), nullable=False, server_default="en")
-        )
+    # Every blog before this revision was shown in English. A plain ADD COLUMN: a batch
+    # rebuild of `blog` on SQLite would cascade its DROP to every entry and event.
+    op.add_column(
+        "blog", sa.Column("language", sa.String(length=64), nullable=False, server_default="en")
+    )
     with op.batch_alter_table("entry", schema=None) as batch_op:
         batch_op.add_column(
             sa.Column("corrections", sa.JSON(), nullable=False, server_default="[]")
@@ -78,5 +78,5 @@ def downgrade() -> None:
         batch_op.drop_column("entry_id")
     with op.batch_alter_table("entry", schema=None) as batch_op:
         batch_op.drop_column("corrections")
-    with op.batch_alter_table("blog", schema=None) as batch_op:
-        batch_op.drop_column("language")
+    # In place (SQLite 3.35+): a batch rebuild of `blog` would cascade to its entries.
+    op.drop_column("blog", "language")
