@@ -8,6 +8,7 @@ export const EVENT = Object.freeze({
   ENTRY_UPDATED: "entry.updated",
   ENTRY_DELETED: "entry.deleted",
   BLOG_UPDATED: "blog.updated",
+  AUDIENCE: "audience", // a notice, without an offset: how many read the blog now
 });
 
 export const CLOSE = Object.freeze({

@@ -13,6 +13,7 @@ import { CLOSE, EVENT } from "./events.js";
  * @property {number} offset  the last offset already shown
  * @property {(event: LiveEvent) => void} onEvent  each event after `offset`, in order
  * @property {(hello: LiveEvent) => void} [onHello]
+ * @property {(readers: number) => void} [onAudience]  how many read now (blogs that show it)
  * @property {(state: Connection) => void} [onStatus]
  * @property {() => void} [onReset]  the offset is no good (close 4400): start afresh
  * @property {boolean} [eventSourceFallback]
@@ -20,7 +21,9 @@ import { CLOSE, EVENT } from "./events.js";
 
 /** @param {Options} options */
 export function follow(options) {
-  const { slug, onEvent, onHello, onStatus = () => {}, onReset = () => location.reload() } = options;
+  const {
+    slug, onEvent, onHello, onAudience, onStatus = () => {}, onReset = () => location.reload(),
+  } = options;
   let offset = options.offset;
   /** @type {WebSocket | null} */ let socket = null;
   /** @type {EventSource | null} */ let source = null;
@@ -35,9 +38,11 @@ export function follow(options) {
       attempts = 0;
       failures = 0;
       onHello?.(event);
+      if (typeof event.audience === "number") onAudience?.(event.audience);
       onStatus("live");
       return;
     }
+    if (event.type === EVENT.AUDIENCE) return onAudience?.(event.readers); // a notice
     if (event.offset === undefined || event.offset <= offset) return; // seen already
     offset = event.offset;
     onEvent(event);

@@ -146,7 +146,14 @@ function followBlog(seen) {
     updateButton();
   }
 
+  function showAudience(readers) {
+    const audience = $("[data-audience]");
+    audience.textContent = tn("{n} reading", "{n} reading", readers);
+    audience.hidden = false;
+  }
+
   function applyBlog(blog) {
+    if (!blog.show_audience) $("[data-audience]").hidden = true;
     if (blog.language && blog.language !== document.documentElement.lang) {
       return location.reload(); // the page's words and layout are the blog's language's
     }
@@ -187,6 +194,7 @@ function followBlog(seen) {
       offset,
       onEvent: apply,
       onHello: (hello) => hello.blog && applyBlog(hello.blog),
+      onAudience: showAudience,
       onStatus: (state) => setStatus(ended ? "ended" : state),
       eventSourceFallback: true,
     });

@@ -6,7 +6,8 @@ as one hash per instance that expires unless renewed, and reads every live insta
 back; an instance that dies drops out within three rounds. With the in-memory broker
 there is one instance and nothing to share. Answers (`count`) come from memory, so the
 newsroom may ask as often as it likes. Blogs that show their audience to readers have it
-sent to them as a notice (no offset, not logged) every READER_NOTICE_SECONDS.
+sent to them as a notice (no offset, not logged) every READER_NOTICE_ROUNDS rounds, and
+in their hello.
 """
 
 import asyncio
@@ -30,7 +31,7 @@ log = logging.getLogger("liveupdates.audience")
 
 PREFIX = "liveupdates:audience"
 INSTANCES = f"{PREFIX}:instances"  # sorted set: instance -> when it last wrote
-READER_NOTICE_SECONDS = 30.0
+READER_NOTICE_ROUNDS = 6  # readers hear the count every sixth round (30 s by default)
 TIMEOUT_SECONDS = 2.0
 
 
@@ -60,7 +61,7 @@ class Audience:
         self.instances = 1
         self.at = datetime.now(UTC)
         self._task: asyncio.Task[None] | None = None
-        self._noticed = 0.0
+        self._rounds = 0
 
     def start(self) -> None:
         if self.interval > 0:
@@ -103,8 +104,8 @@ class Audience:
                 self.totals, self.instances = local, 1  # what this instance knows
         self.at = datetime.now(UTC)
         self.hub.audience_totals = self.totals
-        if time.monotonic() - self._noticed >= READER_NOTICE_SECONDS:
-            self._noticed = time.monotonic()
+        self._rounds += 1
+        if self._rounds % READER_NOTICE_ROUNDS == 1:
             self.tell_readers()
 
     def _key(self, instance: str | bytes) -> str:

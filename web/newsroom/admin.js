@@ -22,6 +22,7 @@ export function showBlogSettings() {
   $("#b-notice").value = state.blog.notice || "";
   $("#b-status").value = state.blog.status;
   $("#b-language").value = state.blog.language;
+  $("#b-show-audience").checked = Boolean(state.blog.show_audience);
 }
 
 export const dateTime = new Intl.DateTimeFormat(lang, { dateStyle: "medium", timeStyle: "short" });
@@ -65,6 +66,7 @@ export function wireAdmin() {
         notice: $("#b-notice").value,
         status: $("#b-status").value,
         language: $("#b-language").value,
+        show_audience: $("#b-show-audience").checked,
       },
     }).catch(() => null);
     $("#b-result").textContent = !answer

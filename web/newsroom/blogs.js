@@ -1,7 +1,7 @@
 // The blog open in the newsroom: its entries and drafts from the API, then its events live.
 
 import { $, el } from "../dom.js";
-import { t } from "../i18n.js";
+import { t, tn } from "../i18n.js";
 import { EVENT } from "../events.js";
 import { follow } from "../follow.js";
 import { showBlogSettings } from "./admin.js";
@@ -54,6 +54,18 @@ export async function openBlog(slug) {
   for (const e of [...submitted, ...returned]) state.queue.set(e.id, e);
   renderLists();
   connect();
+  refreshAudience();
+}
+
+export const AUDIENCE_SECONDS = 5;
+
+/** How many read the open blog now (counted by the server; this costs it no query). */
+export async function refreshAudience() {
+  if (!state.slug || !state.token) return;
+  const slug = state.slug;
+  const answer = await api("GET", `/api/blogs/${slug}/audience`).catch(() => null);
+  if (!answer || answer.status !== 200 || slug !== state.slug) return;
+  $("#audience").textContent = tn("{n} reading", "{n} reading", answer.data.readers);
 }
 
 export async function refreshDrafts() {

@@ -8,7 +8,9 @@ import { $ } from "../dom.js";
 import { t } from "../i18n.js";
 import { loadTokens, roleName, wireAdmin } from "./admin.js";
 import { api } from "./api.js";
-import { loadBlogs, openBlog, refreshDrafts } from "./blogs.js";
+import {
+  AUDIENCE_SECONDS, loadBlogs, openBlog, refreshAudience, refreshDrafts,
+} from "./blogs.js";
 import {
   flushOutbox, post, preview, readOutbox, renderOutbox, saveCompose, upload,
 } from "./compose.js";
@@ -117,6 +119,7 @@ export function wire() {
   setInterval(() => state.slug && state.token && refreshDrafts(), 30000);
   window.addEventListener("focus", () => state.slug && state.token && refreshDrafts());
   setInterval(refreshQueue, QUEUE_SECONDS * 1000);
+  setInterval(refreshAudience, AUDIENCE_SECONDS * 1000);
   window.addEventListener("focus", refreshQueue);
   wireAdmin();
   renderOutbox(readOutbox());

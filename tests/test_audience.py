@@ -1,0 +1,72 @@
+"""The live audience on one instance: counted as readers come and go, asked for by the
+newsroom, shown to readers of blogs that opt in."""
+
+import asyncio
+
+import httpx
+import orjson
+from websockets.asyncio.client import connect
+
+from tests.conftest import StartServer, Tokens
+
+
+async def audience(client: httpx.AsyncClient, tokens: Tokens, slug: str = "night") -> int:
+    r = await client.get(f"/api/blogs/{slug}/audience", headers=tokens.auth("reporter"))
+    assert r.status_code == 200, r.text
+    return int(r.json()["readers"])
+
+
+async def eventually(check: object, seconds: float = 5.0) -> None:
+    for _ in range(int(seconds / 0.05)):
+        if await check():  # type: ignore[operator]
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError("not within the time")
+
+
+async def test_readers_are_counted_as_they_come_and_go_and_shown_if_the_blog_wants(
+    start_server: StartServer, tokens: Tokens
+) -> None:
+    server = await start_server(audience_seconds=0.1)
+    client = httpx.AsyncClient(base_url=f"http://127.0.0.1:{server.port}")
+    admin = tokens.auth("admin")
+    r = await client.post("/api/blogs", json={"slug": "night", "title": "Night"}, headers=admin)
+    assert r.status_code == 201 and r.json()["show_audience"] is False
+    assert (await client.get("/api/blogs/night/audience")).status_code == 401
+    assert (await client.get("/api/blogs/nope/audience", headers=admin)).status_code == 404
+    assert await audience(client, tokens) == 0
+
+    url = f"ws://127.0.0.1:{server.port}/ws/blogs/night"
+    async with connect(url) as one, connect(url) as two:
+        hello = orjson.loads(await one.recv())
+        assert "audience" not in hello  # the blog does not show it
+        await two.recv()
+        async with client.stream("GET", "/blogs/night/events") as sse:
+            await eventually(lambda: _equals(audience(client, tokens), 3))
+
+            r = await client.patch("/api/blogs/night", json={"show_audience": True}, headers=admin)
+            assert r.status_code == 200 and r.json()["show_audience"] is True
+            async with connect(url) as three:
+                hello = orjson.loads(await three.recv())
+                assert hello["type"] == "hello" and hello["audience"] >= 3
+                # Readers hear the count as a notice: no offset, nothing logged.
+                offset = (await client.get("/api/blogs/night")).json()["offset"]
+                while True:
+                    event = orjson.loads(await asyncio.wait_for(one.recv(), 5))
+                    if event["type"] == "audience":
+                        break
+                assert "offset" not in event and event["readers"] >= 3
+                assert (await client.get("/api/blogs/night")).json()["offset"] == offset
+                # SSE readers get it without an id: Last-Event-ID stays the last event's.
+                async for line in sse.aiter_lines():
+                    if '"audience"' in line:
+                        assert line.startswith("data: ")
+                        break
+                    assert not line.startswith("id: -")
+                await eventually(lambda: _equals(audience(client, tokens), 4))
+    await eventually(lambda: _equals(audience(client, tokens), 0))
+    await client.aclose()
+
+
+async def _equals(count: object, expected: int) -> bool:
+    return await count == expected  # type: ignore[misc]
