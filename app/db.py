@@ -12,6 +12,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, create_async_engine
 
 from app.config import Settings
+from app.ops.outages import DATABASE
 
 
 def _sqlite_file(url: str) -> Path | None:
@@ -117,6 +118,7 @@ class Database:
             async with AsyncSession(self._write_engine, expire_on_commit=False) as session:
                 async with session.begin():
                     yield session
+            DATABASE.answered()  # committed: an outage, if there was one, is over
         finally:
             if self._write_lock is not None:
                 self._write_lock.release()

@@ -399,3 +399,5 @@ class Hub:
                 DATABASE.failed("catching up with the event log", error)
             except Exception:
                 log.exception("catching up with the event log failed")
+            else:
+                DATABASE.answered()
