@@ -80,6 +80,10 @@ def main() -> None:
         "Write path, no readers", "bench.writes", "--readers", "0",
         "--posts", "100" if quick else "500",
     ))  # fmt: skip
+    report.append(run(
+        "Live audience", "bench.audience", "--readers", "3000" if quick else "30000",
+        "--window", "10" if quick else "60",
+    ))  # fmt: skip
     (ROOT / "bench" / "results-latest.md").write_text("\n".join(report) + "\n")
 
 

@@ -1,5 +1,7 @@
 """The newsroom page in real Chromium: composing, flaky networks, images, conflicts."""
 
+import os
+import re
 from io import BytesIO
 from pathlib import Path
 
@@ -194,8 +196,13 @@ async def test_delete_asks_first_and_admins_manage_tokens(page: Page, newsroom: 
 async def test_an_editors_queue_receives_a_submission_live_and_approves_it(
     browser: Browser, page: Page, newsroom: Newsroom
 ) -> None:
+    await newsroom.post("Polls have closed. Counting starts at 11pm.", headline="Polls close")
+    await newsroom.post(
+        "Turnout is the highest since 1992.\n\nhttps://youtu.be/dQw4w9WgXcQ", key_event=True
+    )
     await sign_in(page, newsroom, "editor")
     await expect(page.locator("#queue")).to_contain_text("Nothing waiting for approval.")
+    await expect(page.locator("#audience")).to_have_text(re.compile(r"^\d+ reading$"))
 
     # A contributor, in a newsroom of their own, submits: no publishing choices for them.
     context = await browser.new_context(viewport={"width": 1200, "height": 800})
@@ -218,6 +225,10 @@ async def test_an_editors_queue_receives_a_submission_live_and_approves_it(
     await expect(card).to_be_visible(timeout=8000)
     await expect(card.locator(".author")).to_have_text("Cleo Stringer")
     await expect(page.locator("#queue-count")).to_have_text("1 waiting")
+    if os.environ.get("UPDATE_SCREENSHOT"):
+        await page.set_viewport_size({"width": 1280, "height": 1100})
+        await page.screenshot(path=str(Path(__file__).resolve().parents[2] / "docs/newsroom.png"))
+        await page.set_viewport_size({"width": 1200, "height": 800})
 
     # Returned with a note: the contributor sees it, edits and resubmits.
     page.once("dialog", lambda dialog: dialog.accept("Please name your source."))
