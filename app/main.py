@@ -5,8 +5,9 @@ import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from secrets import token_hex
+from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
@@ -35,8 +36,17 @@ from app.ops.security import SecurityHeadersMiddleware
 from app.pagecache import CachedPagesMiddleware, PageCache
 from app.periodic import Every
 from app.publishing import publish_all_due
-from app.resources import WEB
+from app.resources import STATIC_VERSION, WEB
 from app.services import Services
+
+
+class ImmutableFiles(StaticFiles):
+    """Files whose names change with their content (app/resources.py: STATIC_VERSION)."""
+
+    def file_response(self, *args: Any, **kwargs: Any) -> Response:
+        response = super().file_response(*args, **kwargs)
+        response.headers["Cache-Control"] = "public, max-age=31536000, immutable"
+        return response
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -145,6 +155,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(live.router)
     app.include_router(pages.router)
     app.include_router(health.router)
+    # The web client under its content's name, for good; the plain names stay for old pages.
+    app.mount(f"/static/{STATIC_VERSION}", ImmutableFiles(directory=WEB), name="versioned")
     app.mount("/static", StaticFiles(directory=WEB), name="static")
     app.mount("/media", StaticFiles(directory=settings.media_dir, check_dir=False), name="media")
     return app

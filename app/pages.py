@@ -17,7 +17,7 @@ from app.metadata import entry_path, first_image, live_blog_posting, plain_text,
 from app.models import Blog, BlogPublic, BlogStatus, Entry, EntryPublic, EntryStatus
 from app.pagecache import PageCache, respond
 from app.paging import NEWEST_FIRST
-from app.resources import TEMPLATES, WEB
+from app.resources import STATIC_VERSION, TEMPLATES, WEB
 from app.services import services
 from app.views import PUBLISHED, BlogView, load_entry_view, load_view
 
@@ -56,6 +56,7 @@ def local_time(moment: datetime, zone: str) -> datetime:
 
 
 templates.filters["script_json"] = script_json
+templates.globals["static"] = lambda path: f"/static/{STATIC_VERSION}/{path}"
 templates.filters["plain_text"] = plain_text
 
 

@@ -5,6 +5,7 @@ In the repository they live at its top level; the wheel carries them inside the 
 (pyproject.toml maps them there), so an installed server finds them without a checkout.
 """
 
+import hashlib
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parent
@@ -22,3 +23,16 @@ TEMPLATES = PACKAGE / "templates"
 # gettext catalogs: `.po` kept in the repository, `.mo` compiled from them when the package is
 # built or installed (hatch_build.py).
 TRANSLATIONS = PACKAGE / "translations"
+
+
+def _content_version(root: Path) -> str:
+    """A short hash of every file of the web client: it names the directory pages load it
+    from (/static/<version>/…), so a browser or a proxy may keep those files for good and a
+    deploy that changes any of them changes every name."""
+    digest = hashlib.sha256()
+    for path in sorted(p for p in root.rglob("*") if p.is_file()):
+        digest.update(path.relative_to(root).as_posix().encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()[:12]
+
+
+STATIC_VERSION = _content_version(WEB)

@@ -201,14 +201,19 @@ class Nginx:
         self.port = free_port()
         self.dir = workdir / "nginx"
         self.dir.mkdir()
+        # Where nginx's workers (not root) can write, as /var/cache/nginx in the image.
+        self.cache = Path(tempfile.mkdtemp(prefix="liveupdates-nginx-cache-"))
+        self.cache.chmod(0o755)
         config = (DEPLOY / "nginx" / "nginx.conf").read_text()
         for docker, local in (
             ("listen 80;", f"listen 127.0.0.1:{self.port};"),
             ("alias /srv/media/;", f"alias {media_dir}/;"),
+            ("/var/cache/nginx/liveupdates", str(self.cache)),
         ):
             assert docker in config, docker
             config = config.replace(docker, local)
         (self.dir / "nginx.conf").write_text(config)
+        shutil.copy(DEPLOY / "nginx" / "microcache.conf", self.dir / "microcache.conf")
         (self.dir / "upstream.conf").write_text(
             "".join(f"server 127.0.0.1:{port};\n" for port in upstream_ports)
         )
@@ -233,3 +238,4 @@ class Nginx:
         if self.process is not None and self.process.poll() is None:
             self.process.terminate()
             self.process.wait(timeout=30)
+        shutil.rmtree(self.cache, ignore_errors=True)

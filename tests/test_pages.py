@@ -11,6 +11,7 @@ import httpx
 import orjson
 import pytest
 
+from app.resources import STATIC_VERSION, WEB
 from tests.conftest import StartServer, Tokens
 
 Blog = dict[str, object]
@@ -127,7 +128,7 @@ async def test_nothing_breaks_out_of_the_page(client: httpx.AsyncClient, tokens:
     tags.feed(page)
     assert tags.scripts == [
         {"type": "application/ld+json"},
-        {"type": "module", "src": "/static/live.js"},
+        {"type": "module", "src": f"/static/{STATIC_VERSION}/live.js"},
     ]
     assert not tags.handlers
     assert json_ld(page)["headline"] == f"Title {evil}"  # still valid JSON, still the text
@@ -225,6 +226,11 @@ async def test_index_and_unknown_pages(
     assert (await client.get("/blogs/nope/feed.atom")).status_code == 404
     assert (await client.get("/blogs/election-night?before=garbage")).status_code == 422
     assert (await client.get("/static/live.js")).status_code == 200
+    versioned = await client.get(f"/static/{STATIC_VERSION}/live.js")
+    assert versioned.status_code == 200 and versioned.text == (WEB / "live.js").read_text()
+    assert versioned.headers["cache-control"] == "public, max-age=31536000, immutable"
+    imported = await client.get(f"/static/{STATIC_VERSION}/newsroom/main.js")
+    assert imported.status_code == 200  # modules import their neighbours by relative path
     embed = await client.get("/embed.js")
     assert embed.status_code == 200 and "liveupdates:height" in embed.text
 

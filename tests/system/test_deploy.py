@@ -3,6 +3,7 @@ Docker (nginx in front of two instances on Postgres and Redis), health and metri
 
 import asyncio
 import contextlib
+import re
 import shutil
 import subprocess
 import sys
@@ -167,6 +168,7 @@ async def test_nginx_in_front_of_two_instances_on_postgres_and_redis(
             page = await client.get("/blogs/night")
             assert page.status_code == 200 and "Update 4" in page.text
             assert (await client.get("/metrics")).status_code == 404
+            await micro_caching(client, tokens)
 
             out = BytesIO()
             Image.new("RGB", (64, 48), "orange").save(out, "JPEG")
@@ -188,6 +190,65 @@ async def test_nginx_in_front_of_two_instances_on_postgres_and_redis(
         for server in servers:
             server.stop()
         shutil.rmtree(media, ignore_errors=True)
+
+
+async def micro_caching(client: httpx.AsyncClient, tokens: Tokens) -> None:
+    """What nginx keeps: pages for a second, per encoding, never with a token or a cookie."""
+
+    async def status(path: str, **headers: str) -> tuple[str, httpx.Response]:
+        response = await client.get(path, headers=headers)
+        return response.headers.get("x-cache-status", ""), response
+
+    for path in ("/blogs/night", "/blogs/night/feed.atom", "/sitemap.xml", "/api/blogs/night"):
+        await status(path)
+        cached, response = await status(path)
+        assert response.status_code == 200 and cached in ("HIT", "UPDATING"), (path, cached)
+    # Gzipped and plain copies are kept apart.
+    _, zipped = await status("/blogs/night", **{"accept-encoding": "gzip"})
+    _, plain = await status("/blogs/night", **{"accept-encoding": "identity"})
+    assert zipped.headers.get("content-encoding") == "gzip"
+    assert "content-encoding" not in plain.headers and "<html" in plain.text
+
+    # A post shows on the cached page within 1.5 s.
+    posted = await client.post(
+        "/api/blogs/night/entries", json={"body": "Fresh from the count"},
+        headers=tokens.auth("editor"),
+    )  # fmt: skip
+    started = asyncio.get_running_loop().time()
+    while "Fresh from the count" not in (await client.get("/blogs/night")).text:
+        assert asyncio.get_running_loop().time() - started < 1.5, "the cached page is stale"
+        await asyncio.sleep(0.05)
+
+    # Never from the cache with a token (the cached public answer is not theirs), nor with
+    # a cookie; the newsroom, never cached at all.
+    draft = await client.post(
+        "/api/blogs/night/entries", json={"body": "Not yet", "status": "draft"},
+        headers=tokens.auth("editor"),
+    )  # fmt: skip
+    assert draft.status_code == 201
+    path = "/api/blogs/night/entries?status=draft"
+    public_status, public = await status(path)
+    assert public.status_code == 401
+    for _ in range(3):
+        cached, mine = await status(path, **tokens.auth("editor"))
+        assert mine.status_code == 200 and cached == "BYPASS"
+        assert [e["body"] for e in mine.json()["entries"]] == ["Not yet"]
+    public_status, public = await status(path)
+    assert public.status_code == 401 and "Not yet" not in public.text
+    await status("/api/blogs/night/entries")
+    cached, _ = await status("/api/blogs/night/entries", **tokens.auth("reporter"))
+    assert cached == "BYPASS"
+    cached, _ = await status("/blogs/night", cookie="session=1")
+    assert cached == "BYPASS"
+    newsroom = await client.get("/newsroom")
+    assert "x-cache-status" not in newsroom.headers
+    assert posted.status_code == 201
+
+    # The web client under its content's name: kept for good.
+    script = re.search(r'src="(/static/[0-9a-f]{12}/live\.js)"', plain.text)
+    assert script is not None
+    asset = await client.get(script.group(1))
+    assert asset.status_code == 200 and "immutable" in asset.headers["cache-control"]
 
 
 async def ready(url: str) -> tuple[int, dict[str, str]]:
