@@ -33,7 +33,7 @@ from app.ops import metrics
 from app.ops.observability import ObservabilityMiddleware
 from app.ops.outages import DATABASE
 from app.ops.security import SecurityHeadersMiddleware
-from app.pagecache import CachedPagesMiddleware, PageCache
+from app.pagecache import CachedPagesMiddleware, PageCache, ProxyFreshnessMiddleware
 from app.periodic import Every
 from app.publishing import publish_all_due
 from app.resources import STATIC_VERSION, WEB
@@ -164,9 +164,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
 def serving(app: FastAPI) -> ASGIApp:
     """The ASGI app a server runs: every request observed (id, latency, log), security
-    headers on everything, cached pages answered in front of `app`."""
+    headers on everything, how long the proxy in front may keep an answer, cached pages
+    answered in front of `app`."""
     settings: Settings = app.state.settings
-    pages = CachedPagesMiddleware(app)
+    pages = ProxyFreshnessMiddleware(CachedPagesMiddleware(app))
     return ObservabilityMiddleware(
         SecurityHeadersMiddleware(pages, settings), log_reads=settings.access_log == "all"
     )

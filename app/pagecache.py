@@ -11,13 +11,14 @@ import asyncio
 import gzip
 import hashlib
 import re
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from email.utils import format_datetime
 
 from fastapi import FastAPI, Request, Response, status
-from starlette.types import Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.live.hub import Hub
 from app.services import services
@@ -176,3 +177,26 @@ class CachedPagesMiddleware:
                 )
                 return
         await self.app(scope, receive, send)
+
+
+class ProxyFreshnessMiddleware:
+    """Tells the shipped nginx (deploy/nginx/microcache.conf) how long it may keep a GET's
+    answer: to the end of the current second (`X-Accel-Expires: @<unix second>`; nginx keeps
+    it to itself). nginx counts whole seconds, so "1 s" there would keep a page up to two;
+    this way no reader of the cache gets a page older than one second."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] not in ("GET", "HEAD"):
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_freshness(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                second = b"@%d" % int(time.time())
+                message["headers"] = [*message.get("headers", ()), (b"x-accel-expires", second)]
+            await send(message)
+
+        await self.app(scope, receive, send_with_freshness)

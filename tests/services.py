@@ -3,6 +3,7 @@ Redis and a private Postgres cluster (so that stopping them harms no other test)
 
 import asyncio
 import os
+import re
 import shutil
 import signal
 import socket
@@ -214,8 +215,13 @@ class Nginx:
             config = config.replace(docker, local)
         (self.dir / "nginx.conf").write_text(config)
         shutil.copy(DEPLOY / "nginx" / "microcache.conf", self.dir / "microcache.conf")
+        # The shipped upstream's options (how failures are handled), for each local port.
+        shipped = re.search(
+            r"^server app:8000(.*);$", (DEPLOY / "nginx" / "upstream.conf").read_text(), re.M
+        )
+        assert shipped is not None
         (self.dir / "upstream.conf").write_text(
-            "".join(f"server 127.0.0.1:{port};\n" for port in upstream_ports)
+            "".join(f"server 127.0.0.1:{port}{shipped.group(1)};\n" for port in upstream_ports)
         )
         self.process: subprocess.Popen[bytes] | None = None
 

@@ -14,6 +14,7 @@ from pathlib import Path
 import httpx
 import orjson
 import pytest
+import websockets
 from PIL import Image
 from prometheus_client.parser import text_string_to_metric_families
 from websockets.asyncio.client import ClientConnection, connect
@@ -200,9 +201,12 @@ async def micro_caching(client: httpx.AsyncClient, tokens: Tokens) -> None:
         return response.headers.get("x-cache-status", ""), response
 
     for path in ("/blogs/night", "/blogs/night/feed.atom", "/sitemap.xml", "/api/blogs/night"):
-        await status(path)
-        cached, response = await status(path)
-        assert response.status_code == 200 and cached in ("HIT", "UPDATING"), (path, cached)
+        seen = []
+        for _ in range(3):  # a second may end between two requests: then it is fetched anew
+            cached, response = await status(path)
+            assert response.status_code == 200
+            seen.append(cached)
+        assert "HIT" in seen, (path, seen)
     # Gzipped and plain copies are kept apart.
     _, zipped = await status("/blogs/night", **{"accept-encoding": "gzip"})
     _, plain = await status("/blogs/night", **{"accept-encoding": "identity"})
@@ -393,3 +397,124 @@ async def test_two_workers_report_their_metrics_together_and_log_json(
     access = next(line for line in lines if line.get("request_id") == "from-the-proxy-1"
                   and line.get("logger") == "liveupdates.access")  # fmt: skip
     assert access["route"] == "/api/blogs/{slug}/entries" and access["status"] == 201
+
+
+class ResumingReader:
+    """A reader through nginx that, like the web client, resumes from the last offset it
+    saw whenever its connection ends (an instance restarting tells it so: 1012)."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.offsets: list[int] = []
+        self.reconnects = 0
+        self.task = asyncio.create_task(self._run())
+
+    async def _run(self) -> None:
+        while True:
+            since = self.offsets[-1] if self.offsets else 0
+            try:
+                async with connect(f"{self.url}?since={since}") as ws:
+                    async for message in ws:
+                        event = orjson.loads(message)
+                        if "offset" in event and event["type"] != "hello":
+                            self.offsets.append(event["offset"])
+            except (OSError, websockets.exceptions.WebSocketException):
+                pass
+            self.reconnects += 1
+            await asyncio.sleep(0.1)
+
+
+@pytest.mark.parametrize("settings", ["postgres"], indirect=True)
+async def test_a_rolling_restart_behind_nginx_goes_unnoticed(
+    settings: Settings, tokens: Tokens, redis_server: RedisServer, tmp_path: Path
+) -> None:
+    """Each instance restarted in turn (SIGTERM, then started again) while readers read,
+    pages are fetched and a reporter posts, all through nginx: no page request fails, every
+    post is acknowledged once, every reader ends with every entry once."""
+    servers = []
+    for n in (1, 2):
+        (tmp_path / f"i{n}").mkdir()
+        servers.append(
+            Server(
+                settings, tmp_path / f"i{n}", broker_url=f"redis://127.0.0.1:{redis_server.port}/0"
+            )
+        )
+    for server in servers:
+        await server.start()
+    nginx = Nginx(tmp_path, [server.port for server in servers], tmp_path)
+    nginx.start()
+    base = f"http://127.0.0.1:{nginx.port}"
+    readers: list[ResumingReader] = []
+    failures: list[str] = []
+    pages = 0
+    stop = asyncio.Event()
+    try:
+        async with httpx.AsyncClient(base_url=base, timeout=10) as client:
+            r = await client.post("/api/blogs", json={"slug": "roll", "title": "Roll"},
+                                  headers=tokens.auth("admin"))  # fmt: skip
+            assert r.status_code == 201
+            readers = [
+                ResumingReader(f"ws://127.0.0.1:{nginx.port}/ws/blogs/roll") for _ in range(6)
+            ]
+
+            async def fetch_pages() -> None:
+                nonlocal pages
+                while not stop.is_set():
+                    # Half past the cache (a cookie): every one of those reaches an instance.
+                    for headers in ({}, {"cookie": "x=1"}):
+                        try:
+                            page = await client.get("/blogs/roll", headers=headers)
+                            if page.status_code != 200:
+                                failures.append(f"{page.status_code} {headers}")
+                        except httpx.HTTPError as error:
+                            failures.append(repr(error))
+                        pages += 1
+                    await asyncio.sleep(0.02)
+
+            acknowledged: list[int] = []
+
+            async def post() -> None:
+                n = 0
+                while not stop.is_set():
+                    key = f"roll-{n}"
+                    while True:  # as the newsroom's outbox does: the same key until answered
+                        try:
+                            r = await client.post(
+                                "/api/blogs/roll/entries", json={"body": f"Update {n}"},
+                                headers={**tokens.auth("editor"), "Idempotency-Key": key},
+                            )  # fmt: skip
+                            if r.status_code == 201:
+                                acknowledged.append(r.json()["id"])
+                                break
+                        except httpx.HTTPError:
+                            pass
+                        await asyncio.sleep(0.1)
+                    n += 1
+                    await asyncio.sleep(0.05)
+
+            work = [asyncio.create_task(fetch_pages()), asyncio.create_task(post())]
+            await asyncio.sleep(1)
+            for server in servers:
+                await asyncio.to_thread(server.stop)  # drains: readers told to go elsewhere
+                await server.start()
+                await asyncio.sleep(1.5)
+            stop.set()
+            await asyncio.gather(*work)
+
+            last = (await client.get("/api/blogs/roll")).json()["offset"]
+            assert last == len(acknowledged) == len(set(acknowledged)) > 20
+            for _ in range(200):
+                if all(r.offsets[-1:] == [last] for r in readers):
+                    break
+                await asyncio.sleep(0.05)
+            for reader in readers:
+                assert reader.offsets == list(range(1, last + 1))
+            assert sum(r.reconnects for r in readers) >= len(readers)  # each was moved
+            errors = (nginx.dir / "error.log").read_text()[-2000:]
+            assert failures == [] and pages > 100, (failures[:5], errors)
+    finally:
+        for reader in readers:
+            reader.task.cancel()
+        nginx.stop()
+        for server in servers:
+            server.stop()
