@@ -36,15 +36,15 @@ test-fast: install
 soak: install test-tools
 	SOAK=1 $(BIN)/pytest tests/system/test_faults.py tests/system/test_fuzz.py -v
 
-## Debian's Chromium for the browser tests (Playwright's own download is not used) and
-## Debian's nginx for the deployment tests
+## Debian's Chromium for the browser tests (Playwright's own download is not used), Debian's
+## nginx for the deployment tests and Debian's prometheus (promtool) for the alert rules
 test-tools:
-	@if [ ! -x $(CHROMIUM) ] || [ ! -x /usr/sbin/nginx ]; then \
+	@if [ ! -x $(CHROMIUM) ] || [ ! -x /usr/sbin/nginx ] || ! command -v promtool >/dev/null; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-	    echo "installing Debian's chromium and nginx for the tests"; \
-	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium nginx >/dev/null; \
+	    echo "installing Debian's chromium, nginx and prometheus for the tests"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium nginx prometheus >/dev/null; \
 	  else \
-	    echo "The tests need Chromium at $(CHROMIUM) and nginx: sudo apt-get install chromium nginx" >&2; exit 1; \
+	    echo "The tests need Chromium at $(CHROMIUM), nginx and promtool: sudo apt-get install chromium nginx prometheus" >&2; exit 1; \
 	  fi; \
 	fi
 

@@ -48,6 +48,12 @@ DEPENDENCY_EVENTS = Counter(
     "or came back (back)",
     ["dependency", "event"],
 )
+DEPENDENCY_UP = Gauge(
+    "liveupdates_dependency_up",
+    "1 while the database (or the broker) answers this server, 0 during an outage",
+    ["dependency"],
+    multiprocess_mode="livemin",  # any live worker that cannot reach it says so
+)
 SCHEDULED_PUBLISHED = Counter(
     "liveupdates_scheduled_published", "Scheduled entries this server published on time"
 )

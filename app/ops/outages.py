@@ -5,7 +5,7 @@ stays away, INFO when it is back; each counted in /metrics."""
 import logging
 import time
 
-from app.ops.metrics import DEPENDENCY_EVENTS
+from app.ops.metrics import DEPENDENCY_EVENTS, DEPENDENCY_UP
 
 log = logging.getLogger("liveupdates.outages")
 
@@ -18,6 +18,8 @@ class Outage:
         self.repeat_seconds = repeat_seconds
         self.since: float | None = None  # when it went away; None while it answers
         self._said = 0.0
+        self._up = DEPENDENCY_UP.labels(dependency)
+        self._up.set(1)
 
     @property
     def away(self) -> bool:
@@ -27,6 +29,7 @@ class Outage:
         now = time.monotonic()
         if self.since is None:
             self.since = self._said = now
+            self._up.set(0)
             DEPENDENCY_EVENTS.labels(self.dependency, "lost").inc()
             log.error("%s is unavailable: %s failed (%r)", self.dependency, what, error)
         elif now - self._said >= self.repeat_seconds:
@@ -42,6 +45,7 @@ class Outage:
             DEPENDENCY_EVENTS.labels(self.dependency, "back").inc()
             log.info("%s is back after %.1f s", self.dependency, time.monotonic() - self.since)
             self.since = None
+            self._up.set(1)
 
 
 # One per process: every user of a dependency reports to the same tracker.
