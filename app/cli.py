@@ -8,10 +8,11 @@ import signal
 import sys
 import tempfile
 from collections.abc import Sequence
+from pathlib import Path
 
 import uvicorn
 
-from app import demo, migrate
+from app import backup, demo, migrate
 from app.auth import create_token, list_tokens, revoke_token
 from app.config import Settings
 from app.db import Database
@@ -124,6 +125,27 @@ def _demo(_args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _backup(args: argparse.Namespace, settings: Settings) -> int:
+    try:
+        backup.backup(settings, Path(args.file))
+    except backup.BackupError as error:
+        print(f"liveupdates: {error}", file=sys.stderr)
+        return 1
+    print(f"backed up to {args.file}")
+    return 0
+
+
+def _restore(args: argparse.Namespace, settings: Settings) -> int:
+    try:
+        backup.restore(settings, Path(args.file))
+    except backup.BackupError as error:
+        print(f"liveupdates: {error}", file=sys.stderr)
+        return 1
+    migrate.upgrade(settings)  # a backup of an older version is brought up to date
+    print(f"restored from {args.file}")
+    return 0
+
+
 def _messages(_args: argparse.Namespace, _settings: Settings) -> int:
     from app import catalogs  # Babel's extractors: a developer's command only
 
@@ -190,6 +212,17 @@ def build_parser() -> argparse.ArgumentParser:
         "demo", help="create the demo blog (once) and print a new editor token"
     )
     demo_cmd.set_defaults(run=_demo)
+
+    backup_cmd = commands.add_parser(
+        "backup", help="write a consistent copy of the database to FILE, while serving"
+    )
+    backup_cmd.add_argument("file")
+    backup_cmd.set_defaults(run=_backup)
+    restore_cmd = commands.add_parser(
+        "restore", help="put a backup into the (empty) database of DATABASE_URL, then migrate"
+    )
+    restore_cmd.add_argument("file")
+    restore_cmd.set_defaults(run=_restore)
 
     commands.add_parser(
         "messages",

@@ -17,7 +17,8 @@ LAYERS: list[tuple[str, list[str]]] = [
     ("reader side", ["app.live.*"]),
     ("web", ["app.deps", "app.views", "app.metadata", "app.history", "app.pagecache", "app.pages",
              "app.api.*"]),
-    ("application", ["app.main", "app.cli", "app.catalogs", "app.demo", "app.migrate"]),
+    ("application", ["app.main", "app.cli", "app.catalogs", "app.backup", "app.demo",
+                     "app.migrate"]),
 ]  # fmt: skip
 
 
