@@ -127,22 +127,15 @@ def _demo(_args: argparse.Namespace, settings: Settings) -> int:
 
 def _backup(args: argparse.Namespace, settings: Settings) -> int:
     try:
-        backup.backup(settings, Path(args.file))
+        if args.command == "backup":
+            backup.backup(settings, Path(args.file))
+        else:
+            backup.restore(settings, Path(args.file))
+            migrate.upgrade(settings)  # a backup of an older version is brought up to date
     except backup.BackupError as error:
         print(f"liveupdates: {error}", file=sys.stderr)
         return 1
-    print(f"backed up to {args.file}")
-    return 0
-
-
-def _restore(args: argparse.Namespace, settings: Settings) -> int:
-    try:
-        backup.restore(settings, Path(args.file))
-    except backup.BackupError as error:
-        print(f"liveupdates: {error}", file=sys.stderr)
-        return 1
-    migrate.upgrade(settings)  # a backup of an older version is brought up to date
-    print(f"restored from {args.file}")
+    print(f"{'backed up to' if args.command == 'backup' else 'restored from'} {args.file}")
     return 0
 
 
@@ -222,7 +215,7 @@ def build_parser() -> argparse.ArgumentParser:
         "restore", help="put a backup into the (empty) database of DATABASE_URL, then migrate"
     )
     restore_cmd.add_argument("file")
-    restore_cmd.set_defaults(run=_restore)
+    restore_cmd.set_defaults(run=_backup)
 
     commands.add_parser(
         "messages",

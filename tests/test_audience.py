@@ -16,12 +16,13 @@ async def audience(client: httpx.AsyncClient, tokens: Tokens, slug: str = "night
     return int(r.json()["readers"])
 
 
-async def eventually(check: object, seconds: float = 5.0) -> None:
-    for _ in range(int(seconds / 0.05)):
-        if await check():  # type: ignore[operator]
+async def until_counted(client: httpx.AsyncClient, tokens: Tokens, readers: int) -> None:
+    """Within 5 s, the audience endpoint says `readers`."""
+    for _ in range(100):
+        if await audience(client, tokens) == readers:
             return
         await asyncio.sleep(0.05)
-    raise AssertionError("not within the time")
+    raise AssertionError(f"not {readers} readers within 5 s")
 
 
 async def test_readers_are_counted_as_they_come_and_go_and_shown_if_the_blog_wants(
@@ -42,7 +43,7 @@ async def test_readers_are_counted_as_they_come_and_go_and_shown_if_the_blog_wan
         assert "audience" not in hello  # the blog does not show it
         await two.recv()
         async with client.stream("GET", "/blogs/night/events") as sse:
-            await eventually(lambda: _equals(audience(client, tokens), 3))
+            await until_counted(client, tokens, 3)
 
             r = await client.patch("/api/blogs/night", json={"show_audience": True}, headers=admin)
             assert r.status_code == 200 and r.json()["show_audience"] is True
@@ -63,10 +64,6 @@ async def test_readers_are_counted_as_they_come_and_go_and_shown_if_the_blog_wan
                         assert line.startswith("data: ")
                         break
                     assert not line.startswith("id: -")
-                await eventually(lambda: _equals(audience(client, tokens), 4))
-    await eventually(lambda: _equals(audience(client, tokens), 0))
+                await until_counted(client, tokens, 4)
+    await until_counted(client, tokens, 0)
     await client.aclose()
-
-
-async def _equals(count: object, expected: int) -> bool:
-    return await count == expected  # type: ignore[misc]

@@ -57,7 +57,6 @@ class Audience:
             if is_redis(settings.broker_url)
             else None
         )
-        self.totals: dict[int, int] = {}
         self.instances = 1
         self.at = datetime.now(UTC)
         self._task: asyncio.Task[None] | None = None
@@ -82,7 +81,7 @@ class Audience:
         if self.interval <= 0:  # not shared: this instance's own readers, now
             local = self.hub.audience()
             return Count(local.get(blog_id, 0), 1, datetime.now(UTC))
-        return Count(self.totals.get(blog_id, 0), self.instances, self.at)
+        return Count(self.hub.audience_totals.get(blog_id, 0), self.instances, self.at)
 
     async def _run(self) -> None:
         while True:
@@ -93,17 +92,16 @@ class Audience:
             await asyncio.sleep(self.interval)
 
     async def round(self) -> None:
-        local = self.hub.audience()
-        if self._redis is None:
-            self.totals, self.instances = local, 1
-        else:
+        # The totals live in the hub, which greets joining readers with them.
+        local = totals = self.hub.audience()
+        self.instances = 1
+        if self._redis is not None:
             try:
-                self.totals, self.instances = await self._share(local)
+                totals, self.instances = await self._share(local)
             except (RedisError, OSError) as error:
-                BROKER.failed("audience", error)
-                self.totals, self.instances = local, 1  # what this instance knows
+                BROKER.failed("audience", error)  # meanwhile: what this instance knows
+        self.hub.audience_totals = totals
         self.at = datetime.now(UTC)
-        self.hub.audience_totals = self.totals
         self._rounds += 1
         if self._rounds % READER_NOTICE_ROUNDS == 1:
             self.tell_readers()
@@ -139,5 +137,5 @@ class Audience:
         """Readers of blogs that show their audience get the count."""
         for blog_id, blog in self.hub.blogs_here().items():
             if blog.get("show_audience"):
-                data = orjson.dumps(events.audience(self.totals.get(blog_id, 0)))
+                data = orjson.dumps(events.audience(self.hub.audience_totals.get(blog_id, 0)))
                 self.hub.notify(blog_id, Frame(NOTICE, data, events.EventType.AUDIENCE))

@@ -1,9 +1,11 @@
 """What the browser tests share: Debian's Chromium, a page that fails on script errors, and
 a server with a blog to post to through the API."""
 
+import contextlib
 import os
 import shutil
 from collections.abc import AsyncIterator
+from typing import Any
 
 import httpx
 import pytest
@@ -64,15 +66,23 @@ async def newsroom(start_server: StartServer, tokens: Tokens) -> AsyncIterator[N
     await newsroom.client.aclose()
 
 
-@pytest.fixture
-async def page(browser: Browser) -> AsyncIterator[Page]:
-    context = await browser.new_context(viewport={"width": 1200, "height": 800})
-    page = await context.new_page()
+@contextlib.asynccontextmanager
+async def open_page(browser: Browser, **context: Any) -> AsyncIterator[Page]:
+    """A page in a context of its own (`context`: Playwright's options); a script error
+    on it fails the test."""
+    opened = await browser.new_context(viewport={"width": 1200, "height": 800}, **context)
+    page = await opened.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda error: errors.append(str(error)))
     yield page
-    await context.close()
+    await opened.close()
     assert not errors, errors
+
+
+@pytest.fixture
+async def page(browser: Browser) -> AsyncIterator[Page]:
+    async with open_page(browser) as page:
+        yield page
 
 
 async def open_live(page: Page, newsroom: Newsroom, slug: str = "storm") -> None:

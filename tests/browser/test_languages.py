@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from playwright.async_api import Browser, Page, expect
 
-from tests.browser.conftest import Newsroom, open_live
+from tests.browser.conftest import Newsroom, open_live, open_page
 
 pytestmark = pytest.mark.parametrize("settings", ["sqlite"], indirect=True)
 
@@ -30,15 +30,8 @@ async def language_blog(newsroom: Newsroom, slug: str, title: str, language: str
 @pytest.fixture
 async def tokyo_page(browser: Browser) -> AsyncIterator[Page]:
     """A reader in Tokyo whose browser prefers English: the blog's language wins."""
-    context = await browser.new_context(
-        viewport={"width": 1200, "height": 800}, locale="en-US", timezone_id="Asia/Tokyo"
-    )
-    page = await context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda error: errors.append(str(error)))
-    yield page
-    await context.close()
-    assert not errors, errors
+    async with open_page(browser, locale="en-US", timezone_id="Asia/Tokyo") as page:
+        yield page
 
 
 async def test_a_russian_blog_speaks_russian_with_its_plural_forms_and_dates(

@@ -8,7 +8,7 @@ import { showBlogSettings } from "./admin.js";
 import { api } from "./api.js";
 import { restoreCompose } from "./compose.js";
 import { removeCard, renderList, renderLists } from "./entries.js";
-import { isContributor, listed } from "./queue.js";
+import { isContributor, listed, renderQueue } from "./queue.js";
 import { BLOG_KEY, state } from "./state.js";
 
 // --- blogs -----------------------------------------------------------------------------
@@ -105,9 +105,10 @@ export function apply(event) {
     const known = state.entries.get(entry.id);
     if (known && known.version > entry.version) return;
     state.entries.set(entry.id, entry);
-    state.drafts.delete(entry.id); // a draft or scheduled entry went out
-    state.queue.delete(entry.id); // an approved submission went out
-    renderLists();
+    renderList($("#entries"), state.entries, t("Nothing published yet."));
+    // A draft, a scheduled entry or an approved submission went out.
+    if (state.drafts.delete(entry.id)) removeCard($("#drafts"), entry.id, state.drafts, t("No drafts."));
+    if (state.queue.delete(entry.id)) renderQueue();
   } else if (event.type === EVENT.ENTRY_DELETED) {
     state.entries.delete(event.entry_id);
     removeCard($("#entries"), event.entry_id, state.entries, t("Nothing published yet."));
