@@ -1,8 +1,7 @@
 """Entries: posted by any newsroom token, edited by editors or their own reporter;
-contributors submit theirs for an editor's approval."""
+contributors submit theirs for an editor's approval (the rules: app/api/entry_rules.py)."""
 
 import re
-from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, HTTPException, Path, Query, Response, status
@@ -10,6 +9,7 @@ from sqlalchemy import select
 from sqlmodel import col
 
 from app import events
+from app.api import entry_rules
 from app.api.errors import errors
 from app.deps import (
     BlogDep,
@@ -26,7 +26,6 @@ from app.eventlog import Change
 from app.history import History, load_history
 from app.idempotency import Idempotent, KeyHeader
 from app.models import (
-    ApiToken,
     BlogStatus,
     Entry,
     EntryCreate,
@@ -57,51 +56,6 @@ def _not_found(slug: str, entry_id: int | None = None) -> HTTPException:
     return HTTPException(status.HTTP_404_NOT_FOUND, what)
 
 
-def _publication(
-    wanted: EntryStatus | None, publish_at: datetime | None
-) -> tuple[EntryStatus, datetime | None]:
-    """The status an entry takes; a schedule already due publishes at once."""
-    if publish_at is not None:
-        if publish_at <= now():
-            return EntryStatus.published, None
-        return EntryStatus.scheduled, publish_at
-    return wanted or EntryStatus.published, None
-
-
-# A contributor's entries before an editor approves them: no offset, no event, unseen by
-# readers (like drafts), seen in the newsroom by editors and by their own contributor.
-SUBMISSIONS = (EntryStatus.submitted, EntryStatus.returned)
-
-
-def _forbidden(detail: str) -> HTTPException:
-    return HTTPException(status.HTTP_403_FORBIDDEN, detail)
-
-
-def _may_change(token: ApiToken, entry: Entry) -> None:
-    own = entry.author_token_id == token.id
-    if token.role == Role.contributor and not (own and entry.status in SUBMISSIONS):
-        raise _forbidden("contributors may only change their own entries awaiting approval")
-    if token.role == Role.reporter and not own:
-        raise _forbidden("reporters may only change their own entries")
-
-
-def _may_see(token: ApiToken | None, entry: Entry) -> bool:
-    """Published entries are public; the rest is the newsroom's, and of a contributor's
-    only their own."""
-    if entry.status == EntryStatus.published:
-        return True
-    if token is None:
-        return False
-    return token.role != Role.contributor or entry.author_token_id == token.id
-
-
-def _contributor_submission(payload: EntryCreate) -> None:
-    if payload.status not in (None, EntryStatus.submitted) or payload.publish_at is not None:
-        raise _forbidden("contributors submit entries; an editor publishes or schedules them")
-    if payload.key_event or payload.pinned:
-        raise _forbidden("contributors cannot pin entries or mark key events")
-
-
 @router.post(
     "",
     status_code=status.HTTP_201_CREATED,
@@ -123,14 +77,14 @@ async def create_entry(
     assert token.id is not None
     idempotent = Idempotent.of(idempotency_key, token.id, [slug, payload.model_dump()])
     if token.role == Role.contributor:
-        _contributor_submission(payload)
+        entry_rules.contributor_submission(payload)
         status_, publish_at = EntryStatus.submitted, None
-    elif payload.status in SUBMISSIONS:
+    elif payload.status in entry_rules.SUBMISSIONS:
         raise HTTPException(
             status.HTTP_422_UNPROCESSABLE_CONTENT, "only contributors submit entries"
         )
     else:
-        status_, publish_at = _publication(payload.status, payload.publish_at)
+        status_, publish_at = entry_rules.publication(payload.status, payload.publish_at)
     async with Change(db, hub) as change:
         if status_ == EntryStatus.published:
             blog = await change.claim_offset(slug)
@@ -190,8 +144,10 @@ async def list_entries(
         raise unauthorized()
     query = select(Entry).where(col(Entry.blog_id) == blog.id, col(Entry.status) == status_)
     if token is not None and token.role == Role.contributor and status_ != EntryStatus.published:
-        if status_ not in SUBMISSIONS:
-            raise _forbidden("contributors see published entries and their own submissions")
+        if status_ not in entry_rules.SUBMISSIONS:
+            raise entry_rules.forbidden(
+                "contributors see published entries and their own submissions"
+            )
         query = query.where(col(Entry.author_token_id) == token.id)
     if before is not None:
         query = query.where(older_than(before))
@@ -220,7 +176,7 @@ async def get_entry(
     entry = await session.get(Entry, entry_id)
     if entry is None or entry.blog_id != blog.id:
         raise _not_found(blog.slug, entry_id)
-    if not _may_see(token, entry):
+    if not entry_rules.may_see(token, entry):
         raise _not_found(blog.slug, entry_id)
     response.headers["ETag"] = f'"{entry.version}"'
     return EntryPublic.of(entry, blog.slug)
@@ -248,67 +204,6 @@ def _check_if_match(if_match: str | None, entry: Entry) -> None:
         raise HTTPException(
             status.HTTP_412_PRECONDITION_FAILED,
             f"entry {entry.id} is at version {entry.version}; reload it and retry",
-        )
-
-
-def _next_status(
-    entry: Entry, wanted: EntryStatus | None, publish_at: datetime | None
-) -> tuple[EntryStatus, datetime | None]:
-    """Where a PATCH takes an entry's status: drafts and scheduled entries move freely and
-    may be published; submissions are approved (published or scheduled), returned or
-    resubmitted; a published entry stays published."""
-    current = EntryStatus(entry.status)
-    if current in SUBMISSIONS:
-        if wanted in (EntryStatus.submitted, EntryStatus.returned) and publish_at is None:
-            return wanted, None
-        if wanted is None and publish_at is None:
-            return current, None
-        if wanted not in (None, EntryStatus.published, EntryStatus.scheduled):
-            raise HTTPException(
-                status.HTTP_409_CONFLICT,
-                "a submission is approved (published or scheduled) or returned",
-            )
-        return _publication(wanted, publish_at)
-    if wanted in SUBMISSIONS:
-        raise HTTPException(
-            status.HTTP_409_CONFLICT, "only a contributor's entry is submitted or returned"
-        )
-    if current == EntryStatus.published:
-        if wanted not in (None, EntryStatus.published) or publish_at is not None:
-            raise HTTPException(
-                status.HTTP_409_CONFLICT,
-                "a published entry cannot become a draft or be scheduled; delete it instead",
-            )
-        return current, None
-    if publish_at is not None or wanted is not None:
-        return _publication(wanted, publish_at)
-    return current, entry.publish_at
-
-
-def _contributor_edit(
-    changes: dict[str, Any],
-    wanted: EntryStatus | None,
-    publish_at: datetime | None,
-    correction: str | None,
-    review_note: str | None,
-) -> None:
-    """A contributor edits the text of a submission, and resubmits a returned one."""
-    if set(changes) - {"headline", "body"} or correction or review_note:
-        raise _forbidden("contributors may change only the headline and body of a submission")
-    if wanted not in (None, EntryStatus.submitted) or publish_at is not None:
-        raise _forbidden("contributors submit entries; an editor publishes or schedules them")
-
-
-def _check_correction(was_published: bool, changes: dict[str, Any]) -> None:
-    if not was_published:
-        raise HTTPException(
-            status.HTTP_409_CONFLICT,
-            "a correction is for a published entry; a draft or scheduled one changes without",
-        )
-    if "body" not in changes and "headline" not in changes:
-        raise HTTPException(
-            status.HTTP_422_UNPROCESSABLE_CONTENT,
-            "a correction goes with a change to the entry's headline or body",
         )
 
 
@@ -343,7 +238,7 @@ async def update_entry(
     correction = changes.pop("correction", None)
     review_note = changes.pop("review_note", None)
     if token.role == Role.contributor:
-        _contributor_edit(changes, wanted, publish_at, correction, review_note)
+        entry_rules.contributor_edit(changes, wanted, publish_at, correction, review_note)
     if (wanted == EntryStatus.returned) != (review_note is not None):
         raise HTTPException(
             status.HTTP_422_UNPROCESSABLE_CONTENT,
@@ -353,13 +248,13 @@ async def update_entry(
 
     async with Change(db, hub) as change:
         entry = await _locked_entry(change, slug, entry_id)
-        _may_change(token, entry)
+        entry_rules.may_change(token, entry)
         _check_if_match(if_match, entry)
         was_published = entry.status == EntryStatus.published
-        next_status, next_publish_at = _next_status(entry, wanted, publish_at)
+        next_status, next_publish_at = entry_rules.next_status(entry, wanted, publish_at)
         changes = {k: v for k, v in changes.items() if getattr(entry, k) != v}
         if correction is not None:
-            _check_correction(was_published, changes)
+            entry_rules.check_correction(was_published, changes)
         if review_note is not None:
             entry.review_note = review_note
         if "body" in changes:
@@ -410,7 +305,7 @@ async def delete_entry(
     """Delete an entry; readers are told to remove it (if they ever saw it)."""
     async with Change(db, hub) as change:
         entry = await _locked_entry(change, slug, entry_id)
-        _may_change(token, entry)
+        entry_rules.may_change(token, entry)
         _check_if_match(if_match, entry)
         published = entry.status == EntryStatus.published
         await change.session.delete(entry)
