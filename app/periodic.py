@@ -2,12 +2,12 @@
 old idempotency keys."""
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 
 from sqlalchemy.exc import SQLAlchemyError
 
+from app import tasks
 from app.ops.outages import DATABASE
 
 log = logging.getLogger("liveupdates.periodic")
@@ -28,13 +28,11 @@ class Every:
         self._task = asyncio.create_task(self._run(), name=self.name)
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await tasks.stop(self._task)
 
     async def _run(self) -> None:
         while True:
+            tasks.raise_if_cancelled()
             try:
                 await self.job()
             except (SQLAlchemyError, OSError) as error:  # OSError: TimeoutError too
@@ -43,4 +41,5 @@ class Every:
                 log.exception("%s failed; trying again in %s s", self.name, self.interval)
             else:
                 DATABASE.answered()
+            tasks.raise_if_cancelled()
             await asyncio.sleep(self.interval)

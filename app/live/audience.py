@@ -21,7 +21,7 @@ import orjson
 import redis.asyncio as redis
 from redis.exceptions import RedisError
 
-from app import events
+from app import events, tasks
 from app.config import Settings, is_redis
 from app.live.hub import Hub
 from app.live.wire import NOTICE, Frame
@@ -67,10 +67,7 @@ class Audience:
             self._task = asyncio.create_task(self._run(), name="audience")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await tasks.stop(self._task)
         if self._redis is not None:
             with contextlib.suppress(RedisError, OSError):
                 await self._redis.delete(self._key(self.instance))  # gone at once
@@ -89,6 +86,7 @@ class Audience:
                 await self.round()
             except Exception:
                 log.exception("counting the audience failed; trying again")
+            tasks.raise_if_cancelled()
             await asyncio.sleep(self.interval)
 
     async def round(self) -> None:

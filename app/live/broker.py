@@ -16,6 +16,7 @@ import orjson
 import redis.asyncio as redis
 from redis.exceptions import RedisError
 
+from app import tasks
 from app.config import is_redis
 from app.eventlog import LoggedEvent
 from app.ops.metrics import BROKER_RECONNECTS
@@ -85,10 +86,7 @@ class RedisBroker:
 
     async def stop(self) -> None:
         for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            await tasks.stop(task)
         if self._pinger is not None:
             await self._pinger.aclose()
 
@@ -122,6 +120,7 @@ class RedisBroker:
         client = self._client()
         try:
             while True:
+                tasks.raise_if_cancelled()
                 message = await self._outbox.get()
                 while True:
                     try:
@@ -130,6 +129,7 @@ class RedisBroker:
                         break
                     except (RedisError, OSError) as error:
                         BROKER.failed("publishing an event", error)
+                        tasks.raise_if_cancelled()
                         await asyncio.sleep(self.reconnect_seconds)
         finally:
             await client.aclose()
@@ -155,6 +155,7 @@ class RedisBroker:
                     first = False
                     heard = pinged = loop.time()
                     while True:
+                        tasks.raise_if_cancelled()
                         message = await pubsub.get_message(timeout=1.0)
                         now = loop.time()
                         if message is not None:
@@ -172,6 +173,7 @@ class RedisBroker:
             finally:
                 with contextlib.suppress(Exception):
                     await client.aclose()
+            tasks.raise_if_cancelled()
             await asyncio.sleep(self.reconnect_seconds)
 
     def _dispatch(self, message: bytes) -> None:
