@@ -2,9 +2,7 @@
 
 import argparse
 import asyncio
-import faulthandler
 import os
-import signal
 import sys
 import tempfile
 from collections.abc import Sequence
@@ -34,8 +32,6 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
         return 2
     log_config = logs.configure(args.log_level, settings.log_format)
     raise_open_files_limit()  # before the workers start: they inherit it
-    # `kill -USR1` writes every thread's stack to stderr: to see where a process is stuck.
-    faulthandler.register(signal.SIGUSR1, all_threads=True)
     migrate.upgrade(settings)
     if args.workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         # Before the workers start: each writes its metrics there, /metrics adds them up.

@@ -29,7 +29,7 @@ from app.live.edge import APP_STATE_KEY
 from app.live.edge.admission import Admission
 from app.live.edge.reader import Heartbeat
 from app.live.hub import Hub
-from app.ops import metrics
+from app.ops import metrics, stuck
 from app.ops.observability import ObservabilityMiddleware
 from app.ops.outages import DATABASE
 from app.ops.security import SecurityHeadersMiddleware
@@ -103,6 +103,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             # uvicorn hands this state to its protocols: app.live.edge finds the app here.
             yield {APP_STATE_KEY: app}
         finally:
+            if app.state.served:
+                stuck.end_if_shutdown_overruns()
             for job in jobs:
                 await job.stop()
             await audience.stop()
@@ -120,6 +122,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.settings = settings
+    app.state.served = False  # True in a process of `liveupdates serve` (app_factory)
     # Starlette's own body limit answers in plain text; the contract wants {"detail": ...}.
     app.add_middleware(
         BodySizeLimitMiddleware,
@@ -174,5 +177,9 @@ def serving(app: FastAPI) -> ASGIApp:
 
 
 def app_factory() -> ASGIApp:
-    """For `uvicorn --factory app.main:app_factory`: settings from the environment."""
-    return serving(create_app())
+    """For `uvicorn --factory app.main:app_factory`: settings from the environment; called
+    in each process that serves (each worker with `--workers`)."""
+    stuck.stacks_on_request()
+    app = create_app()
+    app.state.served = True
+    return serving(app)
