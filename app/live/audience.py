@@ -13,7 +13,6 @@ in their hello.
 import asyncio
 import contextlib
 import logging
-import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -110,7 +109,9 @@ class Audience:
 
     async def _share(self, local: dict[int, int]) -> tuple[dict[int, int], int]:
         assert self._redis is not None
-        now = time.time()
+        # Redis's clock, not ours: instances on hosts whose clocks differ stay in the count.
+        seconds, microseconds = await self._redis.time()
+        now = seconds + microseconds / 1e6
         key = self._key(self.instance)
         async with self._redis.pipeline(transaction=True) as pipe:
             pipe.delete(key)
