@@ -59,8 +59,8 @@ async def within(seconds: float, stopping: Coroutine[object, object, None]) -> N
 
 
 async def test_a_loop_that_checks_ends_on_the_first_cancel_where_redis_swallows_it() -> None:
-    # The library's behaviour this guards against (if it is fixed, this part may go).
-    assert await swallowed(100, checked=False) > 0
+    # Unchecked, such a loop survives about a quarter of single cancels with redis-py 8.1
+    # (not asserted: a later redis-py may mend it).
     assert await swallowed(100, checked=True) == 0
 
 
