@@ -5,6 +5,7 @@ import asyncio
 
 import httpx
 import orjson
+import pytest
 from websockets.asyncio.client import connect
 
 from tests.conftest import StartServer, Tokens
@@ -66,4 +67,34 @@ async def test_readers_are_counted_as_they_come_and_go_and_shown_if_the_blog_wan
                     assert not line.startswith("id: -")
                 await until_counted(client, tokens, 4)
     await until_counted(client, tokens, 0)
+    await client.aclose()
+
+
+@pytest.mark.parametrize("protocol", ["edge", "httptools"])
+async def test_the_newsrooms_own_view_is_not_counted(
+    start_server: StartServer, tokens: Tokens, protocol: str
+) -> None:
+    # Our edge protocols, and the ASGI routes that serve readers behind other servers.
+    overrides = {} if protocol == "edge" else {"http": "httptools"}
+    server = await start_server(audience_seconds=0.1, uvicorn_overrides=overrides)
+    client = httpx.AsyncClient(base_url=f"http://127.0.0.1:{server.port}", timeout=10)
+    r = await client.post(
+        "/api/blogs", json={"slug": "night", "title": "Night"}, headers=tokens.auth("admin")
+    )
+    assert r.status_code == 201
+    url = f"ws://127.0.0.1:{server.port}/ws/blogs/night"
+    async with (
+        connect(f"{url}?audience=no") as newsroom,
+        client.stream("GET", "/blogs/night/events?since=0&audience=no") as monitor,
+    ):
+        assert orjson.loads(await newsroom.recv())["type"] == "hello"
+        async for line in monitor.aiter_lines():
+            if line.startswith("data: "):
+                break  # the hello: it has joined
+        async with connect(url) as reader, connect(f"{url}?audience=yes") as another:
+            await reader.recv()
+            await another.recv()
+            await until_counted(client, tokens, 2)  # (4 if the two watching counted)
+        await until_counted(client, tokens, 0)
+        await newsroom.send("ping")  # both still connected: nothing closed them
     await client.aclose()

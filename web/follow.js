@@ -17,6 +17,7 @@ import { CLOSE, EVENT } from "./events.js";
  * @property {(state: Connection) => void} [onStatus]
  * @property {() => void} [onReset]  the offset is no good (close 4400): start afresh
  * @property {boolean} [eventSourceFallback]
+ * @property {boolean} [inAudience]  false: not counted as a reader (the newsroom's own view)
  */
 
 /** @param {Options} options */
@@ -25,6 +26,7 @@ export function follow(options) {
     slug, onEvent, onHello, onAudience, onStatus = () => {}, onReset = () => location.reload(),
   } = options;
   let offset = options.offset;
+  const uncounted = options.inAudience === false ? "&audience=no" : "";
   /** @type {WebSocket | null} */ let socket = null;
   /** @type {EventSource | null} */ let source = null;
   let attempts = 0;
@@ -62,7 +64,7 @@ export function follow(options) {
       return followEvents();
     }
     const scheme = location.protocol === "https:" ? "wss:" : "ws:";
-    const path = `/ws/blogs/${encodeURIComponent(slug)}?since=${offset}`;
+    const path = `/ws/blogs/${encodeURIComponent(slug)}?since=${offset}${uncounted}`;
     const ws = new WebSocket(`${scheme}//${location.host}${path}`);
     socket = ws;
     let opened = false;
@@ -84,7 +86,7 @@ export function follow(options) {
 
   // The browser resumes these by itself, with Last-Event-ID.
   function followEvents() {
-    source = new EventSource(`/blogs/${encodeURIComponent(slug)}/events?since=${offset}`);
+    source = new EventSource(`/blogs/${encodeURIComponent(slug)}/events?since=${offset}${uncounted}`);
     source.onmessage = (message) => receive(JSON.parse(message.data));
     source.onerror = () => !stopped && onStatus("reconnecting");
   }

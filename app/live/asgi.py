@@ -18,7 +18,14 @@ from app.api.errors import errors
 from app.config import Settings
 from app.db import Database
 from app.live.hub import Hub
-from app.live.joining import Refused, origin_allowed, parse_since, replay, start_reading
+from app.live.joining import (
+    Refused,
+    in_audience,
+    origin_allowed,
+    parse_since,
+    replay,
+    start_reading,
+)
 from app.live.readers import QueueReader, TransportReader
 from app.live.wire import SLOW_READER_REASON, CloseCode
 from app.models import Blog
@@ -92,10 +99,11 @@ async def _serve_accepted(
 
     query = parse_qs(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True)
     limit = settings.reader_buffer_bytes
+    counted = in_audience(query.get("audience", [None])[-1])
     reader: TransportReader | QueueReader = (
-        TransportReader(transport, limit)
+        TransportReader(transport, limit, in_audience=counted)
         if transport is not None and hasattr(transport, "get_write_buffer_size")
-        else QueueReader(limit, "websocket")
+        else QueueReader(limit, "websocket", counted)
     )
     try:
         blog_id, position, greeting, since = await start_reading(
@@ -157,9 +165,10 @@ async def blog_events(
     slug: str,
     since: Annotated[str | None, Query(max_length=18)] = None,
     last_event_id: Annotated[str | None, Header(max_length=18)] = None,
+    audience: str | None = None,
 ) -> StreamingResponse:
     """Server-Sent Events: the same events as the WebSocket, `id:` = offset; resumable
-    with `Last-Event-ID` or `?since=`."""
+    with `Last-Event-ID` or `?since=`; `?audience=no` is not counted in the audience."""
     # No session dependency here: it would hold a pooled connection for as long as the
     # stream stays open.
     db, hub = services(request.app).db, services(request.app).hub
@@ -183,7 +192,7 @@ async def blog_events(
     settings: Settings = services(request.app).settings
 
     async def stream() -> AsyncIterator[bytes]:
-        reader = QueueReader(settings.reader_buffer_bytes, "sse")
+        reader = QueueReader(settings.reader_buffer_bytes, "sse", in_audience(audience))
         try:
             blog_id, position, greeting, start = await start_reading(
                 hub, db, slug, since_raw, reader

@@ -45,7 +45,8 @@ def _count(channel: "Channel", reader: object, change: int) -> None:
     kind = getattr(reader, "kind", None)  # readers of people; the page cache's watcher has none
     if kind is not None:
         READERS.labels(kind).inc(change)
-        channel.people += change
+        if getattr(reader, "in_audience", True):  # not the newsroom's own view
+            channel.people += change
 
 
 class Reader(Protocol):

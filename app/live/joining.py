@@ -62,6 +62,12 @@ def hello(blog: dict[str, Any], position: int, audience: int | None = None) -> b
     return orjson.dumps(greeting)
 
 
+def in_audience(value: str | None) -> bool:
+    """`?audience=no` keeps a connection out of the live audience: the newsroom's own view
+    of the blog, a monitor. It gets every event all the same."""
+    return value != "no"
+
+
 async def start_reading(
     hub: Hub, db: Database, slug: str, since_raw: str | None, reader: Reader
 ) -> tuple[int, int, bytes, int | None]:

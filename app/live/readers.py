@@ -32,9 +32,13 @@ def server_sent_event(frame: Frame) -> bytes:
 
 
 class TransportReader:
-    """`wire` picks the form of each frame this reader takes; `kind` names it in metrics."""
+    """`wire` picks the form of each frame this reader takes; `kind` names it in metrics;
+    `in_audience`: whether it counts as a person reading (app/live/audience.py)."""
 
-    __slots__ = ("transport", "limit", "sent", "dropped", "wire", "kind", "_held", "_held_bytes")
+    __slots__ = (
+        "transport", "limit", "sent", "dropped", "wire", "kind", "in_audience", "_held",
+        "_held_bytes",
+    )  # fmt: skip
 
     def __init__(
         self,
@@ -42,6 +46,7 @@ class TransportReader:
         limit: int,
         wire: Callable[[Frame], bytes] = plain_websocket,
         kind: str = "websocket",
+        in_audience: bool = True,
     ) -> None:
         # The kernel's send buffer is backlog too. Left alone, Linux grows it to megabytes
         # for a reader that stopped reading before `limit` is ever reached; a quarter of
@@ -56,6 +61,7 @@ class TransportReader:
         self.dropped = False
         self.wire = wire
         self.kind = kind
+        self.in_audience = in_audience
         self._held: list[Frame] | None = []  # live frames that arrive during the replay
         self._held_bytes = 0
 
@@ -116,8 +122,9 @@ class TransportReader:
 
 
 class QueueReader:
-    def __init__(self, limit: int, kind: str) -> None:
+    def __init__(self, limit: int, kind: str, in_audience: bool = True) -> None:
         self.kind = kind  # "sse", or "websocket" where no transport could be reached
+        self.in_audience = in_audience
         self.limit = limit
         self.sent = 0
         self.dropped = False

@@ -257,4 +257,7 @@ async def test_an_editors_queue_receives_a_submission_live_and_approves_it(
     await expect(article).to_contain_text("About 200 people are waiting to vote.")
     await expect(article.locator(".author")).to_have_text("Cleo Stringer")
     await expect(stringer.locator("#queue")).to_contain_text("Nothing submitted.", timeout=8000)
+    # The one reader counts; the two newsrooms watching the blog do not (counted every 5 s,
+    # asked for every 5 s).
+    await expect(page.locator("#audience")).to_have_text("1 reading", timeout=15000)
     await context.close()

@@ -90,6 +90,7 @@ export function connect() {
   state.following = follow({
     slug,
     offset: state.offset,
+    inAudience: false, // the newsroom watching is not an audience
     onEvent: (event) => {
       state.offset = event.offset;
       apply(event);

@@ -23,7 +23,7 @@ from app.live.edge.admission import Admission
 from app.live.edge.answers import error_answer
 from app.live.edge.sse import SseReader
 from app.live.edge.websocket import WebSocketReader
-from app.live.joining import origin_allowed
+from app.live.joining import in_audience, origin_allowed
 from app.ops.observability import request_id_of
 from app.ops.security import security_headers
 from app.services import services
@@ -67,7 +67,8 @@ class HttpProtocol(HttpToolsProtocol):
         self.in_head = False
         self.head_seen = 0  # bytes fed since the head began (an upper bound)
         self.head_size = 0  # bytes of the head parsed so far (exact)
-        self.sse: tuple[str, str | None] | None = None  # (slug, since) of an SSE reader
+        # (slug, since, in the audience) of an SSE reader
+        self.sse: tuple[str, str | None, bool] | None = None
         self.draining = False  # the server is stopping: answer what came, then close
 
     # --- accounting ---------------------------------------------------------------------------
@@ -230,11 +231,11 @@ class HttpProtocol(HttpToolsProtocol):
         slug = _sse_slug(unquote(url.path.decode("latin-1")))
         if slug is None:
             return False
+        query = parse_qs((url.query or b"").decode("latin-1"), keep_blank_values=True)
         since = self._header(b"last-event-id")
         if since is None:
-            query = parse_qs((url.query or b"").decode("latin-1"), keep_blank_values=True)
             since = query.get("since", [None])[-1]
-        self.sse = (slug, since)
+        self.sse = (slug, since, in_audience(query.get("audience", [None])[-1]))
         return True
 
     def _header(self, name: bytes) -> str | None:
@@ -273,7 +274,7 @@ class HttpProtocol(HttpToolsProtocol):
 
     def _hand_to_sse(self) -> None:
         assert self.sse is not None
-        slug, since = self.sse
+        slug, since, counted = self.sse
         if self.transport.is_closing() or not self._admit_reader():
             return
         headers = [
@@ -282,6 +283,7 @@ class HttpProtocol(HttpToolsProtocol):
         ]
         app, address = self._take_over()
         reader = SseReader(services(app), self.server_state, address, headers)
+        reader.in_audience = counted
         reader.connection_made(self.transport)
         self.transport.set_protocol(reader)
         reader.begin(unquote(slug), since)
@@ -314,6 +316,7 @@ class HttpProtocol(HttpToolsProtocol):
         head.append(b"\r\n")
         app, address = self._take_over()
         reader = WebSocketReader(services(app), self.server_state, address)
+        reader.in_audience = in_audience(query.get("audience", [None])[-1])
         reader.connection_made(self.transport)
         self.transport.set_protocol(reader)
         reader.handshake(b"".join(head), path[len(WS_PREFIX) :], since, origin_ok)

@@ -65,7 +65,7 @@ class ReaderConnection(asyncio.Protocol):
 
     __slots__ = (
         "services", "server_state", "transport", "address", "reader", "blog_id", "starting",
-        "beat", "_writable",
+        "beat", "in_audience", "_writable",
     )  # fmt: skip
     kind = ""
 
@@ -78,6 +78,7 @@ class ReaderConnection(asyncio.Protocol):
         self.blog_id: int | None = None
         self.starting: asyncio.Task[None] | None = None
         self.beat = -1  # the heartbeat slice this reader is in
+        self.in_audience = True
         self._writable: asyncio.Future[None] | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -112,7 +113,7 @@ class ReaderConnection(asyncio.Protocol):
         state = self.services
         limit = state.settings.reader_buffer_bytes
         wire = self.wire()
-        reader = TransportReader(transport, limit, wire, self.kind)
+        reader = TransportReader(transport, limit, wire, self.kind, self.in_audience)
         try:
             blog_id, position, greeting, since = await start_reading(
                 state.hub, state.db, slug, since_raw, reader
