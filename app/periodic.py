@@ -32,7 +32,6 @@ class Every:
 
     async def _run(self) -> None:
         while True:
-            tasks.raise_if_cancelled()
             try:
                 await self.job()
             except (SQLAlchemyError, OSError) as error:  # OSError: TimeoutError too
