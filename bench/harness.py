@@ -201,10 +201,9 @@ def checkout(rev: str) -> Path:
         )  # fmt: skip
     translations = path / "app" / "translations"
     if translations.exists():  # an install would compile them (hatch_build.py)
-        for domain in ("messages", "client"):
-            subprocess.run(
-                [sys.executable, "-m", "babel.messages.frontend", "compile", "-q",
-                 "-d", str(translations), "-D", domain],
-                check=True,
-            )  # fmt: skip
+        subprocess.run(
+            [sys.executable, "-m", "babel.messages.frontend", "--quiet", "compile",
+             "-d", str(translations), "-D", "messages client"],
+            check=True,
+        )  # fmt: skip
     return path
