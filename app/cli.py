@@ -14,6 +14,7 @@ from app import backup, demo, migrate
 from app.auth import create_token, list_tokens, revoke_token
 from app.config import Settings
 from app.db import Database
+from app.eventlog import renew_epochs
 from app.i18n import shipped
 from app.live.edge.admission import raise_open_files_limit
 from app.live.edge.options import uvicorn_options
@@ -121,6 +122,11 @@ def _demo(_args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+async def _renew_epochs(settings: Settings) -> None:
+    async with Database(settings) as db:
+        await renew_epochs(db)
+
+
 def _backup(args: argparse.Namespace, settings: Settings) -> int:
     try:
         if args.command == "backup":
@@ -128,6 +134,7 @@ def _backup(args: argparse.Namespace, settings: Settings) -> int:
         else:
             backup.restore(settings, Path(args.file))
             migrate.upgrade(settings)  # a backup of an older version is brought up to date
+            asyncio.run(_renew_epochs(settings))
     except backup.BackupError as error:
         print(f"liveupdates: {error}", file=sys.stderr)
         return 1

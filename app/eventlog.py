@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from app.db import Database
-from app.models import Blog, Event
+from app.models import Blog, Event, new_epoch
 from app.ops.metrics import EVENTS_PUBLISHED
 
 log = logging.getLogger("liveupdates.events")
@@ -139,3 +139,16 @@ async def read_events(
         query = query.where(col(Event.offset) <= upto)
     rows = await session.execute(query.order_by(col(Event.offset)).limit(limit))
     return [LoggedEvent(blog_id, offset, type_, data.encode()) for offset, type_, data in rows]
+
+
+async def renew_epochs(db: Database) -> int:
+    """Give every blog's stream a new epoch (after a restore: its log may restart below
+    offsets readers have seen). Readers resuming with the old one are told to start over.
+    Returns how many blogs there are."""
+    async with db.write() as session:
+        ids = (await session.scalars(select(col(Blog.id)))).all()
+        for blog_id in ids:
+            await session.execute(
+                update(Blog).where(col(Blog.id) == blog_id).values(epoch=new_epoch())
+            )
+    return len(ids)

@@ -41,5 +41,11 @@ def audience(readers: int) -> dict[str, Any]:
 
 
 def hello(blog: dict[str, Any], offset: int) -> dict[str, Any]:
-    """What a reader is sent first: where delivery starts, and the blog as of there."""
-    return {"type": EventType.HELLO, "offset": offset, "blog": {**blog, "offset": offset}}
+    """What a reader is sent first: where delivery starts, in which stream (the epoch the
+    offsets count in), and the blog as of there."""
+    return {
+        "type": EventType.HELLO,
+        "offset": offset,
+        "epoch": blog["epoch"],
+        "blog": {**blog, "offset": offset},
+    }

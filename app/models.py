@@ -1,5 +1,6 @@
 """Tables, and the shapes the API reads (Create/Update) and writes (Public)."""
 
+import secrets
 import zoneinfo
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -33,6 +34,7 @@ NAME_MAX = 100
 CORRECTION_MAX = 500
 REVIEW_NOTE_MAX = 1_000
 LANGUAGE_MAX = 64
+EPOCH_MAX = 32  # an epoch is opaque: at most this many of [0-9a-z]
 IDEMPOTENCY_KEY_MAX = 255
 
 # Named constraints, so that migrations can refer to them on every database.
@@ -152,6 +154,10 @@ class Role(StrEnum):
 # --- tables -------------------------------------------------------------------------------
 
 
+def new_epoch() -> str:
+    return secrets.token_hex(8)
+
+
 class Blog(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     slug: str = Field(max_length=64, unique=True)
@@ -168,6 +174,9 @@ class Blog(SQLModel, table=True):
     ended_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     # The offset of the blog's latest event; bumped in the transaction of each change.
     last_offset: int = Field(default=0)
+    # Which stream the offsets count: made with the blog and anew whenever its log could
+    # restart (a restore), so that an offset from before never resumes a different stream.
+    epoch: str = Field(default_factory=lambda: new_epoch(), max_length=EPOCH_MAX)
 
 
 class Entry(SQLModel, table=True):
@@ -284,6 +293,7 @@ class BlogPublic(SQLModel):
     created_at: datetime
     ended_at: datetime | None
     offset: int
+    epoch: str
 
     @classmethod
     def of(cls, blog: Blog) -> "BlogPublic":
@@ -299,6 +309,7 @@ class BlogPublic(SQLModel):
             created_at=blog.created_at,
             ended_at=blog.ended_at,
             offset=blog.last_offset,
+            epoch=blog.epoch,
         )
 
 

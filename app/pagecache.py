@@ -10,18 +10,36 @@ answers it before the framework is involved at all.
 import asyncio
 import gzip
 import hashlib
-import re
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from email.utils import format_datetime
+from enum import StrEnum
 
 from fastapi import FastAPI, Request, Response, status
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.live.hub import Hub
+from app.routes import Route
+from app.routes import match as match_route
 from app.services import services
+
+
+class PageKind(StrEnum):
+    """What the cache keeps of a blog: one of each, and one per entry for entries' kinds."""
+
+    PAGE = "page"  # the reader's page, newest first
+    OLDEST_FIRST = "oldest"  # the same read from the start
+    FEED = "feed"
+    ENTRY = "entry"  # an entry's own page
+    ENTRY_HISTORY = "history"  # an entry's earlier versions, as a fragment
+
+
+# The pages answered before the framework, by the route their path takes.
+CACHED_ROUTES = {Route.PAGE: PageKind.PAGE, Route.FEED: PageKind.FEED,
+                 Route.ENTRY_PAGE: PageKind.ENTRY}  # fmt: skip
+_Key = tuple[int, PageKind, int]  # blog, kind, entry (0 for a blog's own kinds)
 
 
 @dataclass(frozen=True)
@@ -57,15 +75,15 @@ class Rendered:
 
 
 class PageCache:
-    """Renderings per (blog, kind): "page", "feed", "entry:<id>". Entry pages are many, so
-    the cache keeps the `MAX_KEPT` most recently rendered, oldest out first."""
+    """Renderings per (blog, kind, entry). Entry pages are many, so the cache keeps the
+    `MAX_KEPT` most recently rendered, oldest out first."""
 
     MAX_KEPT = 2000
 
     def __init__(self, hub: Hub) -> None:
         self.hub = hub
-        self._rendered: dict[tuple[int, str], Rendered] = {}
-        self._locks: dict[tuple[int, str], asyncio.Lock] = {}
+        self._rendered: dict[_Key, Rendered] = {}
+        self._locks: dict[_Key, asyncio.Lock] = {}
         self._watching: dict[int, asyncio.Future[int]] = {}
 
     async def offset(self, blog_id: int) -> int:
@@ -82,23 +100,24 @@ class PageCache:
         assert offset is not None
         return offset
 
-    def fresh(self, slug: str, kind: str) -> Rendered | None:
+    def fresh(self, slug: str, kind: PageKind, entry_id: int | None = None) -> Rendered | None:
         """The cached rendering, if it is known and current; never waits."""
         blog_id = self.hub.id_of(slug)
         offset = self.hub.offset_of(blog_id) if blog_id is not None else None
         if blog_id is None or offset is None:
             return None
-        cached = self._rendered.get((blog_id, kind))
+        cached = self._rendered.get((blog_id, kind, entry_id or 0))
         return cached if cached is not None and cached.offset >= offset else None
 
     async def get(
         self,
         blog_id: int,
-        kind: str,
+        kind: PageKind,
         render: Callable[[], Awaitable[tuple[int, datetime, bytes]]],
         media_type: str,
+        entry_id: int | None = None,
     ) -> Rendered:
-        key = (blog_id, kind)
+        key = (blog_id, kind, entry_id or 0)
         current = await self.offset(blog_id)
         cached = self._rendered.get(key)
         if cached is not None and cached.offset >= current:
@@ -140,9 +159,6 @@ class CachedPagesMiddleware:
     current is answered here, before any middleware or routing, so that a surge of readers
     costs the least per request. Everything else goes to the app."""
 
-    PATH = re.compile(r"/blogs/([a-z0-9-]+)(/feed\.atom|/entries/[1-9][0-9]{0,9})?")
-    ROUTES = {"page": "/blogs/{slug}", "feed": "/blogs/{slug}/feed.atom"}
-
     def __init__(self, app: FastAPI) -> None:
         self.app = app
 
@@ -151,16 +167,13 @@ class CachedPagesMiddleware:
             scope["type"] == "http"
             and scope["method"] in ("GET", "HEAD")
             and not scope["query_string"]
-            and (found := self.PATH.fullmatch(scope["path"])) is not None
+            and (found := match_route(scope["path"])) is not None
+            and (kind := CACHED_ROUTES.get(found.route)) is not None
         ):
             cache: PageCache = services(self.app).pages
-            rest = found.group(2) or ""
-            kind = "feed" if rest == "/feed.atom" else f"entry:{rest[9:]}" if rest else "page"
-            page = cache.fresh(found.group(1), kind)
+            page = cache.fresh(found.slug, kind, found.entry_id)
             if page is not None:
-                scope["liveupdates.route"] = self.ROUTES.get(
-                    kind, "/blogs/{slug}/entries/{entry_id}"
-                )
+                scope["liveupdates.route"] = found.route.value
                 headers = dict(scope["headers"])
                 code, response_headers, body = page.answer(
                     headers.get(b"if-none-match", b"").decode("latin-1") or None,

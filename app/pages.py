@@ -15,9 +15,10 @@ from app.history import History, load_history
 from app.i18n import Language, language, negotiate, preferred, shipped
 from app.metadata import entry_path, first_image, live_blog_posting, plain_text, summary
 from app.models import Blog, BlogPublic, BlogStatus, Entry, EntryPublic, EntryStatus
-from app.pagecache import PageCache, respond
+from app.pagecache import PageCache, PageKind, respond
 from app.paging import NEWEST_FIRST
 from app.resources import STATIC_VERSION, TEMPLATES, WEB
+from app.routes import Route
 from app.services import services
 from app.views import PUBLISHED, BlogView, load_entry_view, load_view
 
@@ -106,7 +107,7 @@ def _render_blog(
     ).encode()
 
 
-@router.api_route("/blogs/{slug}", methods=["GET", "HEAD"])
+@router.api_route(Route.PAGE.value, methods=["GET", "HEAD"])
 async def blog_page(
     request: Request,
     slug: str,
@@ -129,7 +130,9 @@ async def blog_page(
             view = await load_view(db, blog_id, oldest_first=True)
             return view.offset, view.modified, _render_blog(request, view, None)
 
-        return respond(request, await cache.get(blog_id, "oldest", render_oldest, media_type))
+        return respond(
+            request, await cache.get(blog_id, PageKind.OLDEST_FIRST, render_oldest, media_type)
+        )
     if before is not None:  # older pages are rare: rendered as asked, not cached
         view = await load_view(db, blog_id, before)
         return Response(_render_blog(request, view, before), media_type="text/html")
@@ -138,14 +141,14 @@ async def blog_page(
         view = await load_view(db, blog_id)
         return view.offset, view.modified, _render_blog(request, view, None)
 
-    return respond(request, await cache.get(blog_id, "page", render_latest, media_type))
+    return respond(request, await cache.get(blog_id, PageKind.PAGE, render_latest, media_type))
 
 
 class _NoEntry(Exception):
     pass
 
 
-@router.api_route("/blogs/{slug}/entries/{entry_id}", methods=["GET", "HEAD"])
+@router.api_route(Route.ENTRY_PAGE.value, methods=["GET", "HEAD"])
 async def entry_page(
     request: Request, slug: str, entry_id: Annotated[int, Path(ge=1, le=2**31 - 1)]
 ) -> Response:
@@ -167,7 +170,7 @@ async def entry_page(
     cache: PageCache = services(request.app).pages
     try:
         page = await cache.get(
-            blog_id, f"entry:{entry_id}", render_entry, "text/html; charset=utf-8"
+            blog_id, PageKind.ENTRY, render_entry, "text/html; charset=utf-8", entry_id
         )
     except _NoEntry:
         async with db.read() as session:
@@ -214,14 +217,14 @@ async def entry_history(
     cache: PageCache = services(request.app).pages
     try:
         fragment = await cache.get(
-            blog_id, f"history:{entry_id}", render_history, "text/html; charset=utf-8"
+            blog_id, PageKind.ENTRY_HISTORY, render_history, "text/html; charset=utf-8", entry_id
         )
     except _NoEntry:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "no such entry") from None
     return respond(request, fragment)
 
 
-@router.api_route("/blogs/{slug}/feed.atom", methods=["GET", "HEAD"])
+@router.api_route(Route.FEED.value, methods=["GET", "HEAD"])
 async def blog_feed(request: Request, slug: str) -> Response:
     """Atom feed of the newest entries; an edit updates its entry."""
     blog_id = await _blog_id(request, slug)
@@ -257,7 +260,9 @@ async def blog_feed(request: Request, slug: str) -> Response:
         return blog.last_offset, modified, body.encode()
 
     cache: PageCache = services(request.app).pages
-    feed = await cache.get(blog_id, "feed", render_feed, "application/atom+xml; charset=utf-8")
+    feed = await cache.get(
+        blog_id, PageKind.FEED, render_feed, "application/atom+xml; charset=utf-8"
+    )
     return respond(request, feed)
 
 

@@ -28,6 +28,7 @@ from websockets.frames import Close, Frame, Opcode
 from websockets.protocol import State
 
 from app.config import Settings
+from app.live.edge.reader import ReaderState
 from app.live.edge.websocket import MAX_FRAME, WebSocketReader
 from app.services import services
 from tests.conftest import LiveServer, StartServer, Tokens
@@ -426,7 +427,7 @@ def _reader_for_fuzzing() -> tuple[WebSocketReader, RecordingTransport]:
     reader = WebSocketReader(app_services, SimpleNamespace(connections=set()), None)
     transport = RecordingTransport()
     reader.connection_made(transport)
-    reader.reading = True  # as after a handshake
+    reader.to(ReaderState.JOINING)  # as after a handshake
     return reader, transport
 
 

@@ -10,7 +10,7 @@ APP = Path(__file__).resolve().parent.parent / "app"
 LAYERS: list[tuple[str, list[str]]] = [
     # app.services names the running app's parts for types only: it imports none of them.
     ("plumbing", ["app.i18n", "app.config", "app.resources", "app.models", "app.embeds",
-                  "app.render", "app.tasks",
+                  "app.render", "app.tasks", "app.routes",
                   "app.media", "app.poster", "app.ops.*", "app.api.errors", "app.services"]),
     ("storage", ["app.db", "app.auth", "app.events", "app.paging", "app.eventlog",
                  "app.idempotency", "app.periodic", "app.limits", "app.publishing"]),

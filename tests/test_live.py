@@ -297,10 +297,17 @@ async def test_slow_reader_is_dropped_and_others_keep_up(
     await api.client.aclose()
 
 
-async def test_sse_resumes_with_last_event_id(server: LiveServer, api: Api) -> None:
+@pytest.mark.parametrize("with_epoch", [True, False], ids=["epoch", "old-client"])
+async def test_sse_resumes_with_last_event_id(
+    server: LiveServer, api: Api, with_epoch: bool
+) -> None:
+    """The id of each event is `<offset>@<epoch>`; a browser resumes with it, and an old
+    client's bare offset resumes too."""
     posted = [await api.post(f"entry {n}") for n in range(4)]
+    epoch = (await api.client.get("/api/blogs/live")).json()["epoch"]
+    last_id = f"2@{epoch}" if with_epoch else "2"
     async with api.client.stream(
-        "GET", "/blogs/live/events", headers={"Last-Event-ID": "2"}
+        "GET", "/blogs/live/events", headers={"Last-Event-ID": last_id}
     ) as response:
         assert response.status_code == 200
         assert response.headers["content-type"].startswith("text/event-stream")
@@ -316,17 +323,20 @@ async def test_sse_resumes_with_last_event_id(server: LiveServer, api: Api) -> N
                     return event_id, orjson.loads(line[6:])
 
         _, hello = await next_event()
-        assert hello["type"] == "hello" and hello["offset"] == 4
+        assert hello["type"] == "hello" and hello["offset"] == 4 and hello["epoch"] == epoch
         assert await next_event() == (
-            "3",
+            f"3@{epoch}",
             {"type": "entry.created", "offset": 3, "entry": posted[2]},
         )
         assert await next_event() == (
-            "4",
+            f"4@{epoch}",
             {"type": "entry.created", "offset": 4, "entry": posted[3]},
         )
         live = await api.post("live")
-        assert await next_event() == ("5", {"type": "entry.created", "offset": 5, "entry": live})
+        assert await next_event() == (
+            f"5@{epoch}",
+            {"type": "entry.created", "offset": 5, "entry": live},
+        )
 
 
 async def test_open_sse_streams_hold_no_database_connection(server: LiveServer, api: Api) -> None:
@@ -344,7 +354,7 @@ async def test_open_sse_streams_hold_no_database_connection(server: LiveServer, 
         for stream in lines:
             while not (line := await asyncio.wait_for(anext(stream), 5)).startswith("id: "):
                 pass
-            assert line == "id: 1"
+            assert line.startswith("id: 1@")
         assert entry["id"]
 
 

@@ -5,11 +5,9 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Annotated, Any
-from urllib.parse import parse_qs
 
-from fastapi import APIRouter, Header, HTTPException, Query, Request, status
+from fastapi import APIRouter, Header, HTTPException, Query, Request
 from fastapi.responses import StreamingResponse
-from sqlmodel import col, select
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Receive, Scope, Send
 from starlette.websockets import WebSocketDisconnect
@@ -18,17 +16,12 @@ from app.api.errors import errors
 from app.config import Settings
 from app.db import Database
 from app.live.hub import Hub
-from app.live.joining import (
-    Refused,
-    in_audience,
-    origin_allowed,
-    parse_since,
-    replay,
-    start_reading,
-)
+from app.live.joining import origin_allowed, replay, start_reading
 from app.live.readers import QueueReader, TransportReader
-from app.live.wire import SLOW_READER_REASON, CloseCode
-from app.models import Blog
+from app.live.request import MAX_POSITION, ReaderRequest, Refused
+from app.live.wire import SLOW_READER_REASON, SSE_KEEP_ALIVE, CloseCode, sse_hello
+from app.routes import Route
+from app.routes import match as match_route
 from app.services import services
 
 router = APIRouter(tags=["live"])
@@ -43,21 +36,19 @@ class ReaderSocketsMiddleware:
     are written straight to the connection's transport (see readers.py).
     """
 
-    PREFIX = "/ws/blogs/"
-
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "websocket" or not scope["path"].startswith(self.PREFIX):
+        found = match_route(scope["path"]) if scope["type"] == "websocket" else None
+        if found is None or found.route is not Route.READER_SOCKET:
             await self.app(scope, receive, send)
             return
-        slug = scope["path"][len(self.PREFIX) :]
         # uvicorn's `send` is a method of its protocol object, which holds the transport.
         transport = getattr(getattr(send, "__self__", None), "transport", None)
         # A reader that vanished mid-send surfaces as OSError (uvicorn's ClientDisconnected).
         with contextlib.suppress(WebSocketDisconnect, OSError):
-            await serve_reader(scope["app"], slug, scope, receive, send, transport)
+            await serve_reader(scope["app"], found.slug, scope, receive, send, transport)
 
 
 async def serve_reader(
@@ -97,24 +88,24 @@ async def _serve_accepted(
     async def close(code: int, reason: str) -> None:
         await send({"type": "websocket.close", "code": code, "reason": reason})
 
-    query = parse_qs(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True)
     limit = settings.reader_buffer_bytes
-    counted = in_audience(query.get("audience", [None])[-1])
+    try:
+        request = ReaderRequest.parse(slug, scope.get("query_string", b"").decode("latin-1"))
+    except Refused as refused:
+        return await close(refused.code, refused.reason)
     reader: TransportReader | QueueReader = (
-        TransportReader(transport, limit, in_audience=counted)
+        TransportReader(transport, limit, in_audience=request.in_audience)
         if transport is not None and hasattr(transport, "get_write_buffer_size")
-        else QueueReader(limit, "websocket", counted)
+        else QueueReader(limit, "websocket", request.in_audience)
     )
     try:
-        blog_id, position, greeting, since = await start_reading(
-            hub, db, slug, query.get("since", [None])[-1], reader
-        )
+        blog_id, position, greeting = await start_reading(hub, db, request, reader)
     except Refused as refused:
         return await close(refused.code, refused.reason)
     try:
         await send_text(greeting)
-        if since is not None:
-            async for frame in replay(db, hub, blog_id, since, position):
+        if request.since is not None:
+            async for frame in replay(db, hub, blog_id, request.since, position):
                 await send_text(frame.data)
                 reader.sent = frame.offset
         reader.go_live()
@@ -155,70 +146,66 @@ async def _pump(
                 await task
 
 
+class _EventStream(StreamingResponse):
+    """The stream of a reader that has joined its blog: it leaves when the answer ends,
+    however it ends (sent whole, cut off, or never started)."""
+
+    def __init__(self, stream: AsyncIterator[bytes], leave: Callable[[], None]) -> None:
+        super().__init__(
+            stream,
+            media_type="text/event-stream",
+            headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+        )
+        self._leave = leave
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            self._leave()
+
+
 @router.get(
-    "/blogs/{slug}/events",
+    Route.READER_EVENTS.value,
     response_class=StreamingResponse,
-    responses={200: {"content": {"text/event-stream": {}}}, **errors(400, 404)},
+    responses={200: {"content": {"text/event-stream": {}}}, **errors(400, 404, 409)},
 )
 async def blog_events(
     request: Request,
     slug: str,
-    since: Annotated[str | None, Query(max_length=18)] = None,
-    last_event_id: Annotated[str | None, Header(max_length=18)] = None,
+    since: Annotated[str | None, Query(max_length=MAX_POSITION)] = None,
+    epoch: Annotated[str | None, Query(max_length=MAX_POSITION)] = None,
+    last_event_id: Annotated[str | None, Header(max_length=MAX_POSITION)] = None,
     audience: str | None = None,
 ) -> StreamingResponse:
-    """Server-Sent Events: the same events as the WebSocket, `id:` = offset; resumable
-    with `Last-Event-ID` or `?since=`; `?audience=no` is not counted in the audience."""
+    """Server-Sent Events: the same events as the WebSocket, `id:` = `<offset>@<epoch>`;
+    resumable with `Last-Event-ID` or `?since=&epoch=`; `?audience=no` is not counted in
+    the audience. A resume from another epoch is answered 409: start over."""
     # No session dependency here: it would hold a pooled connection for as long as the
     # stream stays open.
     db, hub = services(request.app).db, services(request.app).hub
-    since_raw = last_event_id if last_event_id is not None else since
-    try:
-        start = parse_since(since_raw)
-    except ValueError as error:
-        raise HTTPException(status.HTTP_400_BAD_REQUEST, str(error)) from None
-    blog_id = await hub.resolve(slug)
-    if blog_id is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no blog {slug!r}")
-    if start is not None:
-        async with db.read() as session:
-            latest = await session.scalar(
-                select(col(Blog.last_offset)).where(col(Blog.id) == blog_id)
-            )
-        if start > (latest or 0):
-            raise HTTPException(
-                status.HTTP_400_BAD_REQUEST, f"since={start} is beyond the latest offset {latest}"
-            )
     settings: Settings = services(request.app).settings
+    try:
+        wanted = ReaderRequest.parse(slug, request.url.query, last_event_id)
+        reader = QueueReader(settings.reader_buffer_bytes, "sse", wanted.in_audience)
+        blog_id, position, greeting = await start_reading(hub, db, wanted, reader)
+    except Refused as refused:
+        raise HTTPException(refused.status, refused.reason) from None
 
     async def stream() -> AsyncIterator[bytes]:
-        reader = QueueReader(settings.reader_buffer_bytes, "sse", in_audience(audience))
-        try:
-            blog_id, position, greeting, start = await start_reading(
-                hub, db, slug, since_raw, reader
-            )
-        except Refused:
-            return
-        try:
-            yield b"retry: 2000\ndata: %b\n\n" % greeting
-            if start is not None:
-                async for frame in replay(db, hub, blog_id, start, position):
-                    yield frame.sse
-                    reader.sent = frame.offset
-            while True:
-                try:
-                    batch = await asyncio.wait_for(reader.next_batch(), settings.heartbeat_seconds)
-                except TimeoutError:
-                    yield b": keep-alive\n\n"
-                    continue
-                if batch is None:
-                    return  # too slow: the browser reconnects with Last-Event-ID
-                yield b"".join(frame.sse for frame in batch)
-        finally:
-            hub.leave(blog_id, reader)
+        yield sse_hello(greeting)
+        if wanted.since is not None:
+            async for frame in replay(db, hub, blog_id, wanted.since, position):
+                yield frame.sse
+                reader.sent = frame.offset
+        while True:
+            try:
+                batch = await asyncio.wait_for(reader.next_batch(), settings.heartbeat_seconds)
+            except TimeoutError:
+                yield SSE_KEEP_ALIVE
+                continue
+            if batch is None:
+                return  # too slow: the browser reconnects with Last-Event-ID
+            yield b"".join(frame.sse for frame in batch)
 
-    return StreamingResponse(
-        stream(),
-        media_type="text/event-stream",
-        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
-    )
+    return _EventStream(stream(), lambda: hub.leave(blog_id, reader))

@@ -93,8 +93,16 @@ class Channel:
         if self.last is None:
             self.last = last
             self.blog = blog
+            for frame in self.pending.values():  # offered before the epoch was known
+                frame.epoch = self.epoch
             self.recent.extend(history)
             self._drain()
+
+    @property
+    def epoch(self) -> str:
+        """The stream its offsets count in ("" until loaded)."""
+        epoch: str = self.blog.get("epoch", "")
+        return epoch
 
     def history(self, after: int, upto: int) -> list[Frame] | None:
         """Frames in (after, upto] from memory, or None when they are not all there."""
@@ -152,7 +160,7 @@ class Channel:
                     log.warning("blog %s: offsets %s..%s missing", self.blog_id, self.last, target)
                     return
                 for event in events:
-                    self.pending.setdefault(event.offset, Frame.of(event))
+                    self.pending.setdefault(event.offset, Frame.of(event, self.epoch))
                 self.hub.filled += len(events)
                 self._drain()  # (its own refill is a no-op: this task is the filler)
         except Exception as error:
@@ -176,7 +184,7 @@ class Channel:
         self.start(
             last,
             BlogPublic.of(blog).model_dump(mode="json"),
-            [Frame.of(e) for e in events],
+            [Frame.of(e, blog.epoch) for e in events],
         )
 
     def close(self) -> None:
@@ -232,7 +240,7 @@ class Hub:
     def _received(self, event: LoggedEvent) -> None:
         channel = self.channels.get(event.blog_id)
         if channel is not None:
-            channel.offer(Frame.of(event))
+            channel.offer(Frame.of(event, channel.epoch))
 
     async def join(self, blog_id: int, reader: Reader) -> int:
         """Deliver the blog's events to `reader` from now on, until `leave`.

@@ -18,18 +18,10 @@ from app.config import Settings
 from app.db import Database
 from app.eventlog import read_events
 from app.live.hub import REPLAY_PAGE, Hub, Reader
+from app.live.request import ReaderRequest, Refused
 from app.live.wire import CloseCode, Frame
 from app.models import Blog
 from app.ops.metrics import REPLAYED
-
-
-def parse_since(raw: str | None) -> int | None:
-    """`since` as given by a client: None, or a non-negative integer (ValueError otherwise)."""
-    if raw is None or raw == "":
-        return None
-    if not raw.isascii() or not raw.isdigit() or len(raw) > 18:
-        raise ValueError("since must be a non-negative integer offset")
-    return int(raw)
 
 
 def origin_allowed(origin: str | None, host: str | None, settings: Settings) -> bool:
@@ -47,14 +39,6 @@ def origin_allowed(origin: str | None, host: str | None, settings: Settings) -> 
     return urlsplit(origin).netloc == host
 
 
-class Refused(Exception):
-    """A reader that cannot be served: a close code for WebSockets, a status for SSE."""
-
-    def __init__(self, code: int, status: int, reason: str) -> None:
-        super().__init__(reason)
-        self.code, self.status, self.reason = code, status, reason
-
-
 def hello(blog: dict[str, Any], position: int, audience: int | None = None) -> bytes:
     greeting = events.hello(blog, position)
     if audience is not None:  # the blog shows its readers how many they are
@@ -62,29 +46,30 @@ def hello(blog: dict[str, Any], position: int, audience: int | None = None) -> b
     return orjson.dumps(greeting)
 
 
-def in_audience(value: str | None) -> bool:
-    """`?audience=no` keeps a connection out of the live audience: the newsroom's own view
-    of the blog, a monitor. It gets every event all the same."""
-    return value != "no"
-
-
 async def start_reading(
-    hub: Hub, db: Database, slug: str, since_raw: str | None, reader: Reader
-) -> tuple[int, int, bytes, int | None]:
-    """Join `reader` to the blog: (blog id, position, hello, since). Leave when done.
+    hub: Hub, db: Database, request: ReaderRequest, reader: Reader
+) -> tuple[int, int, bytes]:
+    """Join `reader` to the blog: (blog id, position, hello). Leave when done.
+
+    Refuses a resume from another stream (its epoch is not the blog's: 4409) and from an
+    offset the blog has not reached (4400): either way the client starts over.
 
     Costs no query when the blog already has readers on this instance, so that a surge of
     readers (a reconnect storm) does not become a surge of queries.
     """
-    try:
-        since = parse_since(since_raw)
-    except ValueError as error:
-        raise Refused(CloseCode.BAD_OFFSET, 400, str(error)) from None
-    blog_id = await hub.resolve(slug)
+    blog_id = await hub.resolve(request.slug)
     if blog_id is None:
-        raise Refused(CloseCode.NO_SUCH_BLOG, 404, f"no blog {slug!r}")
+        raise Refused(CloseCode.NO_SUCH_BLOG, 404, f"no blog {request.slug!r}")
     position = await hub.join(blog_id, reader)
     try:
+        blog = hub.blog(blog_id)
+        since = request.since
+        if since is not None and request.epoch is not None and request.epoch != blog["epoch"]:
+            raise Refused(
+                CloseCode.STREAM_CHANGED,
+                409,
+                f"epoch {request.epoch} is not this blog's stream ({blog['epoch']}): start over",
+            )
         if since is not None and since > position:
             # It may have seen an event on its way here; the log knows.
             async with db.read() as session:
@@ -96,9 +81,8 @@ async def start_reading(
                     CloseCode.BAD_OFFSET, 400, f"since={since} is beyond the latest offset {latest}"
                 )
         reader.sent = position if since is None else since
-        blog = hub.blog(blog_id)
         audience = hub.audience_totals.get(blog_id, 1) if blog.get("show_audience") else None
-        return blog_id, position, hello(blog, position, audience), since
+        return blog_id, position, hello(blog, position, audience)
     except BaseException:
         hub.leave(blog_id, reader)
         raise
@@ -121,6 +105,7 @@ async def replay(
         if not events:
             return
         REPLAYED.inc(len(events))
+        epoch = hub.blog(blog_id)["epoch"]
         for event in events:
-            yield Frame.of(event)
+            yield Frame.of(event, epoch)
         after = events[-1].offset

@@ -27,6 +27,7 @@ class CloseCode(IntEnum):
     SERVER_ERROR = 1011
     SERVICE_RESTART = 1012
     BAD_OFFSET = 4400
+    STREAM_CHANGED = 4409  # the epoch resumed from is not the blog's: start over
     NO_SUCH_BLOG = 4404
     SLOW_READER = 4008
 
@@ -74,24 +75,31 @@ def sse_hello(greeting: bytes) -> bytes:
 NOTICE = -1  # the offset of frames that are not logged events (the live audience)
 
 
+def sse_id(offset: int, epoch: str) -> bytes:
+    """An SSE event's id: the offset and the epoch it counts in (`12@3f9a0c`), so that a
+    browser's Last-Event-ID resumes the same stream or none."""
+    return b"%d@%b" % (offset, epoch.encode()) if epoch else b"%d" % offset
+
+
 class Frame:
     """An event, encoded once; its wire forms are built once each, on first use. A notice
     (offset NOTICE: the live audience) is no logged event: it is never replayed, and its
     SSE form carries no id, so that it moves no reader's position."""
 
-    __slots__ = ("offset", "type", "data", "_ws", "_sse", "_deflated")
+    __slots__ = ("offset", "type", "data", "epoch", "_ws", "_sse", "_deflated")
 
-    def __init__(self, offset: int, data: bytes, type: str = "") -> None:
+    def __init__(self, offset: int, data: bytes, type: str = "", epoch: str = "") -> None:
         self.offset = offset
         self.type = type  # as stored with the event (app/events.py)
         self.data = data
+        self.epoch = epoch  # the blog's stream (its SSE id carries it)
         self._ws: bytes | None = None
         self._sse: bytes | None = None
         self._deflated: dict[int, bytes] | None = None
 
     @classmethod
-    def of(cls, event: LoggedEvent) -> "Frame":
-        return cls(event.offset, event.data, event.type)
+    def of(cls, event: LoggedEvent, epoch: str) -> "Frame":
+        return cls(event.offset, event.data, event.type, epoch)
 
     @property
     def ws(self) -> bytes:
@@ -115,5 +123,5 @@ class Frame:
             if self.offset == NOTICE:
                 self._sse = b"data: %b\n\n" % self.data
             else:
-                self._sse = b"id: %d\ndata: %b\n\n" % (self.offset, self.data)
+                self._sse = b"id: %b\ndata: %b\n\n" % (sse_id(self.offset, self.epoch), self.data)
         return self._sse

@@ -10,8 +10,9 @@ httptools (llhttp) parses the bytes; this class adds what uvicorn leaves out:
 """
 
 import asyncio
+from enum import Enum
 from typing import Any
-from urllib.parse import parse_qs, unquote
+from urllib.parse import unquote
 
 import httptools
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
@@ -23,14 +24,14 @@ from app.live.edge.admission import Admission
 from app.live.edge.answers import error_answer
 from app.live.edge.sse import SseReader
 from app.live.edge.websocket import WebSocketReader
-from app.live.joining import in_audience, origin_allowed
+from app.live.joining import origin_allowed
+from app.live.request import ReaderRequest, Refused
 from app.ops.observability import request_id_of
 from app.ops.security import security_headers
+from app.routes import Route
+from app.routes import match as match_route
 from app.services import services
 
-WS_PREFIX = "/ws/blogs/"
-SSE_SUFFIX = "/events"
-PAGE_PREFIX = "/blogs/"
 # On shutdown, how long an idle connection is kept for bytes that already arrived.
 DRAIN_READ_SECONDS = 0.05
 
@@ -39,16 +40,30 @@ class HeadTooLarge(Exception):
     pass
 
 
-class _ReaderRequest(Exception):
+class _ReaderRequestEnds(Exception):
     """Stops the parser once an SSE reader's request is complete: the rest is not HTTP."""
 
 
-def _sse_slug(path: str) -> str | None:
-    if path.startswith(PAGE_PREFIX) and path.endswith(SSE_SUFFIX):
-        slug = path[len(PAGE_PREFIX) : -len(SSE_SUFFIX)]
-        if slug and "/" not in slug:
-            return slug
-    return None
+class Phase(Enum):
+    """Where a connection is, as the edge sees it; `ALLOWED` says where each may go."""
+
+    BETWEEN = "no request head under way (the framework may be answering one)"
+    HEAD = "a request head is arriving, bounded in time and size"
+    SSE_READER = "an SSE reader's request is complete: to be handed over"
+    HANDED_OVER = "a reader protocol owns the socket now"
+    ANSWERED = "answered at the edge (refused, or a bad head): closing"
+    CLOSED = "the connection is gone"
+
+
+_P = Phase
+ALLOWED: dict[Phase, frozenset[Phase]] = {
+    _P.BETWEEN: frozenset({_P.HEAD, _P.ANSWERED, _P.CLOSED}),
+    _P.HEAD: frozenset({_P.BETWEEN, _P.SSE_READER, _P.HANDED_OVER, _P.ANSWERED, _P.CLOSED}),
+    _P.SSE_READER: frozenset({_P.HANDED_OVER, _P.ANSWERED, _P.CLOSED}),
+    _P.HANDED_OVER: frozenset(),
+    _P.ANSWERED: frozenset({_P.CLOSED}),
+    _P.CLOSED: frozenset(),
+}
 
 
 class HttpProtocol(HttpToolsProtocol):
@@ -61,15 +76,24 @@ class HttpProtocol(HttpToolsProtocol):
     ) -> None:
         super().__init__(config, server_state, app_state, _loop)
         self.edge_app: Any = app_state.get(APP_STATE_KEY)
+        self.phase = Phase.BETWEEN
         self.counted = False  # this socket is counted in admission, as `counted_as`
         self.counted_as: str | None = None
         self.head_timer: asyncio.TimerHandle | None = None
-        self.in_head = False
         self.head_seen = 0  # bytes fed since the head began (an upper bound)
         self.head_size = 0  # bytes of the head parsed so far (exact)
-        # (slug, since, in the audience) of an SSE reader
-        self.sse: tuple[str, str | None, bool] | None = None
+        self.sse: ReaderRequest | Refused | None = None  # in SSE_READER: what it asks
         self.draining = False  # the server is stopping: answer what came, then close
+
+    def to(self, phase: Phase) -> None:
+        """Move on; a move `ALLOWED` does not list is a bug."""
+        if phase not in ALLOWED[self.phase]:
+            raise RuntimeError(f"an HTTP connection cannot go from {self.phase} to {phase}")
+        self.phase = phase
+
+    @property
+    def in_head(self) -> bool:
+        return self.phase is Phase.HEAD
 
     # --- accounting ---------------------------------------------------------------------------
 
@@ -97,6 +121,7 @@ class HttpProtocol(HttpToolsProtocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         super().connection_lost(exc)
+        self.to(Phase.CLOSED)
         self._disarm_head_timer()
         self._uncount()
 
@@ -128,10 +153,11 @@ class HttpProtocol(HttpToolsProtocol):
             self.transport.close()  # connected and said nothing
 
     def on_message_begin(self) -> None:
-        if self.sse is not None:
-            raise _ReaderRequest  # something after a reader's request: not read
+        if self.phase is not Phase.BETWEEN:
+            raise _ReaderRequestEnds  # something after a reader's request: not read
         super().on_message_begin()
-        self.in_head, self.head_seen, self.head_size = True, 0, 0
+        self.to(Phase.HEAD)
+        self.head_seen, self.head_size = 0, 0
         self._arm_head_timer()
 
     def on_url(self, url: bytes) -> None:
@@ -148,10 +174,12 @@ class HttpProtocol(HttpToolsProtocol):
             raise HeadTooLarge
 
     def on_headers_complete(self) -> None:
-        self.in_head = False
         self._disarm_head_timer()
         if self.edge_app is not None and self._is_sse_reader():
+            self.to(Phase.SSE_READER)
             return  # no ASGI cycle: handed over in data_received
+        if not (self.parser.should_upgrade() and self._should_upgrade()):
+            self.to(Phase.BETWEEN)  # the framework's now (an upgrade is ours, in _upgrade)
         super().on_headers_complete()
         if self.draining:
             self.cycle.keep_alive = False
@@ -174,11 +202,11 @@ class HttpProtocol(HttpToolsProtocol):
             self.transport.close()
 
     def on_body(self, body: bytes) -> None:
-        if self.sse is None:
+        if self.phase is not Phase.SSE_READER:
             super().on_body(body)
 
     def on_message_complete(self) -> None:
-        if self.sse is None:
+        if self.phase is not Phase.SSE_READER:
             super().on_message_complete()
 
     def data_received(self, data: bytes) -> None:
@@ -192,7 +220,7 @@ class HttpProtocol(HttpToolsProtocol):
                 self._unsupported_upgrade_warning()
             return
         except httptools.HttpParserError as error:
-            if self.sse is not None:
+            if self.phase is Phase.SSE_READER:
                 pass  # stopped after a reader's request
             elif isinstance(error.__context__, HeadTooLarge):
                 self._answer(431, "the request head is too large")
@@ -200,7 +228,7 @@ class HttpProtocol(HttpToolsProtocol):
             else:
                 self._answer(400, "invalid HTTP request")
                 return
-        if self.sse is not None:
+        if self.phase is Phase.SSE_READER:
             self._hand_to_sse()
         elif self.in_head and self.edge_app is not None:
             self.head_seen += len(data)
@@ -209,7 +237,8 @@ class HttpProtocol(HttpToolsProtocol):
 
     def _answer(self, status: int, detail: str, extra: dict[str, str] | None = None) -> None:
         """Answer before the framework and end the connection."""
-        self.in_head = False
+        if self.phase is not Phase.ANSWERED:
+            self.to(Phase.ANSWERED)
         self._disarm_head_timer()
         if not self.transport.is_closing():
             headers = security_headers(self.settings) if self.edge_app is not None else []
@@ -228,14 +257,14 @@ class HttpProtocol(HttpToolsProtocol):
         if self.pipeline or (self.cycle is not None and not self.cycle.response_complete):
             return False  # a request before it is still being answered: the framework serves it
         url = httptools.parse_url(self.url)
-        slug = _sse_slug(unquote(url.path.decode("latin-1")))
-        if slug is None:
+        found = match_route(unquote(url.path.decode("latin-1")))
+        if found is None or found.route is not Route.READER_EVENTS:
             return False
-        query = parse_qs((url.query or b"").decode("latin-1"), keep_blank_values=True)
-        since = self._header(b"last-event-id")
-        if since is None:
-            since = query.get("since", [None])[-1]
-        self.sse = (slug, since, in_audience(query.get("audience", [None])[-1]))
+        query = (url.query or b"").decode("latin-1")
+        try:
+            self.sse = ReaderRequest.parse(found.slug, query, self._header(b"last-event-id"))
+        except Refused as refused:
+            self.sse = refused
         return True
 
     def _header(self, name: bytes) -> str | None:
@@ -267,14 +296,15 @@ class HttpProtocol(HttpToolsProtocol):
 
     def _take_over(self) -> tuple[Any, str | None]:
         """This socket leaves uvicorn's HTTP handling; its reader protocol owns its count."""
+        self.to(Phase.HANDED_OVER)
         self.connections.discard(self)
         self._disarm_head_timer()
         address, self.counted = self.counted_as, False
         return self.edge_app, address
 
     def _hand_to_sse(self) -> None:
-        assert self.sse is not None
-        slug, since, counted = self.sse
+        request = self.sse
+        assert request is not None
         if self.transport.is_closing() or not self._admit_reader():
             return
         headers = [
@@ -283,20 +313,18 @@ class HttpProtocol(HttpToolsProtocol):
         ]
         app, address = self._take_over()
         reader = SseReader(services(app), self.server_state, address, headers)
-        reader.in_audience = counted
         reader.connection_made(self.transport)
         self.transport.set_protocol(reader)
-        reader.begin(unquote(slug), since)
+        reader.begin(request)
 
     def _upgrade(self, rest: bytes) -> None:
-        self.in_head = False
         self._disarm_head_timer()
         if self.edge_app is None:
             self.handle_websocket_upgrade()
             return
         url = httptools.parse_url(self.url)
-        path = unquote(url.path.decode("latin-1"))
-        if not path.startswith(WS_PREFIX) or "/" in path[len(WS_PREFIX) :]:
+        found = match_route(unquote(url.path.decode("latin-1")))
+        if found is None or found.route is not Route.READER_SOCKET:
             self._answer(404, "no WebSocket here")
             return
         host = self._header(b"host")
@@ -305,10 +333,12 @@ class HttpProtocol(HttpToolsProtocol):
             return
         if not self._admit_reader():
             return
-        settings = self.settings
-        origin_ok = origin_allowed(self._header(b"origin"), host, settings)
-        query = parse_qs((url.query or b"").decode("latin-1"), keep_blank_values=True)
-        since = query.get("since", [None])[-1]
+        origin_ok = origin_allowed(self._header(b"origin"), host, self.settings)
+        request: ReaderRequest | Refused
+        try:
+            request = ReaderRequest.parse(found.slug, (url.query or b"").decode("latin-1"))
+        except Refused as refused:
+            request = refused  # told after the handshake, with its close code
         version = self.parser.get_http_version()
         head = [self.parser.get_method(), b" ", self.url, f" HTTP/{version}\r\n".encode()]
         for name, value in self.headers:
@@ -316,9 +346,8 @@ class HttpProtocol(HttpToolsProtocol):
         head.append(b"\r\n")
         app, address = self._take_over()
         reader = WebSocketReader(services(app), self.server_state, address)
-        reader.in_audience = in_audience(query.get("audience", [None])[-1])
         reader.connection_made(self.transport)
         self.transport.set_protocol(reader)
-        reader.handshake(b"".join(head), path[len(WS_PREFIX) :], since, origin_ok)
+        reader.handshake(b"".join(head), request, origin_ok)
         if rest:
             reader.data_received(rest)

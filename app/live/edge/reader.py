@@ -4,16 +4,42 @@ heartbeats, and giving back their socket's place when they go."""
 import asyncio
 import logging
 from collections.abc import Callable
+from enum import Enum
 from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from app.live.joining import Refused, replay, start_reading
+from app.live.joining import replay, start_reading
 from app.live.readers import TransportReader
+from app.live.request import ReaderRequest, Refused
 from app.live.wire import Frame
 from app.services import Services
 
 log = logging.getLogger("liveupdates.readers")
+
+
+class ReaderState(Enum):
+    """Where a reader's connection is in its life; `ALLOWED` says where each may go."""
+
+    HANDSHAKE = "answering the WebSocket upgrade"
+    JOINING = "joining the blog (nothing written yet)"
+    REPLAYING = "hello written; replaying what it missed"
+    LIVE = "taking live events"
+    CLOSING = "last words written; nothing more is read or written"
+    CLOSED = "the connection is gone"
+
+
+_S = ReaderState
+ALLOWED: dict[ReaderState, frozenset[ReaderState]] = {
+    _S.HANDSHAKE: frozenset({_S.JOINING, _S.CLOSING, _S.CLOSED}),
+    _S.JOINING: frozenset({_S.REPLAYING, _S.CLOSING, _S.CLOSED}),
+    _S.REPLAYING: frozenset({_S.LIVE, _S.CLOSING, _S.CLOSED}),
+    _S.LIVE: frozenset({_S.CLOSING, _S.CLOSED}),
+    _S.CLOSING: frozenset({_S.CLOSED}),
+    _S.CLOSED: frozenset(),
+}
+# The reader may still send frames (pongs) and is beaten.
+READING = frozenset({_S.JOINING, _S.REPLAYING, _S.LIVE})
 
 
 class Heartbeat:
@@ -65,9 +91,10 @@ class ReaderConnection(asyncio.Protocol):
 
     __slots__ = (
         "services", "server_state", "transport", "address", "reader", "blog_id", "starting",
-        "beat", "in_audience", "_writable",
+        "beat", "state", "_writable",
     )  # fmt: skip
     kind = ""
+    INITIAL = ReaderState.JOINING
 
     def __init__(self, services: Services, server_state: Any, address: str | None) -> None:
         self.services = services
@@ -78,8 +105,18 @@ class ReaderConnection(asyncio.Protocol):
         self.blog_id: int | None = None
         self.starting: asyncio.Task[None] | None = None
         self.beat = -1  # the heartbeat slice this reader is in
-        self.in_audience = True
+        self.state = self.INITIAL
         self._writable: asyncio.Future[None] | None = None
+
+    def to(self, state: ReaderState) -> None:
+        """Move on in the connection's life; a move `ALLOWED` does not list is a bug."""
+        if state not in ALLOWED[self.state]:
+            raise RuntimeError(f"a {self.kind} reader cannot go from {self.state} to {state}")
+        self.state = state
+
+    def in_state(self, state: ReaderState) -> bool:
+        """(What an await may have changed: no narrowing by the type checker.)"""
+        return self.state is state
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
@@ -87,9 +124,10 @@ class ReaderConnection(asyncio.Protocol):
 
     # --- joining the blog -------------------------------------------------------------------
 
-    def begin(self, slug: str, since: str | None) -> None:
+    def begin(self, request: ReaderRequest | Refused) -> None:
+        """Join the blog `request` names, or tell the reader why it cannot."""
         self.beat = self.services.heartbeat.add(self)
-        self.starting = asyncio.get_running_loop().create_task(self._start(slug, since))
+        self.starting = asyncio.get_running_loop().create_task(self._start(request))
         self.starting.add_done_callback(self._started)
 
     def wire(self) -> Callable[[Frame], bytes]:
@@ -107,32 +145,35 @@ class ReaderConnection(asyncio.Protocol):
         """The blog could not be joined (the database is away): tell the reader to retry."""
         raise NotImplementedError
 
-    async def _start(self, slug: str, since_raw: str | None) -> None:
+    async def _start(self, request: ReaderRequest | Refused) -> None:
         transport = self.transport
         assert transport is not None
+        if isinstance(request, Refused):
+            return self.refused(request)
         state = self.services
         limit = state.settings.reader_buffer_bytes
         wire = self.wire()
-        reader = TransportReader(transport, limit, wire, self.kind, self.in_audience)
+        reader = TransportReader(transport, limit, wire, self.kind, request.in_audience)
         try:
-            blog_id, position, greeting, since = await start_reading(
-                state.hub, state.db, slug, since_raw, reader
-            )
+            blog_id, position, greeting = await start_reading(state.hub, state.db, request, reader)
         except Refused as refused:
             return self.refused(refused)
         self.reader, self.blog_id = reader, blog_id
-        if self.transport is None:  # gone while joining: connection_lost saw no reader
+        if self.state is not ReaderState.JOINING:  # gone, or told to go, while joining
             state.hub.leave(blog_id, reader)
             return
+        self.to(ReaderState.REPLAYING)
         self.accepted(greeting)
-        if since is not None:
-            async for frame in replay(state.db, state.hub, blog_id, since, position):
+        if request.since is not None:
+            async for frame in replay(state.db, state.hub, blog_id, request.since, position):
                 await self._drain(limit // 2)
-                if transport.is_closing():
+                if not self.in_state(ReaderState.REPLAYING) or transport.is_closing():
                     return
                 transport.write(wire(frame))
                 reader.sent = frame.offset
-        reader.go_live()
+        if self.in_state(ReaderState.REPLAYING):
+            self.to(ReaderState.LIVE)
+            reader.go_live()
 
     def _started(self, task: asyncio.Task[None]) -> None:
         self.starting = None
@@ -186,7 +227,10 @@ class ReaderConnection(asyncio.Protocol):
     def close(self, last_words: bytes = b"") -> None:
         """Write `last_words`, then end the connection (cut off if they cannot leave)."""
         transport = self.transport
-        if transport is None or transport.is_closing():
+        if transport is None or self.state in (ReaderState.CLOSING, ReaderState.CLOSED):
+            return
+        self.to(ReaderState.CLOSING)
+        if transport.is_closing():
             return
         if self.reader is not None:
             self.reader.dropped = True
@@ -201,6 +245,7 @@ class ReaderConnection(asyncio.Protocol):
         return False  # the reader is gone: close our side too
 
     def connection_lost(self, exc: Exception | None) -> None:
+        self.to(ReaderState.CLOSED)
         self.server_state.connections.discard(self)
         state = self.services
         if self.starting is not None:

@@ -10,15 +10,15 @@ from collections.abc import Callable
 from typing import Any
 
 from app.live.edge.answers import error_answer, http_answer
-from app.live.edge.reader import ReaderConnection
-from app.live.joining import Refused
+from app.live.edge.reader import ReaderConnection, ReaderState
 from app.live.readers import server_sent_event
+from app.live.request import Refused
 from app.live.wire import SSE_KEEP_ALIVE, SSE_RESTART, Frame, sse_hello
 from app.services import Services
 
 
 class SseReader(ReaderConnection):
-    __slots__ = ("headers", "live")
+    __slots__ = ("headers",)
     kind = "sse"
 
     def __init__(
@@ -30,7 +30,6 @@ class SseReader(ReaderConnection):
     ) -> None:
         super().__init__(services, server_state, address)
         self.headers = headers  # the answer's own (security headers, the request id)
-        self.live = False  # the 200 has been written
 
     def wire(self) -> Callable[[Frame], bytes]:
         return server_sent_event
@@ -48,13 +47,17 @@ class SseReader(ReaderConnection):
             length=False,
         )
         self.transport.write(head + sse_hello(greeting))
-        self.live = True
 
     def refused(self, refused: Refused) -> None:
         self.close(error_answer(refused.status, refused.reason, self.headers))
 
+    @property
+    def answered(self) -> bool:
+        """The 200 and the hello have been written."""
+        return self.state in (ReaderState.REPLAYING, ReaderState.LIVE)
+
     def failed(self) -> None:
-        if self.live:
+        if self.answered:
             self.close()
         else:
             detail = "the database is unavailable; retry shortly"
@@ -64,11 +67,11 @@ class SseReader(ReaderConnection):
         self.close()
 
     def heartbeat(self) -> None:
-        if self.live:
+        if self.answered:
             self.write(SSE_KEEP_ALIVE)
 
     def shutdown(self) -> None:
-        if self.live:
+        if self.answered:
             self.close(SSE_RESTART)
         else:
             restarting = "the server is restarting; retry shortly"

@@ -22,9 +22,9 @@ from websockets.http11 import Request
 from websockets.protocol import State
 from websockets.server import ServerProtocol
 
-from app.live.edge.reader import ReaderConnection
-from app.live.joining import Refused
+from app.live.edge.reader import READING, ReaderConnection, ReaderState
 from app.live.readers import plain_websocket
+from app.live.request import ReaderRequest, Refused
 from app.live.wire import DEFLATE, PING, CloseCode, Frame, close_frame, websocket_frame
 from app.services import Services
 
@@ -46,12 +46,12 @@ def _deflated_with(bits: int) -> Callable[[Frame], bytes]:
 
 
 class WebSocketReader(ReaderConnection):
-    __slots__ = ("reading", "ws", "unparsed", "deflate_bits", "awaiting_pong", "control_frames")
+    __slots__ = ("ws", "unparsed", "deflate_bits", "awaiting_pong", "control_frames")
     kind = "websocket"
+    INITIAL = ReaderState.HANDSHAKE
 
     def __init__(self, services: Services, server_state: Any, address: str | None) -> None:
         super().__init__(services, server_state, address)
-        self.reading = False  # after the handshake, until the connection is closing
         self.ws: ServerProtocol | None = None  # the parser, while a frame is under way
         self.unparsed = 0  # bytes fed to it that are not yet whole frames
         self.deflate_bits: int | None = None
@@ -60,10 +60,11 @@ class WebSocketReader(ReaderConnection):
 
     # --- the handshake --------------------------------------------------------------------
 
-    def handshake(self, request: bytes, slug: str, since: str | None, origin_ok: bool) -> None:
-        """`request`: the head as received. Answer it; on 101 join the blog."""
+    def handshake(self, head: bytes, request: ReaderRequest | Refused, origin_ok: bool) -> None:
+        """`head`: the request's head as received. Answer it; on 101 join the blog that
+        `request` names (or close with the reason it cannot be served)."""
         shake = ServerProtocol(extensions=[DEFLATE], max_size=MAX_FRAME, logger=_library_log)
-        shake.receive_data(request)
+        shake.receive_data(head)
         events = shake.events_received()
         if not events or not isinstance(events[0], Request):
             response = shake.reject(400, "Failed to open a WebSocket connection.\n")
@@ -79,8 +80,8 @@ class WebSocketReader(ReaderConnection):
         for extension in shake.extensions:
             if isinstance(extension, PerMessageDeflate):
                 self.deflate_bits = extension.local_max_window_bits
-        self.reading = True
-        self.begin(slug, since)
+        self.to(ReaderState.JOINING)
+        self.begin(request)
 
     def _parser(self) -> ServerProtocol:
         """A protocol OPEN from the start: the handshake's request is not kept in it."""
@@ -113,7 +114,7 @@ class WebSocketReader(ReaderConnection):
         # In slices, so that a flood is cut off after its first frames, not after the
         # whole read (up to 256 KiB) has been parsed.
         for start in range(0, len(data), SLICE):
-            if not self.reading:
+            if self.state not in READING:
                 return
             self._frames(data[start : start + SLICE] if len(data) > SLICE else data)
 
@@ -137,25 +138,23 @@ class WebSocketReader(ReaderConnection):
         if self.control_frames > budget and ws.state is State.OPEN:
             ws.fail(CloseCode.POLICY_VIOLATION, "too many control frames")
         self._write_out(ws)
-        if self.reading and ws.state is State.OPEN and self.unparsed == 0:
+        if self.state in READING and ws.state is State.OPEN and self.unparsed == 0:
             self.ws = None  # between frames: nothing to remember
 
     def _write_out(self, protocol: ServerProtocol) -> None:
         """Write what the library has to send (pongs, a close), within the reader's bound."""
         for data in protocol.data_to_send():
             if not data:  # the library ends the connection
-                self.reading = False
                 self.close()
                 return
             if not self.write(data):
-                self.reading = False
                 return
 
     # --- from us ----------------------------------------------------------------------------
 
     def heartbeat(self) -> None:
         transport = self.transport
-        if transport is None or transport.is_closing() or not self.reading:
+        if transport is None or transport.is_closing() or self.state not in READING:
             return
         self.control_frames = 0
         if self.awaiting_pong:
@@ -166,8 +165,7 @@ class WebSocketReader(ReaderConnection):
         self.write(PING)
 
     def close_with(self, code: int, reason: str) -> None:
-        self.reading = False  # what the reader sends from now on is not read
-        self.ws = None
+        self.ws = None  # what the reader sends from now on is not read (CLOSING)
         self.close(close_frame(code, reason))
 
     def shutdown(self) -> None:
