@@ -27,6 +27,12 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def run_cli(database_url: str, *args: str) -> subprocess.CompletedProcess[str]:
+    """`liveupdates ARGS…` on the database at `database_url`."""
+    env = {**os.environ, "DATABASE_URL": database_url}
+    return subprocess.run([LIVEUPDATES, *args], env=env, capture_output=True, text=True)
+
+
 class Server:
     """`liveupdates serve` as a separate process, to be killed and started again."""
 

@@ -13,5 +13,6 @@ export const EVENT = Object.freeze({
 
 export const CLOSE = Object.freeze({
   BAD_OFFSET: 4400, // our offset is no good: start afresh from the page or the API
+  STREAM_CHANGED: 4409, // our offset counts in another stream (a restore): start afresh
   NO_SUCH_BLOG: 4404,
 });

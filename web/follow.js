@@ -11,11 +11,13 @@ import { CLOSE, EVENT } from "./events.js";
  * @typedef {object} Options
  * @property {string} slug
  * @property {number} offset  the last offset already shown
+ * @property {string} [epoch]  the stream that offset counts in (from the page or the API)
  * @property {(event: LiveEvent) => void} onEvent  each event after `offset`, in order
  * @property {(hello: LiveEvent) => void} [onHello]
  * @property {(readers: number) => void} [onAudience]  how many read now (blogs that show it)
  * @property {(state: Connection) => void} [onStatus]
- * @property {() => void} [onReset]  the offset is no good (close 4400): start afresh
+ * @property {() => void} [onReset]  the offset is no good (close 4400), or counts in
+ *   another stream (4409: the blog was restored): start afresh from the server
  * @property {boolean} [eventSourceFallback]
  * @property {boolean} [inAudience]  false: not counted as a reader (the newsroom's own view)
  */
@@ -26,6 +28,7 @@ export function follow(options) {
     slug, onEvent, onHello, onAudience, onStatus = () => {}, onReset = () => location.reload(),
   } = options;
   let offset = options.offset;
+  let epoch = options.epoch || "";
   const uncounted = options.inAudience === false ? "&audience=no" : "";
   /** @type {WebSocket | null} */ let socket = null;
   /** @type {EventSource | null} */ let source = null;
@@ -37,6 +40,8 @@ export function follow(options) {
   /** @param {LiveEvent} event */
   function receive(event) {
     if (event.type === EVENT.HELLO) {
+      if (epoch && event.epoch && event.epoch !== epoch) return reset(); // never spliced
+      epoch = event.epoch || epoch;
       attempts = 0;
       failures = 0;
       onHello?.(event);
@@ -48,6 +53,16 @@ export function follow(options) {
     if (event.offset === undefined || event.offset <= offset) return; // seen already
     offset = event.offset;
     onEvent(event);
+  }
+
+  function reset() {
+    stop();
+    onReset();
+  }
+
+  /** Where to resume: the offset, and the stream it counts in. */
+  function position() {
+    return `since=${offset}${epoch ? `&epoch=${encodeURIComponent(epoch)}` : ""}${uncounted}`;
   }
 
   function retry() {
@@ -64,7 +79,7 @@ export function follow(options) {
       return followEvents();
     }
     const scheme = location.protocol === "https:" ? "wss:" : "ws:";
-    const path = `/ws/blogs/${encodeURIComponent(slug)}?since=${offset}${uncounted}`;
+    const path = `/ws/blogs/${encodeURIComponent(slug)}?${position()}`;
     const ws = new WebSocket(`${scheme}//${location.host}${path}`);
     socket = ws;
     let opened = false;
@@ -76,7 +91,7 @@ export function follow(options) {
       if (socket !== ws) return;
       socket = null;
       if (stopped) return;
-      if (close.code === CLOSE.BAD_OFFSET) return onReset();
+      if (close.code === CLOSE.BAD_OFFSET || close.code === CLOSE.STREAM_CHANGED) return reset();
       if (close.code === CLOSE.NO_SUCH_BLOG) return onStatus("offline");
       if (!opened) failures++;
       onStatus("reconnecting");
@@ -84,11 +99,29 @@ export function follow(options) {
     };
   }
 
-  // The browser resumes these by itself, with Last-Event-ID.
+  // The browser resumes these by itself, with Last-Event-ID (`<offset>@<epoch>`). An
+  // EventSource cannot read why it was refused: when it gives up, the blog itself says
+  // whether our position is still good.
   function followEvents() {
-    source = new EventSource(`/blogs/${encodeURIComponent(slug)}/events?since=${offset}${uncounted}`);
-    source.onmessage = (message) => receive(JSON.parse(message.data));
-    source.onerror = () => !stopped && onStatus("reconnecting");
+    const es = new EventSource(`/blogs/${encodeURIComponent(slug)}/events?${position()}`);
+    source = es;
+    es.onmessage = (message) => receive(JSON.parse(message.data));
+    es.onerror = () => {
+      if (stopped || source !== es) return;
+      onStatus("reconnecting");
+      if (es.readyState === EventSource.CLOSED) {
+        source = null;
+        stillOurs().then((ours) => (ours ? retry() : reset()), retry);
+      }
+    };
+  }
+
+  /** Whether the blog's stream is still the one our offset counts in. */
+  async function stillOurs() {
+    const answer = await fetch(`/api/blogs/${encodeURIComponent(slug)}`, { cache: "no-store" });
+    if (!answer.ok) return true; // nothing learnt: try again later
+    const blog = await answer.json();
+    return (!epoch || blog.epoch === epoch) && blog.offset >= offset;
   }
 
   function stop() {

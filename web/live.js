@@ -188,11 +188,22 @@ function followBlog(seen) {
     }
   }
 
+  // Our position is no good (the blog was restored from a backup): the page, from the
+  // server, shows the blog as it is. A page that keeps being refused waits between tries.
+  function startOver() {
+    const key = "liveupdates.startedOver";
+    const last = Number(sessionStorage.getItem(key)) || 0;
+    sessionStorage.setItem(key, String(Date.now()));
+    setTimeout(() => location.reload(), Date.now() - last < 10000 ? 5000 : 0);
+  }
+
   function start() {
     following = follow({
       slug,
       offset,
+      epoch: body.dataset.epoch,
       onEvent: apply,
+      onReset: startOver,
       onHello: (hello) => hello.blog && applyBlog(hello.blog),
       onAudience: showAudience,
       onStatus: (state) => setStatus(ended ? "ended" : state),

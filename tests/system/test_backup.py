@@ -1,10 +1,10 @@
 """The restore drill: a backup taken during a burst of posts, restored into a fresh
 database, served; readers resuming from their old offsets get exactly what the backup
-holds, and an offset beyond it is refused cleanly (the client reloads)."""
+holds, an offset beyond it is refused cleanly (the client reloads), and so is one beyond
+it that the restored blog has since passed: the restore gave the stream a new epoch."""
 
 import asyncio
 import os
-import subprocess
 from pathlib import Path
 
 import httpx
@@ -15,14 +15,10 @@ from websockets.exceptions import ConnectionClosed
 
 from app.config import Settings
 from tests.conftest import POSTGRES_ADMIN_URL, Tokens, _recreate_postgres_database, postgres_url
-from tests.services import LIVEUPDATES, Server
+from tests.services import Server
+from tests.services import run_cli as cli
 
 RESTORED_DB = f"liveupdates_restored_{os.getpid()}"
-
-
-def cli(settings_url: str, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "DATABASE_URL": settings_url}
-    return subprocess.run([LIVEUPDATES, *args], env=env, capture_output=True, text=True)
 
 
 async def test_a_backup_taken_during_a_burst_restores_to_what_it_held(
@@ -61,7 +57,8 @@ async def test_a_backup_taken_during_a_burst_restores_to_what_it_held(
                     "/api/blogs/night/entries", json=body, headers=tokens.auth("editor")
                 )
                 assert r.status_code == 201
-            final = (await client.get("/api/blogs/night")).json()["offset"]
+            final_blog = (await client.get("/api/blogs/night")).json()
+            final, old_epoch = final_blog["offset"], final_blog["epoch"]
     finally:
         original.stop()
     assert final == posted + 3
@@ -113,6 +110,39 @@ async def test_a_backup_taken_during_a_burst_restores_to_what_it_held(
         async with httpx.AsyncClient(base_url=server.url) as client:
             sse = await client.get("/blogs/night/events", params={"since": final})
             assert sse.status_code == 400
+
+        # The restored blog goes on past `final`: its offsets now name other events than
+        # the original's did. A reader that saw `final` there comes back with its epoch and
+        # is told to start over (4409 / 409), never resumed into the other stream.
+        async with httpx.AsyncClient(base_url=server.url, timeout=30) as client:
+            blog = (await client.get("/api/blogs/night")).json()
+            assert blog["epoch"] != old_epoch
+            for n in range(final - blog["offset"] + 2):
+                r = await client.post("/api/blogs/night/entries", json={"body": f"Again {n}"},
+                                      headers=tokens.auth("editor"))  # fmt: skip
+                assert r.status_code == 201
+            latest = (await client.get("/api/blogs/night")).json()["offset"]
+            assert latest > final
+            for query in ({"since": final, "epoch": old_epoch}, {"since": 1, "epoch": old_epoch}):
+                sse = await client.get("/blogs/night/events", params=query)
+                assert sse.status_code == 409 and "start over" in sse.json()["detail"]
+            sse = await client.get(
+                "/blogs/night/events", headers={"Last-Event-ID": f"{final}@{old_epoch}"}
+            )
+            assert sse.status_code == 409
+            page = (await client.get("/blogs/night")).text
+            assert f'data-epoch="{blog["epoch"]}"' in page and old_epoch not in page
+        async with connect(f"{server.ws_url}/ws/blogs/night?since={final}&epoch={old_epoch}") as ws:
+            with pytest.raises(ConnectionClosed) as closed:
+                await ws.recv()
+            assert closed.value.rcvd is not None and closed.value.rcvd.code == 4409
+        # Resuming within the new stream is as ever: the rest, once each, in order.
+        new = f"since={final}&epoch={blog['epoch']}"
+        async with connect(f"{server.ws_url}/ws/blogs/night?{new}") as ws:
+            hello = orjson.loads(await ws.recv())
+            assert hello["epoch"] == blog["epoch"] and hello["offset"] == latest
+            got = [orjson.loads(await ws.recv())["offset"] for _ in range(latest - final)]
+            assert got == list(range(final + 1, latest + 1))
     finally:
         server.stop()
         if postgres:

@@ -45,6 +45,7 @@ export async function openBlog(slug) {
   const blog = await api("GET", `/api/blogs/${slug}`);
   state.blog = blog.data;
   state.offset = blog.data.offset;
+  state.epoch = blog.data.epoch;
   showBlogSettings();
   const [published, drafts, scheduled, submitted, returned] = await Promise.all(
     ["published", "draft", "scheduled", "submitted", "returned"].map(listed),
@@ -90,6 +91,7 @@ export function connect() {
   state.following = follow({
     slug,
     offset: state.offset,
+    epoch: state.epoch,
     inAudience: false, // the newsroom watching is not an audience
     onEvent: (event) => {
       state.offset = event.offset;

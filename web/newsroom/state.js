@@ -16,5 +16,6 @@ export const state = {
   drafts: new Map(), // id -> entry, drafts and scheduled ones
   queue: new Map(), // id -> entry, contributors' submissions (submitted or returned)
   offset: 0,
+  epoch: "", // the stream `offset` counts in
   following: null, // the blog's events, from follow.js
 };
