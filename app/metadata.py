@@ -31,8 +31,15 @@ def entry_path(entry: EntryPublic) -> str:
     return f"/blogs/{entry.blog}/entries/{entry.id}"
 
 
-def summary(entry: EntryPublic, length: int = 110) -> str:
-    """The entry's headline, or the start of its text."""
+# An entry's line in lists (key events, what screen readers are told of a new one); the web
+# client cuts it the same way (web/events.js: SUMMARY_LENGTH).
+SUMMARY_LENGTH = 90
+# A headline for search engines and cards: Google reads up to 110 characters.
+HEADLINE_LENGTH = 110
+
+
+def summary(entry: EntryPublic, length: int = SUMMARY_LENGTH) -> str:
+    """The entry's headline, or the start of its text (`length` characters at most)."""
     if entry.headline:
         return entry.headline
     text = plain_text(entry.html)
@@ -45,7 +52,7 @@ def live_blog_posting(view: BlogView, url: str, publisher: str, base: str) -> di
     for entry in view.latest if view.latest is not None else view.entries:
         update: dict[str, Any] = {
             "@type": "BlogPosting",
-            "headline": summary(entry),
+            "headline": summary(entry, HEADLINE_LENGTH),
             "datePublished": entry.published_at.isoformat(),
             "dateModified": (entry.updated_at or entry.published_at).isoformat(),
             "articleBody": plain_text(entry.html),

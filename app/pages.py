@@ -13,7 +13,14 @@ from sqlmodel import col, select
 from app.db import Database
 from app.history import History, load_history
 from app.i18n import Language, language, negotiate, preferred, shipped
-from app.metadata import entry_path, first_image, live_blog_posting, plain_text, summary
+from app.metadata import (
+    HEADLINE_LENGTH,
+    entry_path,
+    first_image,
+    live_blog_posting,
+    plain_text,
+    summary,
+)
 from app.models import Blog, BlogPublic, BlogStatus, Entry, EntryPublic, EntryStatus
 from app.pagecache import PageCache, PageKind, respond
 from app.paging import NEWEST_FIRST
@@ -59,6 +66,7 @@ def local_time(moment: datetime, zone: str) -> datetime:
 templates.filters["script_json"] = script_json
 templates.globals["static"] = lambda path: f"/static/{STATIC_VERSION}/{path}"
 templates.filters["plain_text"] = plain_text
+templates.filters["summary"] = summary
 
 
 def _base_url(request: Request) -> str:
@@ -85,7 +93,7 @@ def _render_blog(
     if focus is not None:
         card = {
             "url": base + entry_path(focus),
-            "title": summary(focus),
+            "title": summary(focus, HEADLINE_LENGTH),
             "description": summary(focus, 200)
             if focus.headline is None
             else (plain_text(focus.html)[:200]),

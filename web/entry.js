@@ -6,6 +6,7 @@
 
 import { el } from "./dom.js";
 import { enableEmbeds } from "./embeds.js";
+import { SUMMARY_LENGTH } from "./events.js";
 import { formats, parts, t } from "./i18n.js";
 
 /** @param {Date} date */
@@ -121,11 +122,15 @@ function corrections(list) {
   return box;
 }
 
-/** A line of text for an entry: its headline, or the start of its text. @param {Entry} entry */
+/**
+ * A line of text for an entry: its headline, or the start of its text, cut as the server
+ * cuts it (app/metadata.py: summary). @param {Entry} entry
+ */
 export function summary(entry) {
   if (entry.headline) return entry.headline;
-  const text = el("div");
+  const text = document.createElement("template"); // parsed inert: no image loads
   text.innerHTML = entry.html;
-  const plain = (text.textContent || "").replace(/\s+/g, " ").trim();
-  return plain.length > 90 ? plain.slice(0, 89) + "…" : plain;
+  const plain = (text.content.textContent || "").replace(/\s+/g, " ").trim();
+  if (plain.length <= SUMMARY_LENGTH) return plain;
+  return plain.slice(0, SUMMARY_LENGTH - 1).trimEnd() + "…";
 }

@@ -1,6 +1,8 @@
 // @ts-check
-// The events a blog's readers receive, named as the server names them (app/events.py),
-// and the close codes a reader acts on (docs/API.md).
+// What the web client and the server must agree on, as the server names it: the events a
+// blog's readers receive (app/events.py), the close codes a reader acts on
+// (app/live/wire.py), entries' statuses (app/models.py) and how long an entry's line of
+// text may be (app/metadata.py). tests/test_contract.py checks each against app/.
 
 export const EVENT = Object.freeze({
   HELLO: "hello",
@@ -16,3 +18,14 @@ export const CLOSE = Object.freeze({
   STREAM_CHANGED: 4409, // our offset counts in another stream (a restore): start afresh
   NO_SUCH_BLOG: 4404,
 });
+
+export const STATUS = Object.freeze({
+  PUBLISHED: "published",
+  DRAFT: "draft", // seen only in the newsroom, until published
+  SCHEDULED: "scheduled", // published by the server at `publish_at`
+  SUBMITTED: "submitted", // a contributor's, waiting for an editor's approval
+  RETURNED: "returned", // sent back to its contributor with a `review_note`
+});
+
+// An entry's line in lists (key events, what screen readers are told of a new one).
+export const SUMMARY_LENGTH = 90;

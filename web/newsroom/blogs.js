@@ -2,7 +2,7 @@
 
 import { $, el } from "../dom.js";
 import { t, tn } from "../i18n.js";
-import { EVENT } from "../events.js";
+import { EVENT, STATUS } from "../events.js";
 import { follow } from "../follow.js";
 import { showBlogSettings } from "./admin.js";
 import { api } from "./api.js";
@@ -48,7 +48,7 @@ export async function openBlog(slug) {
   state.epoch = blog.data.epoch;
   showBlogSettings();
   const [published, drafts, scheduled, submitted, returned] = await Promise.all(
-    ["published", "draft", "scheduled", "submitted", "returned"].map(listed),
+    [STATUS.PUBLISHED, STATUS.DRAFT, STATUS.SCHEDULED, STATUS.SUBMITTED, STATUS.RETURNED].map(listed),
   );
   for (const e of published) state.entries.set(e.id, e);
   for (const e of [...drafts, ...scheduled]) state.drafts.set(e.id, e);
@@ -71,7 +71,7 @@ export async function refreshAudience() {
 
 export async function refreshDrafts() {
   if (isContributor()) return; // drafts are editors' and reporters'
-  const [drafts, scheduled] = await Promise.all([listed("draft"), listed("scheduled")]);
+  const [drafts, scheduled] = await Promise.all([listed(STATUS.DRAFT), listed(STATUS.SCHEDULED)]);
   state.drafts.clear();
   for (const e of [...drafts, ...scheduled]) state.drafts.set(e.id, e);
   renderList($("#drafts"), state.drafts, t("No drafts."));

@@ -1,6 +1,7 @@
 // Composing: the form, its preview, images, and the outbox that gets every post through.
 
 import { $, button, el } from "../dom.js";
+import { STATUS } from "../events.js";
 import { enableEmbeds } from "../embeds.js";
 import { t } from "../i18n.js";
 import { NetworkError, api, detail } from "./api.js";
@@ -86,7 +87,7 @@ export function post() {
   if (!fields.body.trim() || !state.slug) return;
   const payload = { body: fields.body, key_event: fields.key_event, pinned: fields.pinned };
   if (fields.headline.trim()) payload.headline = fields.headline;
-  if (fields.when === "draft") payload.status = "draft";
+  if (fields.when === STATUS.DRAFT) payload.status = STATUS.DRAFT;
   if (fields.when === "schedule") {
     const at = new Date(fields.at);
     if (Number.isNaN(at.getTime())) {

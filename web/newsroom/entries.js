@@ -1,6 +1,7 @@
 // The lists of published entries and drafts: cards, curation, edits in place.
 
 import { $, button, el } from "../dom.js";
+import { STATUS } from "../events.js";
 import { t } from "../i18n.js";
 import { renderEntry } from "../entry.js";
 import { api, detail } from "./api.js";
@@ -38,15 +39,15 @@ export function removeCard(container, id, map, empty) {
 
 // The entry as readers see it (entry.js), with what the newsroom does to it.
 export function card(entry) {
-  const when = entry.status === "scheduled" ? entry.publish_at : entry.published_at;
+  const when = entry.status === STATUS.SCHEDULED ? entry.publish_at : entry.published_at;
   const article = renderEntry(entry, { prefix: "card", at: when, share: false });
-  if (entry.status !== "published") {
+  if (entry.status !== STATUS.PUBLISHED) {
     article.querySelector(".entry-meta").append(el("span", `badge ${entry.status}`, statusName(entry.status)));
   }
   if (isContributor()) return article; // theirs to read, editors' to curate
   const actions = el("div", "actions");
-  if (entry.status !== "published") {
-    actions.append(button(t("Publish now"), () => change(entry, { status: "published" }), "primary"));
+  if (entry.status !== STATUS.PUBLISHED) {
+    actions.append(button(t("Publish now"), () => change(entry, { status: STATUS.PUBLISHED }), "primary"));
   }
   actions.append(
     button(t("Edit"), () => edit(article, entry)),
@@ -62,8 +63,8 @@ export function card(entry) {
 
 /** The newsroom's list an entry belongs in, by its status. */
 function listOf(entry) {
-  if (entry.status === "published") return state.entries;
-  if (entry.status === "submitted" || entry.status === "returned") return state.queue;
+  if (entry.status === STATUS.PUBLISHED) return state.entries;
+  if (entry.status === STATUS.SUBMITTED || entry.status === STATUS.RETURNED) return state.queue;
   return state.drafts;
 }
 
@@ -103,7 +104,7 @@ export async function reloadEntry(id) {
 }
 
 export async function remove(entry) {
-  const question = entry.status === "published"
+  const question = entry.status === STATUS.PUBLISHED
     ? t("Delete this entry? Readers will see it disappear.")
     : t("Delete this entry? It was never published.");
   if (!confirm(question)) return;
@@ -140,7 +141,7 @@ export function edit(article, entry) {
   correction.maxLength = 500;
   correction.placeholder = t("Correction note (optional): what was wrong");
   correction.setAttribute("aria-label", t("Correction note"));
-  correction.hidden = entry.status !== "published";
+  correction.hidden = entry.status !== STATUS.PUBLISHED;
   const conflict = el("div", "conflict");
   conflict.hidden = true;
   conflict.setAttribute("role", "alert");

@@ -5,6 +5,7 @@
 // seconds while the newsroom is open.
 
 import { $, button, el } from "../dom.js";
+import { STATUS } from "../events.js";
 import { renderEntry } from "../entry.js";
 import { t, tn } from "../i18n.js";
 import { api } from "./api.js";
@@ -24,7 +25,7 @@ export async function listed(status) {
 export async function refreshQueue() {
   if (!state.slug || !state.token) return;
   const slug = state.slug;
-  const [submitted, returned] = await Promise.all([listed("submitted"), listed("returned")]);
+  const [submitted, returned] = await Promise.all([listed(STATUS.SUBMITTED), listed(STATUS.RETURNED)]);
   if (slug !== state.slug) return; // another blog was opened meanwhile
   const known = new Map(state.queue);
   state.queue.clear();
@@ -44,7 +45,7 @@ export function renderQueue() {
   const cards = waiting.map((entry) => editing.get(String(entry.id)) || queueCard(entry));
   const empty = isContributor() ? t("Nothing submitted.") : t("Nothing waiting for approval.");
   container.replaceChildren(...(cards.length ? cards : [el("p", "empty", empty)]));
-  const count = waiting.filter((entry) => entry.status === "submitted").length;
+  const count = waiting.filter((entry) => entry.status === STATUS.SUBMITTED).length;
   $("#queue-count").textContent = count ? tn("{n} waiting", "{n} waiting", count) : "";
 }
 
@@ -60,8 +61,8 @@ function queueCard(entry) {
   }
   const actions = el("div", "actions");
   if (isContributor()) {
-    if (entry.status === "returned") {
-      actions.append(button(t("Resubmit"), () => change(entry, { status: "submitted" }), "primary"));
+    if (entry.status === STATUS.RETURNED) {
+      actions.append(button(t("Resubmit"), () => change(entry, { status: STATUS.SUBMITTED }), "primary"));
     }
     actions.append(
       button(t("Edit"), () => edit(article, entry)),
@@ -69,7 +70,7 @@ function queueCard(entry) {
     );
   } else {
     actions.append(
-      button(t("Approve and publish"), () => change(entry, { status: "published" }), "primary"),
+      button(t("Approve and publish"), () => change(entry, { status: STATUS.PUBLISHED }), "primary"),
       button(t("Approve for later…"), () => schedule(entry)),
       button(t("Edit"), () => edit(article, entry)),
       button(t("Return…"), () => giveBack(entry)),
@@ -89,16 +90,16 @@ function schedule(entry) {
 
 function giveBack(entry) {
   const note = prompt(t("What should the contributor change? They will see this note."));
-  if (note && note.trim()) change(entry, { status: "returned", review_note: note });
+  if (note && note.trim()) change(entry, { status: STATUS.RETURNED, review_note: note });
 }
 
 /** @param {string} status */
 export function statusName(status) {
   return {
-    draft: t("draft"),
-    scheduled: t("scheduled"),
-    submitted: t("submitted"),
-    returned: t("returned"),
-    published: t("published"),
+    [STATUS.DRAFT]: t("draft"),
+    [STATUS.SCHEDULED]: t("scheduled"),
+    [STATUS.SUBMITTED]: t("submitted"),
+    [STATUS.RETURNED]: t("returned"),
+    [STATUS.PUBLISHED]: t("published"),
   }[status] || status;
 }
