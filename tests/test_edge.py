@@ -171,7 +171,12 @@ async def frames_answer(server: LiveServer, *frames: bytes) -> int | None:
         ([masked(0x9, b"", rsv=0b100)], {1002}),  # RSV bits without an extension
         ([masked(0x3, b"")], {1002}),  # reserved opcode
         ([masked(0xB, b"")], {1002}),
-        ([masked(0x9, b"p" * 126)], {1002, 1009}),  # control frame over 125 bytes
+        ([masked(0x9, b"p" * 126)], {1002}),  # control frames over 125 bytes, whatever size
+        ([masked(0xA, b"p" * 70_000)], {1002}),  # (refused from the header all the same)
+        ([masked(0x9, b"ping"), masked(0x8, b"\x03\xe8" + b"r" * 200)], {1002}),
+        ([masked(0x1, b"\xff\xfe not UTF-8")], {1007}),  # a text frame of invalid UTF-8
+        ([masked(0x1, b"caf\xc3", fin=False)], {1003}),  # valid so far: only a message
+        ([masked(0x1, "naïve".encode())], {1003}),
         ([masked(0x9, b"p", fin=False)], {1002}),  # fragmented control frame
         ([masked(0x0, b"more")], {1002}),  # continuation with nothing to continue
         ([masked(0x8, (1000).to_bytes(2, "big") + b"\xff\xfe")], {1007}),  # bad UTF-8 reason

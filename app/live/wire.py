@@ -20,9 +20,11 @@ from app.eventlog import LoggedEvent
 
 class CloseCode(IntEnum):
     """The close codes this server sends (RFC 6455 §7.4, and its own in the 4000s); the
-    websockets library sends 1002, 1007 and 1009 for what breaks the RFC."""
+    websockets library sends 1002, 1007 and 1009 for most of what breaks the RFC."""
 
+    PROTOCOL_ERROR = 1002  # e.g. a control frame over 125 bytes
     UNSUPPORTED_DATA = 1003  # a reader sent a message: readers have nothing to say
+    INVALID_DATA = 1007  # a reader's text message is not UTF-8
     POLICY_VIOLATION = 1008  # e.g. too many control frames
     SERVER_ERROR = 1011
     SERVICE_RESTART = 1012

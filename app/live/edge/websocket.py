@@ -11,10 +11,12 @@ control frames only, a few per heartbeat. Events never pass through the library 
 framed once per blog (`app.live.wire`) and the same bytes are written to every reader.
 """
 
+import codecs
 import logging
 from collections.abc import Callable
 from typing import Any
 
+from websockets.exceptions import PayloadTooBig
 from websockets.extensions.permessage_deflate import PerMessageDeflate
 from websockets.frames import Frame as WsFrame
 from websockets.frames import Opcode
@@ -31,10 +33,23 @@ from app.services import Services
 log = logging.getLogger("liveupdates.readers")
 _library_log = logging.getLogger("liveupdates.websockets")
 # Readers may send control frames only (pongs, the odd ping, a close): at most 125 bytes of
-# payload each. A longer frame is refused from its header, before its payload is read.
+# payload each. A longer frame is refused from its header, before its payload is read:
+# 1009 for a message, 1002 for a control frame (RFC 6455 §5.5: a protocol error).
 MAX_FRAME = 125
+_CONTROL_BIT = 0x08  # of a frame's first byte: opcodes 8-15 are control frames (§5.2)
 SLICE = 2048  # bytes parsed before the limits are checked again
 _CONTROL = (Opcode.PING, Opcode.PONG)
+
+
+def _refusal(message: WsFrame) -> tuple[int, str]:
+    """How a reader's message is refused: readers have nothing to say (1003), and a text
+    that is not UTF-8 breaks the RFC besides (1007, §8.1)."""
+    if message.opcode is Opcode.TEXT:
+        try:
+            codecs.getincrementaldecoder("utf-8")().decode(message.data, final=message.fin)
+        except UnicodeDecodeError:
+            return CloseCode.INVALID_DATA, "invalid UTF-8 in a text frame"
+    return CloseCode.UNSUPPORTED_DATA, "readers send no messages"
 
 
 def _deflated(frame: Frame) -> bytes:
@@ -46,7 +61,9 @@ def _deflated_with(bits: int) -> Callable[[Frame], bytes]:
 
 
 class WebSocketReader(ReaderConnection):
-    __slots__ = ("ws", "unparsed", "deflate_bits", "awaiting_pong", "control_frames")
+    __slots__ = (
+        "ws", "unparsed", "frame_head", "deflate_bits", "awaiting_pong", "control_frames",
+    )  # fmt: skip
     kind = "websocket"
     INITIAL = ReaderState.HANDSHAKE
 
@@ -54,6 +71,7 @@ class WebSocketReader(ReaderConnection):
         super().__init__(services, server_state, address)
         self.ws: ServerProtocol | None = None  # the parser, while a frame is under way
         self.unparsed = 0  # bytes fed to it that are not yet whole frames
+        self.frame_head = 0  # the first byte of the frame those bytes begin
         self.deflate_bits: int | None = None
         self.awaiting_pong = False
         self.control_frames = 0
@@ -132,8 +150,15 @@ class WebSocketReader(ReaderConnection):
                 if opcode is Opcode.PONG:
                     self.awaiting_pong = False
             elif opcode is not Opcode.CLOSE:  # a message: readers have nothing to say
-                ws.fail(CloseCode.UNSUPPORTED_DATA, "readers send no messages")
+                ws.fail(*_refusal(event))
                 break
+        if 0 < self.unparsed <= len(data):  # a frame began in this slice: where it did
+            self.frame_head = data[len(data) - self.unparsed]
+        if isinstance(ws.parser_exc, PayloadTooBig) and self.frame_head & _CONTROL_BIT:
+            # The library refused it from its header as too big (1009); for a control
+            # frame the RFC asks for 1002. Its answer is replaced, not sent.
+            ws.data_to_send()
+            return self.close_with(CloseCode.PROTOCOL_ERROR, "control frame too long")
         budget = self.services.settings.reader_control_frames
         if self.control_frames > budget and ws.state is State.OPEN:
             ws.fail(CloseCode.POLICY_VIOLATION, "too many control frames")
