@@ -87,10 +87,16 @@ class Settings(BaseSettings):
     # per address and second, with bursts.
     post_rate_per_minute: int = Field(default=60, ge=0)
     post_burst: int = Field(default=20, ge=1)
-    ws_connections_per_address: int = Field(default=1000, ge=0)
+    # Addresses are counted as IPv4 addresses and IPv6 networks of this prefix length.
+    # Reader connects are paced only while this many readers or more are joining at once
+    # (a reconnect storm; 0: always), so that a crowd behind one NAT comes back at once.
+    ws_connections_per_address: int = Field(default=4096, ge=0)
     reader_connects_per_second: float = Field(default=20.0, ge=0)
     reader_connect_burst: int = Field(default=200, ge=1)
+    reader_join_pressure: int = Field(default=256, ge=0)
+    ipv6_prefix_length: int = Field(default=64, ge=8, le=128)
     # File descriptors kept for everything but readers: past the rest, readers get 503.
+    # A small open-files limit shrinks it (a quarter of the limit at most).
     reader_fd_reserve: int = Field(default=256, ge=0)
     # How long a slug with no blog is remembered as such (refusals then cost no query).
     unknown_slug_seconds: float = Field(default=5.0, ge=0)

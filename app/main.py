@@ -79,6 +79,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 settings.reader_connects_per_second,
                 settings.reader_connect_burst,
                 settings.reader_fd_reserve,
+                ipv6_prefix=settings.ipv6_prefix_length,
+                pressure=settings.reader_join_pressure,
             ),
             heartbeat=heartbeat,
             audience=audience,

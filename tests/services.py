@@ -5,6 +5,7 @@ import asyncio
 import contextlib
 import os
 import re
+import resource
 import shutil
 import signal
 import socket
@@ -42,9 +43,11 @@ class Server:
         workdir: Path,
         workers: int = 1,
         log_level: str = "warning",
+        open_files: int | None = None,
         **env: str,
     ) -> None:
         self.port = free_port()
+        self.open_files = open_files  # the process's limit (soft and hard), if smaller
         self.workers = workers
         self.log_level = log_level
         self.env = {
@@ -74,6 +77,7 @@ class Server:
                  "--workers", str(self.workers)],
                 env=self.env, cwd=self.workdir, stdout=log, stderr=subprocess.STDOUT,
                 start_new_session=True,  # its workers with it: signalled and killed together
+                preexec_fn=self._limit_files if self.open_files else None,
             )  # fmt: skip
         async with httpx.AsyncClient() as client:
             for _ in range(300):
@@ -83,6 +87,10 @@ class Server:
                 except httpx.TransportError:
                     await asyncio.sleep(0.1)
         raise AssertionError("the server did not start")
+
+    def _limit_files(self) -> None:
+        assert self.open_files is not None
+        resource.setrlimit(resource.RLIMIT_NOFILE, (self.open_files, self.open_files))
 
     def kill(self) -> None:
         """Every process of the instance at once, as when its machine dies."""

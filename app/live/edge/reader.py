@@ -40,6 +40,8 @@ ALLOWED: dict[ReaderState, frozenset[ReaderState]] = {
 }
 # The reader may still send frames (pongs) and is beaten.
 READING = frozenset({_S.JOINING, _S.REPLAYING, _S.LIVE})
+# Admitted, not yet live: counted as joining (the pressure that paces reader connects).
+ARRIVING = frozenset({_S.HANDSHAKE, _S.JOINING, _S.REPLAYING})
 
 
 class Heartbeat:
@@ -107,11 +109,14 @@ class ReaderConnection(asyncio.Protocol):
         self.beat = -1  # the heartbeat slice this reader is in
         self.state = self.INITIAL
         self._writable: asyncio.Future[None] | None = None
+        services.admission.joining += 1
 
     def to(self, state: ReaderState) -> None:
         """Move on in the connection's life; a move `ALLOWED` does not list is a bug."""
         if state not in ALLOWED[self.state]:
             raise RuntimeError(f"a {self.kind} reader cannot go from {self.state} to {state}")
+        if self.state in ARRIVING and state not in ARRIVING:
+            self.services.admission.joining -= 1
         self.state = state
 
     def in_state(self, state: ReaderState) -> bool:
