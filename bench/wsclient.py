@@ -107,7 +107,7 @@ class Reader(asyncio.Protocol):
 
 
 class SseReader(Reader):
-    """Reads `id: N` lines of an event stream."""
+    """Reads the `id:` lines of an event stream (`<offset>@<epoch>`, or a bare offset)."""
 
     ANSWER = b"HTTP/1.1 200"
 
@@ -119,7 +119,8 @@ class SseReader(Reader):
         *lines, self.buffer = buffer.split(b"\n")
         for line in lines:
             if line.startswith(b"id: "):
-                self.stats.arrivals.setdefault(int(line[4:]), []).append(now)
+                offset = int(line[4:].split(b"@", 1)[0])  # `id: <offset>@<epoch>`
+                self.stats.arrivals.setdefault(offset, []).append(now)
 
 
 async def open_readers(
