@@ -1,6 +1,7 @@
 """Every storage test runs on SQLite and on the real Postgres, schema built by migrations."""
 
 import asyncio
+import contextlib
 import os
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
@@ -22,7 +23,7 @@ from app.live.edge.options import uvicorn_options
 from app.main import create_app, serving
 from app.models import Role
 from app.services import services
-from tests.services import RedisServer, free_port
+from tests.services import RedisServer, free_port, run_cli
 
 POSTGRES_ADMIN_URL = os.environ.get(
     "TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
@@ -47,6 +48,25 @@ async def _recreate_postgres_database(admin_url: str, name: str, create: bool = 
 
 def postgres_url(name: str = POSTGRES_TEST_DB) -> str:
     return make_url(POSTGRES_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
+
+
+@contextlib.asynccontextmanager
+async def restored(settings: Settings, backup: Path, where: Path) -> AsyncIterator[Settings]:
+    """`liveupdates restore` of `backup` into a fresh database of the same kind (a file in
+    `where`, or a Postgres database dropped after): the settings to serve it with."""
+    name = f"liveupdates_restored_{os.getpid()}"
+    if settings.is_sqlite:
+        url = f"sqlite+aiosqlite:///{where / 'restored.db'}"
+    else:
+        await _recreate_postgres_database(POSTGRES_ADMIN_URL, name)
+        url = postgres_url(name)
+    try:
+        done = run_cli(url, "restore", str(backup))
+        assert done.returncode == 0, done.stderr
+        yield settings.model_copy(update={"database_url": url})
+    finally:
+        if not settings.is_sqlite:
+            await _recreate_postgres_database(POSTGRES_ADMIN_URL, name, create=False)
 
 
 @pytest.fixture(scope="session", params=["sqlite", "postgres"])

@@ -3,7 +3,6 @@ a backup taken before what the page shows, and passes the page's offset. The pag
 the restored blog, nothing of what the backup lost and nothing missing, over a WebSocket
 and over Server-Sent Events alike (the page's stream counts in an epoch the restore ended)."""
 
-import os
 from pathlib import Path
 
 import httpx
@@ -11,10 +10,9 @@ from playwright.async_api import Browser, Locator, Page, expect
 
 from app.config import Settings
 from tests.browser.conftest import open_page
-from tests.conftest import POSTGRES_ADMIN_URL, Tokens, _recreate_postgres_database, postgres_url
+from tests.conftest import Tokens, restored
 from tests.services import Server, run_cli
 
-RESTORED_DB = f"liveupdates_page_restored_{os.getpid()}"
 # A page whose browser has no working WebSocket: every attempt fails at once, so the page
 # falls back to Server-Sent Events, as behind a proxy that refuses upgrades.
 NO_WEBSOCKETS = """
@@ -70,50 +68,40 @@ async def test_an_open_page_shows_the_restored_blog(
         finally:
             original.stop()
 
-        if postgres:
-            await _recreate_postgres_database(POSTGRES_ADMIN_URL, RESTORED_DB)
-            fresh_url = postgres_url(RESTORED_DB)
-        else:
-            fresh_url = f"sqlite+aiosqlite:///{tmp_path / 'restored' / 'restored.db'}"
-        restored = run_cli(fresh_url, "restore", str(backup_file))
-        assert restored.returncode == 0, restored.stderr
-        (tmp_path / "restored").mkdir(exist_ok=True)
-        server = Server(
-            settings.model_copy(update={"database_url": fresh_url}), tmp_path / "restored"
-        )
-        # First where the pages cannot see it: the restored blog goes past their offset
-        # before they reconnect, so that only the epoch tells the two streams apart.
-        await server.start()
-        try:
-            async with httpx.AsyncClient(base_url=server.url, timeout=30) as client:
-                held = (await client.get("/api/blogs/night")).json()["offset"]
-                assert held == 3
-                for n in range(final - held + 2):
-                    await _post(client, tokens, f"Restored {n}")
-                blog = (await client.get("/api/blogs/night")).json()
-            assert blog["offset"] > final
-        finally:
-            server.stop()
-        server.port = original.port  # then where the pages reconnect
-        await server.start()
-        try:
-            for page in (socket_page, events_page):
-                body = page.locator("body")
-                await expect(body).to_have_attribute("data-epoch", blog["epoch"], timeout=30000)
-                await expect(body).to_have_attribute("data-connection", "live", timeout=15000)
-                feed = _feed(page)
-                await expect(feed.locator("article")).to_have_count(3 + final - held + 2)
-                for n in range(3):
-                    await expect(feed.get_by_text(f"Kept {n}", exact=True)).to_be_visible()
-                for n in range(final - held + 2):
-                    await expect(feed.get_by_text(f"Restored {n}", exact=True)).to_be_visible()
-                await expect(feed.get_by_text("Lost")).to_have_count(0)
-            # And they are live in the restored stream.
-            async with httpx.AsyncClient(base_url=server.url, timeout=30) as client:
-                await _post(client, tokens, "After all")
-            for page in (socket_page, events_page):
-                await expect(_feed(page).get_by_text("After all", exact=True)).to_be_visible()
-        finally:
-            server.stop()
-            if postgres:
-                await _recreate_postgres_database(POSTGRES_ADMIN_URL, RESTORED_DB, create=False)
+        (tmp_path / "restored").mkdir()
+        async with restored(settings, backup_file, tmp_path / "restored") as fresh:
+            server = Server(fresh, tmp_path / "restored")
+            # First where the pages cannot see it: the restored blog goes past their offset
+            # before they reconnect, so that only the epoch tells the two streams apart.
+            await server.start()
+            try:
+                async with httpx.AsyncClient(base_url=server.url, timeout=30) as client:
+                    held = (await client.get("/api/blogs/night")).json()["offset"]
+                    assert held == 3
+                    for n in range(final - held + 2):
+                        await _post(client, tokens, f"Restored {n}")
+                    blog = (await client.get("/api/blogs/night")).json()
+                assert blog["offset"] > final
+            finally:
+                server.stop()
+            server.port = original.port  # then where the pages reconnect
+            await server.start()
+            try:
+                for page in (socket_page, events_page):
+                    body = page.locator("body")
+                    await expect(body).to_have_attribute("data-epoch", blog["epoch"], timeout=30000)
+                    await expect(body).to_have_attribute("data-connection", "live", timeout=15000)
+                    feed = _feed(page)
+                    await expect(feed.locator("article")).to_have_count(3 + final - held + 2)
+                    for n in range(3):
+                        await expect(feed.get_by_text(f"Kept {n}", exact=True)).to_be_visible()
+                    for n in range(final - held + 2):
+                        await expect(feed.get_by_text(f"Restored {n}", exact=True)).to_be_visible()
+                    await expect(feed.get_by_text("Lost")).to_have_count(0)
+                # And they are live in the restored stream.
+                async with httpx.AsyncClient(base_url=server.url, timeout=30) as client:
+                    await _post(client, tokens, "After all")
+                for page in (socket_page, events_page):
+                    await expect(_feed(page).get_by_text("After all", exact=True)).to_be_visible()
+            finally:
+                server.stop()

@@ -22,6 +22,7 @@ from app.limits import client_address
 from app.live.edge import APP_STATE_KEY
 from app.live.edge.admission import Admission
 from app.live.edge.answers import error_answer
+from app.live.edge.lifecycle import moved
 from app.live.edge.sse import SseReader
 from app.live.edge.websocket import WebSocketReader
 from app.live.joining import origin_allowed
@@ -86,10 +87,7 @@ class HttpProtocol(HttpToolsProtocol):
         self.draining = False  # the server is stopping: answer what came, then close
 
     def to(self, phase: Phase) -> None:
-        """Move on; a move `ALLOWED` does not list is a bug."""
-        if phase not in ALLOWED[self.phase]:
-            raise RuntimeError(f"an HTTP connection cannot go from {self.phase} to {phase}")
-        self.phase = phase
+        self.phase = moved(ALLOWED, self.phase, phase, "an HTTP connection")
 
     @property
     def in_head(self) -> bool:

@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
 
+from app.live.edge.lifecycle import moved
 from app.live.joining import replay, start_reading
 from app.live.readers import TransportReader
 from app.live.request import ReaderRequest, Refused
@@ -112,9 +113,8 @@ class ReaderConnection(asyncio.Protocol):
         services.admission.joining += 1
 
     def to(self, state: ReaderState) -> None:
-        """Move on in the connection's life; a move `ALLOWED` does not list is a bug."""
-        if state not in ALLOWED[self.state]:
-            raise RuntimeError(f"a {self.kind} reader cannot go from {self.state} to {state}")
+        """Move on in the connection's life (checked against `ALLOWED`)."""
+        state = moved(ALLOWED, self.state, state, f"a {self.kind} reader")
         if self.state in ARRIVING and state not in ARRIVING:
             self.services.admission.joining -= 1
         self.state = state
