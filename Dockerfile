@@ -3,7 +3,7 @@
 # The wheel: the code with its web client, migrations and Alembic configuration inside.
 FROM python:3.11-slim AS wheel
 WORKDIR /src
-COPY pyproject.toml README.md alembic.ini ./
+COPY pyproject.toml README.md alembic.ini hatch_build.py ./
 COPY app ./app
 COPY migrations ./migrations
 COPY web ./web
