@@ -32,9 +32,11 @@ test: install lint test-tools
 test-fast: install
 	$(BIN)/pytest tests --ignore=tests/system --ignore=tests/browser -k "not postgres" -q
 
-## The fault and fuzz tests at full size (1,000 posts through a SIGKILL, 2,000 readers, ...)
+## The fault and fuzz tests at full size (1,000 posts through a SIGKILL, 2,000 readers, ...),
+## and `docker compose up` of the shipped stack on a Docker engine (installed when missing)
 soak: install test-tools
-	SOAK=1 $(BIN)/pytest tests/system/test_faults.py tests/system/test_fuzz.py -v
+	SOAK=1 $(BIN)/pytest tests/system/test_faults.py tests/system/test_fuzz.py \
+	  tests/system/test_compose.py -v
 
 ## Debian's Chromium for the browser tests (Playwright's own download is not used), Debian's
 ## nginx for the deployment tests and Debian's prometheus (promtool) for the alert rules

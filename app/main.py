@@ -1,5 +1,6 @@
 """The application, built from its settings."""
 
+import asyncio
 import os
 import socket
 from collections.abc import AsyncIterator
@@ -27,6 +28,7 @@ from app.live.audience import Audience
 from app.live.broker import make_broker
 from app.live.edge import APP_STATE_KEY
 from app.live.edge.admission import Admission
+from app.live.edge.drain import BacklogDrain
 from app.live.edge.reader import Heartbeat
 from app.live.hub import Hub
 from app.ops import metrics, stuck
@@ -101,10 +103,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         ]
         for job in jobs:
             job.start()
+        drain = BacklogDrain(asyncio.get_running_loop())
+        if app.state.served:
+            drain.install()  # inside uvicorn's signal handling: it wraps uvicorn's handlers
         try:
             # uvicorn hands this state to its protocols: app.live.edge finds the app here.
             yield {APP_STATE_KEY: app}
         finally:
+            drain.uninstall()
             if app.state.served:
                 stuck.end_if_shutdown_overruns()
             for job in jobs:

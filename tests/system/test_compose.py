@@ -238,7 +238,10 @@ async def drive(stack: Stack) -> None:
             if health.strip() == "healthy":
                 break
             time.sleep(0.5)
-        assert health.strip() == "healthy", run("docker", "logs", offline)
+        if health.strip() != "healthy":
+            logs = subprocess.run(["docker", "logs", offline], capture_output=True, text=True)
+            state = run("docker", "inspect", "--format", "{{json .State}}", offline)
+            raise AssertionError(f"{health} {state}\n{logs.stdout[-3000:]}{logs.stderr[-3000:]}")
         assert run("docker", "exec", offline, "id", "-un").strip() == "liveupdates"
         assert "gcc" not in run("docker", "exec", offline, "sh", "-c", "ls /usr/bin")
     finally:
