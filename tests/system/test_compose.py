@@ -75,12 +75,9 @@ def docker_engine() -> Iterator[None]:
             pytest.skip(f"no Docker engine here: {installed.stderr.strip()[-200:]}")
     started = None
     if subprocess.run(["docker", "info"], capture_output=True).returncode != 0:
-        log = (
-            (CACHE / "dockerd.log").open("ab")
-            if CACHE.mkdir(parents=True, exist_ok=True) is None
-            else None
-        )
-        started = subprocess.Popen(["dockerd"], stdout=log, stderr=subprocess.STDOUT)
+        CACHE.mkdir(parents=True, exist_ok=True)
+        with (CACHE / "dockerd.log").open("ab") as log:
+            started = subprocess.Popen(["dockerd"], stdout=log, stderr=subprocess.STDOUT)
         for _ in range(60):
             if subprocess.run(["docker", "info"], capture_output=True).returncode == 0:
                 break
