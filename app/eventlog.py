@@ -141,14 +141,12 @@ async def read_events(
     return [LoggedEvent(blog_id, offset, type_, data.encode()) for offset, type_, data in rows]
 
 
-async def renew_epochs(db: Database) -> int:
+async def renew_epochs(db: Database) -> None:
     """Give every blog's stream a new epoch (after a restore: its log may restart below
-    offsets readers have seen). Readers resuming with the old one are told to start over.
-    Returns how many blogs there are."""
+    offsets readers have seen). Readers resuming with the old one are told to start over."""
     async with db.write() as session:
         ids = (await session.scalars(select(col(Blog.id)))).all()
         for blog_id in ids:
             await session.execute(
                 update(Blog).where(col(Blog.id) == blog_id).values(epoch=new_epoch())
             )
-    return len(ids)

@@ -176,7 +176,7 @@ class Blog(SQLModel, table=True):
     last_offset: int = Field(default=0)
     # Which stream the offsets count: made with the blog and anew whenever its log could
     # restart (a restore), so that an offset from before never resumes a different stream.
-    epoch: str = Field(default_factory=lambda: new_epoch(), max_length=EPOCH_MAX)
+    epoch: str = Field(default_factory=new_epoch, max_length=EPOCH_MAX)
 
 
 class Entry(SQLModel, table=True):

@@ -181,6 +181,8 @@ async def blog_events(
     """Server-Sent Events: the same events as the WebSocket, `id:` = `<offset>@<epoch>`;
     resumable with `Last-Event-ID` or `?since=&epoch=`; `?audience=no` is not counted in
     the audience. A resume from another epoch is answered 409: start over."""
+    # The parameters above describe the query (OpenAPI) and bound its size; what they mean
+    # is read by `ReaderRequest.parse`, as on every other way in.
     # No session dependency here: it would hold a pooled connection for as long as the
     # stream stays open.
     db, hub = services(request.app).db, services(request.app).hub

@@ -10,7 +10,6 @@ goes straight to uvicorn (its "force exit").
 
 import asyncio
 import contextlib
-import logging
 import os
 import select
 import signal
@@ -20,8 +19,6 @@ import time
 from collections.abc import Callable
 from types import FrameType
 from typing import Any
-
-log = logging.getLogger("liveupdates.shutdown")
 
 DRAIN_SECONDS = 1.0  # at most, from the signal to uvicorn's shutdown
 
