@@ -1,6 +1,6 @@
 """Compiles the gettext catalogs (app/translations/*/LC_MESSAGES/*.po → .mo) whenever the
 package is built or installed, editable installs included: the server never compiles them
-itself, and refuses to start without them (app/i18n.py)."""
+itself, and refuses to start without them (app/site/i18n.py)."""
 
 from pathlib import Path
 from typing import Any

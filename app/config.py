@@ -4,7 +4,7 @@ from typing import Annotated, Literal
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from app.i18n import language_tag
+from app.domain.languages import language_tag
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./data/liveupdates.db"
 

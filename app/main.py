@@ -15,31 +15,32 @@ from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.types import ASGIApp
 
-from app import pages
-from app.api import blogs, entries, health, media, tokens
+from app.api import blogs, entries, health, media, streams, tokens
+from app.api.body_size import BodySizeLimitMiddleware
 from app.config import Settings
-from app.db import Database, timed_out
-from app.i18n import check_catalogs
-from app.idempotency import forget_expired
-from app.limits import BodySizeLimitMiddleware, SharedPostRate, make_post_rate
-from app.live import asgi as live
 from app.live.asgi import ReaderSocketsMiddleware
 from app.live.audience import Audience
 from app.live.broker import make_broker
 from app.live.edge import APP_STATE_KEY
 from app.live.edge.admission import Admission
 from app.live.edge.drain import BacklogDrain
-from app.live.edge.reader import Heartbeat
+from app.live.edge.heartbeat import Heartbeat
 from app.live.hub import Hub
 from app.ops import metrics, stuck
 from app.ops.observability import ObservabilityMiddleware
 from app.ops.outages import DATABASE
+from app.ops.periodic import Every
 from app.ops.security import SecurityHeadersMiddleware
-from app.pagecache import CachedPagesMiddleware, PageCache, ProxyFreshnessMiddleware
-from app.periodic import Every
-from app.publishing import publish_all_due
 from app.resources import STATIC_VERSION, WEB
 from app.services import Services
+from app.site import pages
+from app.site.cache_middleware import CachedPagesMiddleware, ProxyFreshnessMiddleware
+from app.site.i18n import check_catalogs
+from app.site.pagecache import PageCache
+from app.store.db import Database, timed_out
+from app.store.idempotency import forget_expired
+from app.store.post_rate import SharedPostRate, make_post_rate
+from app.store.publishing import publish_all_due
 
 
 class ImmutableFiles(StaticFiles):
@@ -74,7 +75,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             settings=settings,
             db=db,
             hub=hub,
-            pages=PageCache(hub),
+            page_cache=PageCache(hub),
             post_rate=post_rate,
             admission=Admission(
                 settings.ws_connections_per_address,
@@ -163,7 +164,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(media.router)
     app.include_router(tokens.router)
     app.include_router(tokens.me_router)
-    app.include_router(live.router)
+    app.include_router(streams.router)
     app.include_router(pages.router)
     app.include_router(health.router)
     # The web client under its content's name, for good; the plain names stay for old pages.

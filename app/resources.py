@@ -19,7 +19,7 @@ def _resource(name: str) -> Path:
 WEB = _resource("web")
 MIGRATIONS = _resource("migrations")
 ALEMBIC_INI = _resource("alembic.ini")
-TEMPLATES = PACKAGE / "templates"
+TEMPLATES = PACKAGE / "site" / "templates"
 # gettext catalogs: `.po` kept in the repository, `.mo` compiled from them when the package is
 # built or installed (hatch_build.py).
 TRANSLATIONS = PACKAGE / "translations"

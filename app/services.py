@@ -11,13 +11,13 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from app.config import Settings
-    from app.db import Database
-    from app.limits import PostRate, SharedPostRate
     from app.live.audience import Audience
     from app.live.edge.admission import Admission
-    from app.live.edge.reader import Heartbeat
+    from app.live.edge.heartbeat import Heartbeat
     from app.live.hub import Hub
-    from app.pagecache import PageCache
+    from app.site.pagecache import PageCache
+    from app.store.db import Database
+    from app.store.post_rate import PostRate, SharedPostRate
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,7 +25,7 @@ class Services:
     settings: Settings
     db: Database
     hub: Hub
-    pages: PageCache
+    page_cache: PageCache
     post_rate: PostRate | SharedPostRate
     admission: Admission
     heartbeat: Heartbeat

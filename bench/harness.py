@@ -71,7 +71,7 @@ class Ours:
             self.command = [
                 sys.executable,
                 "-c",
-                "import sys; from app.cli import main; sys.exit(main())",
+                "import sys; from app.cli.command import main; sys.exit(main())",
             ]
             extra = {"PYTHONPATH": str(source)}
         self.env = {

@@ -106,7 +106,7 @@ class Reader(asyncio.Protocol):
             self.opened.set_exception(exc or ConnectionError("closed"))
 
 
-class SseReader(Reader):
+class SseProtocol(Reader):
     """Reads the `id:` lines of an event stream (`<offset>@<epoch>`, or a bare offset)."""
 
     ANSWER = b"HTTP/1.1 200"
@@ -147,7 +147,7 @@ async def open_readers(
     ).encode()
     protocol: type[Reader] = Reader
     if mode == "sse":
-        protocol = SseReader
+        protocol = SseProtocol
         request = f"GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\n\r\n".encode()
     transports: list[asyncio.Transport] = []
     gate = asyncio.Semaphore(concurrency)

@@ -10,8 +10,8 @@ from sqlmodel import SQLModel
 from sqlmodel.sql.sqltypes import AutoString
 
 from app.config import Settings
-from app.db import make_engine
-from app.models import UTCDateTime
+from app.domain.models import UTCDateTime
+from app.store.db import make_engine
 
 config = context.config
 if config.config_file_name is not None and config.attributes.get("configure_logging", True):

@@ -15,14 +15,14 @@ from fastapi import FastAPI
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
-from app import migrate
-from app.auth import create_token
+from app.cli import migrate
 from app.config import Settings
-from app.db import Database
+from app.domain.models import Role
 from app.live.edge.options import uvicorn_options
 from app.main import create_app, serving
-from app.models import Role
 from app.services import services
+from app.store.auth import create_token
+from app.store.db import Database
 from tests.services import RedisServer, free_port, run_cli
 
 POSTGRES_ADMIN_URL = os.environ.get(

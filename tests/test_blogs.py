@@ -2,8 +2,8 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from app.db import Database
-from app.models import Event
+from app.domain.models import Event
+from app.store.db import Database
 from tests.conftest import Tokens
 
 

@@ -6,10 +6,10 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from app.events import EventType
+from app.domain.events import EventType
+from app.domain.models import EntryStatus
 from app.live.wire import CloseCode
-from app.metadata import SUMMARY_LENGTH
-from app.models import EntryStatus
+from app.site.metadata import SUMMARY_LENGTH
 
 EVENTS_JS = Path(__file__).resolve().parent.parent / "web" / "events.js"
 

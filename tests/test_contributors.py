@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import httpx
 from sqlalchemy import text
 
-from app.db import Database
+from app.store.db import Database
 from tests.conftest import Tokens
 
 Blog = dict[str, object]

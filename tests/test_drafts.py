@@ -9,8 +9,8 @@ from sqlalchemy import select
 from sqlmodel import col
 
 from app.config import Settings
-from app.db import Database
-from app.models import Event
+from app.domain.models import Event
+from app.store.db import Database
 from tests.conftest import StartServer, Tokens
 
 Blog = dict[str, object]

@@ -29,8 +29,8 @@ from websockets.protocol import State
 
 from app.config import Settings
 from app.live.edge.admission import Admission
-from app.live.edge.reader import ReaderState
-from app.live.edge.websocket import MAX_FRAME, WebSocketReader
+from app.live.edge.stream import StreamState
+from app.live.edge.websocket import MAX_FRAME, WebSocketProtocol
 from app.services import services
 from tests.conftest import LiveServer, StartServer, Tokens
 from tests.test_live import Api
@@ -416,14 +416,14 @@ class RecordingTransport(asyncio.Transport):
 ALLOWED = {1000, 1001, 1002, 1003, 1005, 1007, 1008, 1009, 1010, 1011, 1012, 1013, 1014}
 
 
-def _reader_for_fuzzing() -> tuple[WebSocketReader, RecordingTransport]:
+def _reader_for_fuzzing() -> tuple[WebSocketProtocol, RecordingTransport]:
     settings = Settings(reader_buffer_bytes=65536)
     admission = Admission(per_address=0, per_second=0, burst=1, reserve=0, open_files=100)
     app_services: Any = SimpleNamespace(settings=settings, admission=admission)
-    reader = WebSocketReader(app_services, SimpleNamespace(connections=set()), None)
+    reader = WebSocketProtocol(app_services, SimpleNamespace(connections=set()), None)
     transport = RecordingTransport()
     reader.connection_made(transport)
-    reader.to(ReaderState.JOINING)  # as after a handshake
+    reader.to(StreamState.JOINING)  # as after a handshake
     return reader, transport
 
 

@@ -9,9 +9,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from app.config import Settings
-from app.embeds import find_embed, frame_origins
+from app.domain.embeds import find_embed, frame_origins
+from app.domain.render import render_markdown
 from app.ops.security import content_security_policy
-from app.render import render_markdown
 
 MASTODON = frozenset({"mastodon.social"})
 FRAMES = {

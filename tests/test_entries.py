@@ -7,9 +7,9 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy import func, select
 
-from app.db import Database
-from app.models import Entry, Event
+from app.domain.models import Entry, Event
 from app.services import services
+from app.store.db import Database
 from tests.conftest import Tokens
 
 Blog = dict[str, object]
@@ -316,8 +316,8 @@ async def test_revoked_token_is_401(
 ) -> None:
     from datetime import UTC, datetime
 
-    from app.auth import hash_token
-    from app.models import ApiToken
+    from app.domain.models import ApiToken
+    from app.store.auth import hash_token
 
     async with db.write() as session:
         token = await session.scalar(
@@ -330,7 +330,7 @@ async def test_revoked_token_is_401(
 
 
 async def test_tokens_are_stored_hashed(db: Database, tokens: Tokens) -> None:
-    from app.models import ApiToken
+    from app.domain.models import ApiToken
 
     async with db.read() as session:
         stored = (await session.scalars(select(ApiToken))).all()
@@ -394,7 +394,7 @@ async def test_deep_or_odd_json_is_a_4xx(
 async def test_posts_per_token_are_rate_limited(
     app: FastAPI, client: httpx.AsyncClient, tokens: Tokens, blog: Blog, db: Database
 ) -> None:
-    from app.limits import PostRate
+    from app.store.post_rate import PostRate
 
     app.state.services = dataclasses.replace(
         services(app), post_rate=PostRate(per_minute=60, burst=3)
@@ -417,8 +417,8 @@ async def test_idempotency_keys_are_forgotten_after_their_time(
 
     from sqlalchemy import update
 
-    from app.idempotency import forget_expired
-    from app.models import IdempotencyKey, now
+    from app.domain.models import IdempotencyKey, now
+    from app.store.idempotency import forget_expired
 
     headers = {**tokens.auth("reporter"), "Idempotency-Key": "wire-0001"}
     first = await client.post(entries_url(blog), json={"body": "Once"}, headers=headers)

@@ -6,14 +6,14 @@ import zlib
 import orjson
 from fastapi import FastAPI
 
-from app.db import Database
-from app.eventlog import Change, LoggedEvent
+from app.domain.models import Blog
 from app.live.broker import RedisBroker
 from app.live.hub import Hub
 from app.live.readers import QueueReader
 from app.live.wire import Frame, close_frame, websocket_frame
-from app.models import Blog
 from app.services import services
+from app.store.db import Database
+from app.store.eventlog import Change, LoggedEvent
 
 
 class Recorder:

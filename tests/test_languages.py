@@ -10,8 +10,8 @@ import httpx
 import orjson
 import pytest
 
-from app import catalogs
-from app.i18n import language, negotiate, preferred, shipped
+from app.cli import catalogs
+from app.site.i18n import language, negotiate, preferred, shipped
 from tests.conftest import Tokens
 
 ADMIN = "admin"

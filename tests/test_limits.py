@@ -1,7 +1,8 @@
 import httpx
 
-from app.limits import PostRate, client_address
 from app.live.edge.admission import Admission, network_of
+from app.live.edge.forwarded import client_address
+from app.store.post_rate import PostRate
 from tests.conftest import StartServer, Tokens
 from tests.services import RedisServer
 

@@ -9,9 +9,9 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection
 from sqlmodel import SQLModel
 
+from app.cli.migrate import alembic_config, upgrade
 from app.config import Settings
-from app.db import Database
-from app.migrate import alembic_config, upgrade
+from app.store.db import Database
 
 
 async def test_models_and_migrations_agree(db: Database) -> None:

@@ -5,8 +5,8 @@ import asyncio
 import httpx
 from sqlalchemy import select
 
-from app.db import Database
-from app.models import Blog, Event
+from app.domain.models import Blog, Event
+from app.store.db import Database
 from tests.conftest import Tokens
 
 

@@ -179,7 +179,7 @@ async def test_a_surge_of_readers_costs_one_render(
 ) -> None:
     import asyncio
 
-    from app import pages
+    from app.site import pages
 
     renders = 0
     original = pages.load_view
@@ -238,7 +238,7 @@ async def test_index_and_unknown_pages(
 async def test_served_pages_come_from_the_cache_in_front(
     start_server: StartServer, tokens: Tokens, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from app import pagecache
+    from app.site import pagecache
 
     calls = 0
     original = pagecache.PageCache.get

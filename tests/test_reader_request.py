@@ -1,5 +1,5 @@
 """What a reader asks for, parsed once (app/live/request.py), and the paths served before
-the framework (app/routes.py)."""
+the framework (app/live/routes.py)."""
 
 from types import SimpleNamespace
 from typing import Any
@@ -10,11 +10,11 @@ from app.config import Settings
 from app.live.edge.admission import Admission
 from app.live.edge.http import ALLOWED as PHASES
 from app.live.edge.http import Phase
-from app.live.edge.reader import ALLOWED as STATES
-from app.live.edge.reader import ReaderState
-from app.live.edge.websocket import WebSocketReader
+from app.live.edge.stream import ALLOWED as STATES
+from app.live.edge.stream import StreamState
+from app.live.edge.websocket import WebSocketProtocol
 from app.live.request import MAX_POSITION, ReaderRequest, Refused
-from app.routes import Match, Route, is_slug, match
+from app.live.routes import Match, Route, is_slug, match
 
 
 def test_a_reader_request_from_a_query() -> None:
@@ -87,7 +87,7 @@ def test_every_phase_and_state_is_reachable_and_closed_ends() -> None:
     every one can reach the end (nothing is stuck)."""
     for table, first, end in (
         (PHASES, Phase.BETWEEN, {Phase.CLOSED, Phase.HANDED_OVER}),
-        (STATES, ReaderState.HANDSHAKE, {ReaderState.CLOSED}),
+        (STATES, StreamState.HANDSHAKE, {StreamState.CLOSED}),
     ):
         seen, todo = {first}, [first]
         while todo:
@@ -103,15 +103,15 @@ def test_every_phase_and_state_is_reachable_and_closed_ends() -> None:
 def test_a_move_the_table_does_not_list_is_refused() -> None:
     admission = Admission(per_address=0, per_second=0, burst=1, reserve=0, open_files=100)
     services: Any = SimpleNamespace(settings=Settings(), admission=admission)
-    reader = WebSocketReader(services, SimpleNamespace(connections=set()), None)
-    assert reader.state is ReaderState.HANDSHAKE and admission.joining == 1
+    reader = WebSocketProtocol(services, SimpleNamespace(connections=set()), None)
+    assert reader.state is StreamState.HANDSHAKE and admission.joining == 1
     with pytest.raises(RuntimeError, match="cannot go from"):
-        reader.to(ReaderState.LIVE)  # no hello, no replay: never
-    reader.to(ReaderState.JOINING)
-    reader.to(ReaderState.REPLAYING)
-    reader.to(ReaderState.LIVE)
+        reader.to(StreamState.LIVE)  # no hello, no replay: never
+    reader.to(StreamState.JOINING)
+    reader.to(StreamState.REPLAYING)
+    reader.to(StreamState.LIVE)
     assert admission.joining == 0  # live: no longer counted as arriving
-    reader.to(ReaderState.CLOSED)
+    reader.to(StreamState.CLOSED)
     with pytest.raises(RuntimeError):
-        reader.to(ReaderState.LIVE)
+        reader.to(StreamState.LIVE)
     assert admission.joining == 0

@@ -5,7 +5,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from app.render import ALLOWED_TAGS, render_markdown
+from app.domain.render import ALLOWED_TAGS, render_markdown
 
 XSS_VECTORS = [
     "<script>alert(1)</script>",

@@ -9,13 +9,13 @@ from collections.abc import Coroutine
 import redis.asyncio as redis
 from redis.exceptions import RedisError
 
-from app import tasks
 from app.config import Settings
-from app.db import Database
-from app.eventlog import LoggedEvent
 from app.live.audience import Audience
 from app.live.broker import MemoryBroker, RedisBroker
 from app.live.hub import Hub
+from app.ops import tasks
+from app.store.db import Database
+from app.store.eventlog import LoggedEvent
 
 REDIS = "redis://127.0.0.1:6379/0"
 

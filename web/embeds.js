@@ -1,6 +1,6 @@
 // @ts-check
 // Embeds with consent. The server turns a link to a video, a social post or a podcast
-// into a placeholder (app/embeds.py): the provider's name and the link, nothing loaded from
+// into a placeholder (app/domain/embeds.py): the provider's name and the link, nothing loaded from
 // the provider. Here the placeholder says what loading it means and offers a button; only
 // when the reader presses it is the provider's frame (or audio) created, and a reader may
 // allow a provider always (remembered in this browser).

@@ -1,6 +1,6 @@
 // @ts-check
 // An entry as readers and the newsroom see it: the same markup as the server's
-// app/templates/_entry.html. `entry.html` is sanitised by the server; everything else goes
+// app/site/templates/_entry.html. `entry.html` is sanitised by the server; everything else goes
 // in as text. Times arrive in UTC and are shown in the reader's own zone, relative while
 // recent, in the page's language (i18n.js).
 
@@ -124,7 +124,7 @@ function corrections(list) {
 
 /**
  * A line of text for an entry: its headline, or the start of its text, cut as the server
- * cuts it (app/metadata.py: summary). @param {Entry} entry
+ * cuts it (app/site/metadata.py: summary). @param {Entry} entry
  */
 export function summary(entry) {
   if (entry.headline) return entry.headline;

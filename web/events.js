@@ -1,8 +1,8 @@
 // @ts-check
 // What the web client and the server must agree on, as the server names it: the events a
-// blog's readers receive (app/events.py), the close codes a reader acts on
-// (app/live/wire.py), entries' statuses (app/models.py) and how long an entry's line of
-// text may be (app/metadata.py). tests/test_contract.py checks each against app/.
+// blog's readers receive (app/domain/events.py), the close codes a reader acts on
+// (app/live/wire.py), entries' statuses (app/domain/models.py) and how long an entry's line of
+// text may be (app/site/metadata.py). tests/test_contract.py checks each against app/.
 
 export const EVENT = Object.freeze({
   HELLO: "hello",

@@ -1,6 +1,6 @@
 // @ts-check
 // The page's language: its words (from the server's gettext catalogs, put in the page as
-// JSON by app/i18n.py), plural forms by CLDR category (Intl.PluralRules, the same rules the
+// JSON by app/site/i18n.py), plural forms by CLDR category (Intl.PluralRules, the same rules the
 // server's Babel uses) and dates in that language (Intl, in the reader's own time zone).
 // Without a catalog (English, the code's own language) the words are the message ids.
 

@@ -5,9 +5,7 @@ from sqlalchemy import case, select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col
 
-from app import events
-from app.api.errors import errors
-from app.deps import (
+from app.api.deps import (
     AdminToken,
     BlogDep,
     CurrentToken,
@@ -16,8 +14,9 @@ from app.deps import (
     SessionDep,
     SettingsDep,
 )
-from app.eventlog import Change
-from app.models import (
+from app.api.errors import errors
+from app.domain import events
+from app.domain.models import (
     AudiencePublic,
     Blog,
     BlogCreate,
@@ -28,6 +27,7 @@ from app.models import (
     now,
 )
 from app.services import services
+from app.store.eventlog import Change
 
 router = APIRouter(prefix="/api/blogs", tags=["blogs"])
 

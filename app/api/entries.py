@@ -1,5 +1,5 @@
 """Entries: posted by any newsroom token, edited by editors or their own reporter;
-contributors submit theirs for an editor's approval (the rules: app/api/entry_rules.py)."""
+contributors submit theirs for an editor's approval (the rules: app/domain/entry_rules.py)."""
 
 import re
 from typing import Annotated, Any
@@ -8,10 +8,7 @@ from fastapi import APIRouter, Header, HTTPException, Path, Query, Response, sta
 from sqlalchemy import select
 from sqlmodel import col
 
-from app import events
-from app.api import entry_rules
-from app.api.errors import errors
-from app.deps import (
+from app.api.deps import (
     BlogDep,
     CurrentToken,
     DatabaseDep,
@@ -22,10 +19,9 @@ from app.deps import (
     SettingsDep,
     unauthorized,
 )
-from app.eventlog import Change
-from app.history import History, load_history
-from app.idempotency import Idempotent, KeyHeader
-from app.models import (
+from app.api.errors import errors
+from app.domain import entry_rules, events
+from app.domain.models import (
     BlogStatus,
     Entry,
     EntryCreate,
@@ -38,9 +34,12 @@ from app.models import (
     Role,
     now,
 )
-from app.paging import NEWEST_FIRST, encode_cursor, older_than
-from app.publishing import publish
-from app.render import render_markdown
+from app.domain.paging import NEWEST_FIRST, encode_cursor, older_than
+from app.domain.render import render_markdown
+from app.site.history import History, load_history
+from app.store.eventlog import Change
+from app.store.idempotency import Idempotent, KeyHeader
+from app.store.publishing import publish
 
 router = APIRouter(prefix="/api/blogs/{slug}/entries", tags=["entries"])
 

@@ -7,10 +7,10 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
 from app.config import Settings
-from app.db import Database
 from app.live.hub import Hub
 from app.ops.metrics import allowed, exposition
 from app.services import services
+from app.store.db import Database
 
 router = APIRouter(include_in_schema=False)
 

@@ -6,11 +6,11 @@ from fastapi import APIRouter, File, HTTPException, Request, UploadFile, status
 from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
+from app.api.deps import CurrentToken
 from app.api.errors import errors
 from app.config import Settings
-from app.deps import CurrentToken
-from app.media import ImageTooLarge, NotAnImage, store_image
 from app.services import services
+from app.store.media import ImageTooLarge, NotAnImage, store_image
 
 router = APIRouter(prefix="/api/media", tags=["media"])
 

@@ -4,10 +4,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Path, status
 
+from app.api.deps import AdminToken, CurrentToken, DatabaseDep
 from app.api.errors import errors
-from app.auth import create_token, list_tokens, revoke_token
-from app.deps import AdminToken, CurrentToken, DatabaseDep
-from app.models import TokenCreate, TokenCreated, TokenList, TokenPublic
+from app.domain.models import TokenCreate, TokenCreated, TokenList, TokenPublic
+from app.store.auth import create_token, list_tokens, revoke_token
 
 router = APIRouter(prefix="/api/tokens", tags=["tokens"])
 

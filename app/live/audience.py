@@ -17,14 +17,15 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import orjson
-import redis.asyncio as redis
 from redis.exceptions import RedisError
 
-from app import events, tasks
 from app.config import Settings, is_redis
+from app.domain import events
 from app.live.hub import Hub
 from app.live.wire import NOTICE, Frame
+from app.ops import tasks
 from app.ops.outages import BROKER
+from app.store.redis_client import redis_client
 
 log = logging.getLogger("liveupdates.audience")
 
@@ -48,11 +49,7 @@ class Audience:
         self.ttl = max(3 * self.interval, 3.0)
         self.instance = instance
         self._redis = (
-            redis.Redis.from_url(
-                settings.broker_url,
-                socket_timeout=TIMEOUT_SECONDS,
-                socket_connect_timeout=TIMEOUT_SECONDS,
-            )
+            redis_client(settings.broker_url, TIMEOUT_SECONDS)
             if is_redis(settings.broker_url)
             else None
         )

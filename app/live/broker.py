@@ -16,11 +16,12 @@ import orjson
 import redis.asyncio as redis
 from redis.exceptions import RedisError
 
-from app import tasks
 from app.config import is_redis
-from app.eventlog import LoggedEvent
+from app.ops import tasks
 from app.ops.metrics import BROKER_RECONNECTS
 from app.ops.outages import BROKER
+from app.store.eventlog import LoggedEvent
+from app.store.redis_client import redis_client
 
 log = logging.getLogger("liveupdates.broker")
 
@@ -93,9 +94,7 @@ class RedisBroker:
     async def ping(self) -> bool:
         """Whether Redis answers now (for /readyz)."""
         if self._pinger is None:
-            self._pinger = redis.Redis.from_url(
-                self.url, socket_timeout=1, socket_connect_timeout=1
-            )
+            self._pinger = redis_client(self.url, 1)
         try:
             return bool(await self._pinger.ping())
         except (RedisError, OSError):
@@ -112,9 +111,7 @@ class RedisBroker:
             log.warning("redis outbox full; dropping the doorbell for blog %d", event.blog_id)
 
     def _client(self) -> redis.Redis:
-        return redis.Redis.from_url(
-            self.url, socket_timeout=TIMEOUT_SECONDS, socket_connect_timeout=TIMEOUT_SECONDS
-        )
+        return redis_client(self.url, TIMEOUT_SECONDS)
 
     async def _send(self) -> None:
         client = self._client()

@@ -25,14 +25,14 @@ from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import col
 
-from app.db import Database
-from app.eventlog import LoggedEvent, read_events
-from app.events import EventType
+from app.domain.events import EventType
+from app.domain.models import Blog, BlogPublic
 from app.live.broker import Broker
 from app.live.wire import Frame
-from app.models import Blog, BlogPublic
 from app.ops.metrics import DELIVERIES, READERS
 from app.ops.outages import DATABASE
+from app.store.db import Database
+from app.store.eventlog import LoggedEvent, read_events
 
 log = logging.getLogger("liveupdates.hub")
 

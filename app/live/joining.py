@@ -13,15 +13,15 @@ from urllib.parse import urlsplit
 import orjson
 from sqlmodel import col, select
 
-from app import events
 from app.config import Settings
-from app.db import Database
-from app.eventlog import read_events
+from app.domain import events
+from app.domain.models import Blog
 from app.live.hub import REPLAY_PAGE, Hub, Reader
 from app.live.request import ReaderRequest, Refused
 from app.live.wire import CloseCode, Frame
-from app.models import Blog
 from app.ops.metrics import REPLAYED
+from app.store.db import Database
+from app.store.eventlog import read_events
 
 
 def origin_allowed(origin: str | None, host: str | None, settings: Settings) -> bool:

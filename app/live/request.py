@@ -13,9 +13,9 @@ import re
 from dataclasses import dataclass
 from urllib.parse import parse_qs
 
+from app.domain.models import EPOCH_MAX
+from app.live.routes import is_slug
 from app.live.wire import CloseCode
-from app.models import EPOCH_MAX
-from app.routes import is_slug
 
 _EPOCH = re.compile(f"[0-9a-z]{{1,{EPOCH_MAX}}}")
 _OFFSET_DIGITS = 18

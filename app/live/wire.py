@@ -15,7 +15,7 @@ from websockets.extensions.permessage_deflate import (
 from websockets.frames import Close, Opcode
 from websockets.frames import Frame as WsFrame
 
-from app.eventlog import LoggedEvent
+from app.store.eventlog import LoggedEvent
 
 
 class CloseCode(IntEnum):
@@ -92,7 +92,7 @@ class Frame:
 
     def __init__(self, offset: int, data: bytes, type: str = "", epoch: str = "") -> None:
         self.offset = offset
-        self.type = type  # as stored with the event (app/events.py)
+        self.type = type  # as stored with the event (app/domain/events.py)
         self.data = data
         self.epoch = epoch  # the blog's stream (its SSE id carries it)
         self._ws: bytes | None = None

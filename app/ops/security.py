@@ -4,14 +4,14 @@ from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.config import Settings
-from app.embeds import frame_origins
+from app.domain.embeds import frame_origins
 
 
 def content_security_policy(settings: Settings) -> str:
     # No inline script anywhere: the only <script>s in a page besides our own modules are
     # data blocks (JSON-LD, the words), which are not executed and need no exception. Entry
     # images may come from any https origin; live updates use the page's own origin (ws:
-    # included). Frames: exactly the embed providers' (app/embeds.py), loaded only once a
+    # included). Frames: exactly the embed providers' (app/domain/embeds.py), loaded only once a
     # reader agrees; an embedded audio file may be on any https origin.
     frames = " ".join(frame_origins(settings.mastodon_hosts))
     return "; ".join(

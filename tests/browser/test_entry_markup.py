@@ -1,4 +1,4 @@
-"""One entry, two renderers: the server's template (app/templates/_entry.html) and the web
+"""One entry, two renderers: the server's template (app/site/templates/_entry.html) and the web
 client's `renderEntry` (web/entry.js), which draws every entry that arrives live. In
 Chromium, each entry of a page is drawn again by entry.js from the API's JSON, and the two
 DOMs must be the same but for the differences named here."""
@@ -8,7 +8,7 @@ from typing import Any
 
 from playwright.async_api import Page
 
-from app.metadata import SUMMARY_LENGTH
+from app.site.metadata import SUMMARY_LENGTH
 from tests.browser.conftest import Newsroom, open_live
 
 # Where the two may differ, and why:

@@ -9,7 +9,7 @@ import httpx
 import pytest
 from playwright.async_api import Browser, Page, expect
 
-from app.live.edge.websocket import WebSocketReader
+from app.live.edge.websocket import WebSocketProtocol
 from app.services import services
 from tests.browser.conftest import Newsroom, open_live
 from tests.conftest import StartServer
@@ -29,7 +29,7 @@ async def test_new_edited_and_deleted_entries_show_without_reload(
     # Chromium offered permessage-deflate, and gets the compressed frame every such reader
     # of the blog shares.
     sockets = newsroom.server.server.server_state.connections
-    readers = [c for c in sockets if isinstance(c, WebSocketReader)]
+    readers = [c for c in sockets if isinstance(c, WebSocketProtocol)]
     assert [r.deflate_bits for r in readers] == [15]
 
     entry = await newsroom.post("Polls have **closed**", headline="Polls close")

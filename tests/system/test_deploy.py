@@ -76,7 +76,7 @@ async def scrape(url: str) -> str:
         return response.text
 
 
-class SseReader:
+class SseProtocol:
     def __init__(self, client: httpx.AsyncClient, path: str) -> None:
         self.offsets: list[int] = []
         self.task = asyncio.create_task(self._read(client, path))
@@ -128,7 +128,7 @@ async def test_nginx_in_front_of_two_instances_on_postgres_and_redis(
     nginx = Nginx(tmp_path, [server.port for server in servers], media)
     nginx.start()
     sockets: list[ClientConnection] = []
-    readers: list[WsReader | SseReader] = []
+    readers: list[WsReader | SseProtocol] = []
     try:
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{nginx.port}") as client:
             created = await client.post(
@@ -150,7 +150,7 @@ async def test_nginx_in_front_of_two_instances_on_postgres_and_redis(
                         sockets.append(socket)
                         readers.append(WsReader(socket))
                     else:
-                        readers.append(SseReader(client, "/blogs/night/events"))
+                        readers.append(SseProtocol(client, "/blogs/night/events"))
                     await asyncio.sleep(0.2)
                 assert all(counts), f"{transport} readers per instance: {counts}"
 

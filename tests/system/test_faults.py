@@ -18,10 +18,10 @@ from sqlalchemy.engine import make_url
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
-from app.auth import create_token
 from app.config import Settings
-from app.db import Database
-from app.models import Role
+from app.domain.models import Role
+from app.store.auth import create_token
+from app.store.db import Database
 from bench import slowreaders
 from tests.conftest import StartServer, Tokens
 from tests.services import PrivatePostgres, Server
@@ -183,7 +183,7 @@ async def all_entries(client: httpx.AsyncClient) -> list[dict[str, object]]:
 
 async def test_database_loss_is_503_then_recovers(tmp_path: Path) -> None:
     """On a Postgres cluster of its own, stopped for a while and started again."""
-    from app import migrate
+    from app.cli import migrate
 
     pg = PrivatePostgres()
     pg.start()

@@ -74,7 +74,7 @@ class Admission:
         self.ipv6_prefix = ipv6_prefix
         self.pressure = pressure
         self.total = 0
-        self.joining = 0  # readers admitted and not yet live (app/live/edge/reader.py)
+        self.joining = 0  # readers admitted and not yet live (app/live/edge/stream.py)
         self._open: Counter[str] = Counter()
         self._buckets: dict[str, tuple[float, float]] = {}  # network -> (tokens, at)
 

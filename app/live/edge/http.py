@@ -18,19 +18,19 @@ import httptools
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from app.config import Settings
-from app.limits import client_address
 from app.live.edge import APP_STATE_KEY
 from app.live.edge.admission import Admission
 from app.live.edge.answers import error_answer
+from app.live.edge.forwarded import client_address
 from app.live.edge.lifecycle import moved
-from app.live.edge.sse import SseReader
-from app.live.edge.websocket import WebSocketReader
+from app.live.edge.sse import SseProtocol
+from app.live.edge.websocket import WebSocketProtocol
 from app.live.joining import origin_allowed
 from app.live.request import ReaderRequest, Refused
+from app.live.routes import Route
+from app.live.routes import match as match_route
 from app.ops.observability import request_id_of
 from app.ops.security import security_headers
-from app.routes import Route
-from app.routes import match as match_route
 from app.services import services
 
 # On shutdown, how long an idle connection is kept for bytes that already arrived.
@@ -310,7 +310,7 @@ class HttpProtocol(HttpToolsProtocol):
             ("x-request-id", request_id_of(self.headers)),
         ]
         app, address = self._take_over()
-        reader = SseReader(services(app), self.server_state, address, headers)
+        reader = SseProtocol(services(app), self.server_state, address, headers)
         reader.connection_made(self.transport)
         self.transport.set_protocol(reader)
         reader.begin(request)
@@ -343,7 +343,7 @@ class HttpProtocol(HttpToolsProtocol):
             head += [name, b": ", value, b"\r\n"]
         head.append(b"\r\n")
         app, address = self._take_over()
-        reader = WebSocketReader(services(app), self.server_state, address)
+        reader = WebSocketProtocol(services(app), self.server_state, address)
         reader.connection_made(self.transport)
         self.transport.set_protocol(reader)
         reader.handshake(b"".join(head), request, origin_ok)

@@ -1,6 +1,6 @@
 """Lifecycles as enums whose allowed moves are a table, checked at every move (as
 Starlette's WebSocketState is): the HTTP protocol's phases and a reader connection's
-states (`http.Phase`, `reader.ReaderState`)."""
+states (`http.Phase`, `reader.StreamState`)."""
 
 from collections.abc import Mapping
 from enum import Enum

@@ -10,14 +10,14 @@ from collections.abc import Callable
 from typing import Any
 
 from app.live.edge.answers import error_answer, http_answer
-from app.live.edge.reader import ReaderConnection, ReaderState
+from app.live.edge.stream import StreamProtocol, StreamState
 from app.live.readers import server_sent_event
 from app.live.request import Refused
 from app.live.wire import SSE_KEEP_ALIVE, SSE_RESTART, Frame, sse_hello
 from app.services import Services
 
 
-class SseReader(ReaderConnection):
+class SseProtocol(StreamProtocol):
     __slots__ = ("headers",)
     kind = "sse"
 
@@ -54,7 +54,7 @@ class SseReader(ReaderConnection):
     @property
     def answered(self) -> bool:
         """The 200 and the hello have been written."""
-        return self.state in (ReaderState.REPLAYING, ReaderState.LIVE)
+        return self.state in (StreamState.REPLAYING, StreamState.LIVE)
 
     def failed(self) -> None:
         if self.answered:

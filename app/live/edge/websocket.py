@@ -24,7 +24,7 @@ from websockets.http11 import Request
 from websockets.protocol import State
 from websockets.server import ServerProtocol
 
-from app.live.edge.reader import READING, ReaderConnection, ReaderState
+from app.live.edge.stream import READING, StreamProtocol, StreamState
 from app.live.readers import plain_websocket
 from app.live.request import ReaderRequest, Refused
 from app.live.wire import DEFLATE, PING, CloseCode, Frame, close_frame, websocket_frame
@@ -60,12 +60,12 @@ def _deflated_with(bits: int) -> Callable[[Frame], bytes]:
     return lambda frame: frame.ws_deflated(bits)
 
 
-class WebSocketReader(ReaderConnection):
+class WebSocketProtocol(StreamProtocol):
     __slots__ = (
         "ws", "unparsed", "frame_head", "deflate_bits", "awaiting_pong", "control_frames",
     )  # fmt: skip
     kind = "websocket"
-    INITIAL = ReaderState.HANDSHAKE
+    INITIAL = StreamState.HANDSHAKE
 
     def __init__(self, services: Services, server_state: Any, address: str | None) -> None:
         super().__init__(services, server_state, address)
@@ -98,7 +98,7 @@ class WebSocketReader(ReaderConnection):
         for extension in shake.extensions:
             if isinstance(extension, PerMessageDeflate):
                 self.deflate_bits = extension.local_max_window_bits
-        self.to(ReaderState.JOINING)
+        self.to(StreamState.JOINING)
         self.begin(request)
 
     def _parser(self) -> ServerProtocol:

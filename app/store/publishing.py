@@ -14,11 +14,11 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlmodel import col
 
-from app import events
-from app.db import Database
-from app.eventlog import Change, Publisher
-from app.models import Blog, Entry, EntryPublic, EntryStatus, now
+from app.domain import events
+from app.domain.models import Blog, Entry, EntryPublic, EntryStatus, now
 from app.ops.metrics import SCHEDULED_PUBLISHED
+from app.store.db import Database
+from app.store.eventlog import Change, Publisher
 
 
 async def publish(change: Change, slug: str, entry: Entry) -> EntryPublic:

@@ -7,7 +7,7 @@ types can run in a reader's browser.
 An image alone in its paragraph becomes a figure; its title is the caption, and a part
 after the last " | " is the credit: `![Crowds](/media/a.jpg "Crowds at noon | Photo: Ann Lee")`.
 A link alone in its paragraph, to a video, social post or podcast, becomes an embed
-placeholder (app/embeds.py).
+placeholder (app/domain/embeds.py).
 """
 
 from collections.abc import Sequence
@@ -18,7 +18,7 @@ from markdown_it import MarkdownIt
 from markdown_it.common.utils import escapeHtml
 from markdown_it.token import Token
 
-from app.embeds import Embed, find_embed
+from app.domain.embeds import Embed, find_embed
 
 ALLOWED_TAGS = frozenset(
     {

@@ -7,7 +7,7 @@ from collections.abc import Awaitable, Callable
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from app import tasks
+from app.ops import tasks
 from app.ops.outages import DATABASE
 
 log = logging.getLogger("liveupdates.periodic")

@@ -7,8 +7,8 @@ from typing import Any
 
 import nh3
 
-from app.models import EntryPublic
-from app.views import BlogView
+from app.domain.models import EntryPublic
+from app.site.page_data import BlogView
 
 
 def plain_text(fragment: str) -> str:

@@ -1,5 +1,5 @@
-"""What the two kinds of reader connection share: joining the blog, the replay, going live,
-heartbeats, and giving back their socket's place when they go."""
+"""What readers' two socket protocols (WebSocket, SSE) share: joining the blog, the
+replay, going live, heartbeats, and giving back their socket's place when they go."""
 
 import asyncio
 import logging
@@ -19,7 +19,7 @@ from app.services import Services
 log = logging.getLogger("liveupdates.readers")
 
 
-class ReaderState(Enum):
+class StreamState(Enum):
     """Where a reader's connection is in its life; `ALLOWED` says where each may go."""
 
     HANDSHAKE = "answering the WebSocket upgrade"
@@ -30,8 +30,8 @@ class ReaderState(Enum):
     CLOSED = "the connection is gone"
 
 
-_S = ReaderState
-ALLOWED: dict[ReaderState, frozenset[ReaderState]] = {
+_S = StreamState
+ALLOWED: dict[StreamState, frozenset[StreamState]] = {
     _S.HANDSHAKE: frozenset({_S.JOINING, _S.CLOSING, _S.CLOSED}),
     _S.JOINING: frozenset({_S.REPLAYING, _S.CLOSING, _S.CLOSED}),
     _S.REPLAYING: frozenset({_S.LIVE, _S.CLOSING, _S.CLOSED}),
@@ -45,47 +45,7 @@ READING = frozenset({_S.JOINING, _S.REPLAYING, _S.LIVE})
 ARRIVING = frozenset({_S.HANDSHAKE, _S.JOINING, _S.REPLAYING})
 
 
-class Heartbeat:
-    """Beats every reader once an interval (a ping, or an SSE comment).
-
-    Readers are spread over slices beaten one after another, so that 30,000 readers cost a
-    steady trickle rather than a burst that would hold up deliveries.
-    """
-
-    SLICES = 16
-
-    def __init__(self, interval: float) -> None:
-        self.interval = interval
-        self.slices: list[set[ReaderConnection]] = [set() for _ in range(self.SLICES)]
-        self._added = 0
-        self._task: asyncio.Task[None] | None = None
-
-    def add(self, connection: "ReaderConnection") -> int:
-        """Start beating `connection`; returns its slice, for `discard`."""
-        slice_ = self._added % self.SLICES
-        self._added += 1
-        self.slices[slice_].add(connection)
-        if self._task is None or self._task.done():
-            self._task = asyncio.get_running_loop().create_task(self._run())
-        return slice_
-
-    def discard(self, connection: "ReaderConnection", slice_: int) -> None:
-        self.slices[slice_].discard(connection)
-
-    def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-
-    async def _run(self) -> None:
-        tick = 0
-        while any(self.slices):
-            await asyncio.sleep(self.interval / self.SLICES)
-            for connection in tuple(self.slices[tick % self.SLICES]):
-                connection.heartbeat()
-            tick += 1
-
-
-class ReaderConnection(asyncio.Protocol):
+class StreamProtocol(asyncio.Protocol):
     """A reader's socket once its request is known to be a reader's.
 
     The socket was counted against its address when it was accepted; it is given back in
@@ -97,7 +57,7 @@ class ReaderConnection(asyncio.Protocol):
         "beat", "state", "_writable",
     )  # fmt: skip
     kind = ""
-    INITIAL = ReaderState.JOINING
+    INITIAL = StreamState.JOINING
 
     def __init__(self, services: Services, server_state: Any, address: str | None) -> None:
         self.services = services
@@ -112,14 +72,14 @@ class ReaderConnection(asyncio.Protocol):
         self._writable: asyncio.Future[None] | None = None
         services.admission.joining += 1
 
-    def to(self, state: ReaderState) -> None:
+    def to(self, state: StreamState) -> None:
         """Move on in the connection's life (checked against `ALLOWED`)."""
         state = moved(ALLOWED, self.state, state, f"a {self.kind} reader")
         if self.state in ARRIVING and state not in ARRIVING:
             self.services.admission.joining -= 1
         self.state = state
 
-    def in_state(self, state: ReaderState) -> bool:
+    def in_state(self, state: StreamState) -> bool:
         """(What an await may have changed: no narrowing by the type checker.)"""
         return self.state is state
 
@@ -164,20 +124,20 @@ class ReaderConnection(asyncio.Protocol):
         except Refused as refused:
             return self.refused(refused)
         self.reader, self.blog_id = reader, blog_id
-        if self.state is not ReaderState.JOINING:  # gone, or told to go, while joining
+        if self.state is not StreamState.JOINING:  # gone, or told to go, while joining
             state.hub.leave(blog_id, reader)
             return
-        self.to(ReaderState.REPLAYING)
+        self.to(StreamState.REPLAYING)
         self.accepted(greeting)
         if request.since is not None:
             async for frame in replay(state.db, state.hub, blog_id, request.since, position):
                 await self._drain(limit // 2)
-                if not self.in_state(ReaderState.REPLAYING) or transport.is_closing():
+                if not self.in_state(StreamState.REPLAYING) or transport.is_closing():
                     return
                 transport.write(wire(frame))
                 reader.sent = frame.offset
-        if self.in_state(ReaderState.REPLAYING):
-            self.to(ReaderState.LIVE)
+        if self.in_state(StreamState.REPLAYING):
+            self.to(StreamState.LIVE)
             reader.go_live()
 
     def _started(self, task: asyncio.Task[None]) -> None:
@@ -232,9 +192,9 @@ class ReaderConnection(asyncio.Protocol):
     def close(self, last_words: bytes = b"") -> None:
         """Write `last_words`, then end the connection (cut off if they cannot leave)."""
         transport = self.transport
-        if transport is None or self.state in (ReaderState.CLOSING, ReaderState.CLOSED):
+        if transport is None or self.state in (StreamState.CLOSING, StreamState.CLOSED):
             return
-        self.to(ReaderState.CLOSING)
+        self.to(StreamState.CLOSING)
         if transport.is_closing():
             return
         if self.reader is not None:
@@ -250,7 +210,7 @@ class ReaderConnection(asyncio.Protocol):
         return False  # the reader is gone: close our side too
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self.to(ReaderState.CLOSED)
+        self.to(StreamState.CLOSED)
         self.server_state.connections.discard(self)
         state = self.services
         if self.starting is not None:

@@ -7,7 +7,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from app.models import ApiToken, Role, now
+from app.domain.models import ApiToken, Role, now
 
 TOKEN_PREFIX = "lu_"
 

@@ -27,14 +27,6 @@ SOURCE = "en"  # the language the code's words are written in
 DOMAINS = ("messages", "client")
 
 
-def language_tag(value: str) -> str:
-    """`value` as a canonical BCP 47 tag, or ValueError. langcodes knows the IANA subtag
-    registry; it also reads `en_GB`, which is not BCP 47."""
-    if "_" in value or not langcodes.tag_is_valid(value):
-        raise ValueError("must be a BCP 47 language tag, e.g. en, ru, ar or pt-BR")
-    return str(langcodes.standardize_tag(value))
-
-
 @cache
 def shipped() -> tuple[str, ...]:
     """The languages with catalogs: the words of these are all translated."""

@@ -10,17 +10,17 @@ from pathlib import Path
 
 import uvicorn
 
-from app import backup, demo, migrate
-from app.auth import create_token, list_tokens, revoke_token
+from app.cli import backup, demo, migrate
+from app.cli.poster import PostFailed, post_entry
 from app.config import Settings
-from app.db import Database
-from app.eventlog import renew_epochs
-from app.i18n import shipped
+from app.domain.models import ApiToken, Role
 from app.live.edge.admission import raise_open_files_limit
 from app.live.edge.options import uvicorn_options
-from app.models import ApiToken, Role
 from app.ops import logs
-from app.poster import PostFailed, post_entry
+from app.site.i18n import shipped
+from app.store.auth import create_token, list_tokens, revoke_token
+from app.store.db import Database
+from app.store.eventlog import renew_epochs
 
 
 def _serve(args: argparse.Namespace, settings: Settings) -> int:
@@ -143,7 +143,7 @@ def _backup(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _messages(_args: argparse.Namespace, _settings: Settings) -> int:
-    from app import catalogs  # Babel's extractors: a developer's command only
+    from app.cli import catalogs  # Babel's extractors: a developer's command only
 
     for path in catalogs.update():
         print(path)

@@ -19,8 +19,8 @@ from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from app.db import Database
-from app.models import IDEMPOTENCY_KEY_MAX, IdempotencyKey, now
+from app.domain.models import IDEMPOTENCY_KEY_MAX, IdempotencyKey, now
+from app.store.db import Database
 
 PATTERN = re.compile(rf"^[\x21-\x7e]{{1,{IDEMPOTENCY_KEY_MAX}}}$")
 KeyHeader = Annotated[str | None, Header(json_schema_extra={"pattern": PATTERN.pattern})]

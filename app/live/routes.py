@@ -9,7 +9,7 @@ import re
 from dataclasses import dataclass
 from enum import StrEnum
 
-from app.models import SLUG_PATTERN
+from app.domain.models import SLUG_PATTERN
 
 _SLUG = re.compile(SLUG_PATTERN.removeprefix("^").removesuffix("$"))
 _ENTRY_ID = r"[1-9][0-9]{0,9}"

@@ -21,7 +21,7 @@ from sqlalchemy import JSON, DateTime, Index, Text, TypeDecorator
 from sqlalchemy.engine import Dialect
 from sqlmodel import Field, SQLModel
 
-from app.i18n import language_tag
+from app.domain.languages import language_tag
 
 # Limits a client can rely on; docs/API.md and the README repeat them.
 SLUG_PATTERN = r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$"
@@ -166,7 +166,7 @@ class Blog(SQLModel, table=True):
     notice: str | None = Field(default=None, sa_type=Text)
     status: str = Field(default=BlogStatus.live, max_length=16)
     timezone: str = Field(default="UTC", max_length=64)
-    # BCP 47: the language of its pages, feed and live client (app/i18n.py).
+    # BCP 47: the language of its pages, feed and live client (app/site/i18n.py).
     language: str = Field(default="en", max_length=LANGUAGE_MAX)
     # Readers see how many read it with them ("1,234 reading"); the newsroom always does.
     show_audience: bool = Field(default=False, sa_column_kwargs={"server_default": "0"})

@@ -3,27 +3,23 @@
 A breaking story brings a surge of readers, each loading the page once. The rendered page
 (and its gzipped form) is kept until the blog's offset moves, so a surge costs one render
 per change, not one per request. The cache learns of changes as a reader of the hub does,
-so a request for an unchanged page touches no database either, and `CachedPagesMiddleware`
-answers it before the framework is involved at all.
+so a request for an unchanged page touches no database either, and the middleware in
+`cache_middleware.py` answers it before the framework is involved at all.
 """
 
 import asyncio
 import gzip
 import hashlib
-import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from email.utils import format_datetime
 from enum import StrEnum
 
-from fastapi import FastAPI, Request, Response, status
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from fastapi import Request, Response, status
 
 from app.live.hub import Hub
-from app.routes import Route
-from app.routes import match as match_route
-from app.services import services
+from app.live.routes import Route
 
 
 class PageKind(StrEnum):
@@ -152,64 +148,3 @@ def respond(request: Request, page: Rendered) -> Response:
     response = Response(body, status_code=code)
     response.raw_headers = headers
     return response
-
-
-class CachedPagesMiddleware:
-    """What the server runs, in front of the app: a reader page or feed that is cached and
-    current is answered here, before any middleware or routing, so that a surge of readers
-    costs the least per request. Everything else goes to the app."""
-
-    def __init__(self, app: FastAPI) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if (
-            scope["type"] == "http"
-            and scope["method"] in ("GET", "HEAD")
-            and not scope["query_string"]
-            and (found := match_route(scope["path"])) is not None
-            and (kind := CACHED_ROUTES.get(found.route)) is not None
-        ):
-            cache: PageCache = services(self.app).pages
-            page = cache.fresh(found.slug, kind, found.entry_id)
-            if page is not None:
-                scope["liveupdates.route"] = found.route.value
-                headers = dict(scope["headers"])
-                code, response_headers, body = page.answer(
-                    headers.get(b"if-none-match", b"").decode("latin-1") or None,
-                    headers.get(b"accept-encoding", b"").decode("latin-1"),
-                )
-                await send(
-                    {"type": "http.response.start", "status": code, "headers": response_headers}
-                )
-                await send(
-                    {
-                        "type": "http.response.body",
-                        "body": body if scope["method"] == "GET" else b"",
-                    }
-                )
-                return
-        await self.app(scope, receive, send)
-
-
-class ProxyFreshnessMiddleware:
-    """Tells the shipped nginx (deploy/nginx/microcache.conf) how long it may keep a GET's
-    answer: to the end of the current second (`X-Accel-Expires: @<unix second>`; nginx keeps
-    it to itself). nginx counts whole seconds, so "1 s" there would keep a page up to two;
-    this way no reader of the cache gets a page older than one second."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["method"] not in ("GET", "HEAD"):
-            await self.app(scope, receive, send)
-            return
-
-        async def send_with_freshness(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                second = b"@%d" % int(time.time())
-                message["headers"] = [*message.get("headers", ()), (b"x-accel-expires", second)]
-            await send(message)
-
-        await self.app(scope, receive, send_with_freshness)

@@ -6,11 +6,11 @@ import httpx
 from sqlalchemy import select
 from sqlmodel import col
 
-from app.auth import create_token
 from app.config import Settings
-from app.db import Database
+from app.domain.models import ApiToken, Blog, Role
 from app.main import create_app
-from app.models import ApiToken, Blog, Role
+from app.store.auth import create_token
+from app.store.db import Database
 
 SLUG = "demo"
 

@@ -10,10 +10,14 @@ from fastapi.responses import FileResponse
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from sqlmodel import col, select
 
-from app.db import Database
-from app.history import History, load_history
-from app.i18n import Language, language, negotiate, preferred, shipped
-from app.metadata import (
+from app.domain.models import Blog, BlogPublic, BlogStatus, Entry, EntryPublic, EntryStatus
+from app.domain.paging import NEWEST_FIRST
+from app.live.routes import Route
+from app.resources import STATIC_VERSION, TEMPLATES, WEB
+from app.services import services
+from app.site.history import History, load_history
+from app.site.i18n import Language, language, negotiate, preferred, shipped
+from app.site.metadata import (
     HEADLINE_LENGTH,
     entry_path,
     first_image,
@@ -21,13 +25,9 @@ from app.metadata import (
     plain_text,
     summary,
 )
-from app.models import Blog, BlogPublic, BlogStatus, Entry, EntryPublic, EntryStatus
-from app.pagecache import PageCache, PageKind, respond
-from app.paging import NEWEST_FIRST
-from app.resources import STATIC_VERSION, TEMPLATES, WEB
-from app.routes import Route
-from app.services import services
-from app.views import PUBLISHED, BlogView, load_entry_view, load_view
+from app.site.page_data import PUBLISHED, BlogView, load_entry_view, load_view
+from app.site.pagecache import PageKind, respond
+from app.store.db import Database
 
 router = APIRouter(include_in_schema=False)
 
@@ -127,7 +127,7 @@ async def blog_page(
     it from the start (`after` pages on); `before` pages back from the latest."""
     blog_id = await _blog_id(request, slug)
     db: Database = services(request.app).db
-    cache: PageCache = services(request.app).pages
+    cache = services(request.app).page_cache
     media_type = "text/html; charset=utf-8"
     if order == "oldest":
         if after is not None:  # rendered as asked, not cached
@@ -175,7 +175,7 @@ async def entry_page(
                 history = await load_history(session, blog_id, entry_id)
         return view.offset, view.modified, _render_blog(request, view, None, history)
 
-    cache: PageCache = services(request.app).pages
+    cache = services(request.app).page_cache
     try:
         page = await cache.get(
             blog_id, PageKind.ENTRY, render_entry, "text/html; charset=utf-8", entry_id
@@ -222,7 +222,7 @@ async def entry_history(
         )
         return blog.last_offset, history.versions[-1].at, body.encode()
 
-    cache: PageCache = services(request.app).pages
+    cache = services(request.app).page_cache
     try:
         fragment = await cache.get(
             blog_id, PageKind.ENTRY_HISTORY, render_history, "text/html; charset=utf-8", entry_id
@@ -267,7 +267,7 @@ async def blog_feed(request: Request, slug: str) -> Response:
         )
         return blog.last_offset, modified, body.encode()
 
-    cache: PageCache = services(request.app).pages
+    cache = services(request.app).page_cache
     feed = await cache.get(
         blog_id, PageKind.FEED, render_feed, "application/atom+xml; charset=utf-8"
     )

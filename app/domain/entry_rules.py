@@ -10,7 +10,7 @@ from typing import Any
 
 from fastapi import HTTPException, status
 
-from app.models import ApiToken, Entry, EntryCreate, EntryStatus, Role, now
+from app.domain.models import ApiToken, Entry, EntryCreate, EntryStatus, Role, now
 
 
 def publication(

@@ -11,8 +11,8 @@ from babel.messages.catalog import Catalog
 from babel.messages.extract import extract_from_dir
 from babel.messages.pofile import read_po, write_po
 
-from app.i18n import SOURCE, shipped
 from app.resources import PACKAGE, TRANSLATIONS, WEB
+from app.site.i18n import SOURCE, shipped
 
 # Where each domain's words are, how to read them, and which calls mark them.
 SOURCES: dict[str, tuple[Path, list[tuple[str, str]], dict[str, tuple[int, ...] | None]]] = {

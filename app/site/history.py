@@ -14,9 +14,9 @@ from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
-from app.events import EventType
-from app.metadata import plain_text
-from app.models import EntryPublic, Event
+from app.domain.events import EventType
+from app.domain.models import EntryPublic, Event
+from app.site.metadata import plain_text
 
 WORDS = re.compile(r"\s+|\w+|[^\w\s]")
 

@@ -10,7 +10,7 @@ from fastapi import HTTPException, status
 from sqlalchemy import and_, or_
 from sqlmodel import col
 
-from app.models import Entry
+from app.domain.models import Entry
 
 NEWEST_FIRST = (col(Entry.published_at).desc(), col(Entry.id).desc())
 OLDEST_FIRST = (col(Entry.published_at).asc(), col(Entry.id).asc())

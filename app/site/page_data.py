@@ -8,9 +8,8 @@ from fastapi import HTTPException, status
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
-from app.db import Database
-from app.models import Blog, BlogPublic, Entry, EntryPublic, EntryStatus
-from app.paging import (
+from app.domain.models import Blog, BlogPublic, Entry, EntryPublic, EntryStatus
+from app.domain.paging import (
     NEWEST_FIRST,
     OLDEST_FIRST,
     encode_cursor,
@@ -18,6 +17,7 @@ from app.paging import (
     newer_than_cursor,
     older_than,
 )
+from app.store.db import Database
 
 PAGE_SIZE = 20
 PINNED_MAX = 5

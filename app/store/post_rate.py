@@ -1,69 +1,13 @@
-"""Limits on what clients may send: body sizes, posts per token; and who a client is
-(sockets per address are counted at the reader edge, app/live/edge/admission.py)."""
+"""Posts per API token: a token bucket per process, or the same allowance across every
+instance, kept in Redis (GCRA on Redis's clock)."""
 
 import time
 
-import redis.asyncio as redis
-from fastapi import HTTPException, status
 from redis.exceptions import RedisError
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.config import is_redis
 from app.ops.outages import BROKER
-
-
-def _too_large(max_bytes: int) -> HTTPException:
-    return HTTPException(
-        status.HTTP_413_CONTENT_TOO_LARGE, f"request body larger than {max_bytes} bytes"
-    )
-
-
-class BodySizeLimitMiddleware:
-    """Request bodies up to `max_bytes`, or the limit `larger` gives their path (uploads)."""
-
-    def __init__(self, app: ASGIApp, max_bytes: int, larger: dict[str, int] | None = None) -> None:
-        self.app = app
-        self.max_bytes = max_bytes
-        self.larger = larger or {}
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        max_bytes = self.larger.get(scope["path"], self.max_bytes)
-        for name, value in scope["headers"]:
-            if name == b"content-length":
-                if not value.isdigit() or int(value) > max_bytes:
-                    await self._refuse(send, max_bytes)
-                    return
-        seen = 0
-
-        async def limited_receive() -> Message:
-            nonlocal seen
-            message = await receive()
-            if message["type"] == "http.request":
-                seen += len(message.get("body", b""))
-                if seen > max_bytes:
-                    # FastAPI passes an HTTPException raised while reading the body through.
-                    raise _too_large(max_bytes)
-            return message
-
-        await self.app(scope, limited_receive, send)
-
-    async def _refuse(self, send: Send, max_bytes: int) -> None:
-        body = b'{"detail":"request body larger than %d bytes"}' % max_bytes
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 413,
-                "headers": [
-                    (b"content-type", b"application/json"),
-                    (b"content-length", str(len(body)).encode()),
-                    (b"connection", b"close"),
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": body})
+from app.store.redis_client import redis_client
 
 
 class PostRate:
@@ -117,9 +61,7 @@ class SharedPostRate:
         self.local = PostRate(per_minute, burst)
         self.interval_ms = round(60_000 / per_minute) if per_minute > 0 else 0
         self.burst = burst
-        self._redis = redis.Redis.from_url(
-            url, socket_timeout=self.TIMEOUT_SECONDS, socket_connect_timeout=self.TIMEOUT_SECONDS
-        )
+        self._redis = redis_client(url, self.TIMEOUT_SECONDS)
         self._script = self._redis.register_script(_GCRA)
 
     async def check(self, token_id: int) -> float:
@@ -145,13 +87,3 @@ def make_post_rate(broker_url: str, per_minute: int, burst: int) -> PostRate | S
     if is_redis(broker_url):
         return SharedPostRate(broker_url, per_minute, burst)
     return PostRate(per_minute, burst)
-
-
-def client_address(peer: str, forwarded_for: str | None, trusted: list[str]) -> str:
-    """The client's address: X-Forwarded-For is believed only from a trusted proxy."""
-    if peer not in trusted or not forwarded_for:
-        return peer
-    for hop in reversed([h.strip() for h in forwarded_for.split(",")]):
-        if hop and hop not in trusted:
-            return hop
-    return peer

@@ -10,12 +10,12 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from app.auth import find_token
 from app.config import Settings
-from app.db import Database
+from app.domain.models import ApiToken, Blog, Role
 from app.live.hub import Hub
-from app.models import ApiToken, Blog, Role
 from app.services import services
+from app.store.auth import find_token
+from app.store.db import Database
 
 
 def get_db(request: Request) -> Database:

@@ -3,7 +3,7 @@
     async with Change(db, hub) as change:
         blog = await change.claim_offset(slug)      # locks the blog row, offset += 1
         ...                                          # change rows through change.session
-        change.append(blog, events.entry_created(entry))  # app/events.py
+        change.append(blog, events.entry_created(entry))  # app/domain/events.py
     # committed; only now is the event handed to the hub
 
 Postgres serialises writers of one blog on the row lock taken by the UPDATE; SQLite has one
@@ -22,9 +22,9 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from app.db import Database
-from app.models import Blog, Event, new_epoch
+from app.domain.models import Blog, Event, new_epoch
 from app.ops.metrics import EVENTS_PUBLISHED
+from app.store.db import Database
 
 log = logging.getLogger("liveupdates.events")
 
