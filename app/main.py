@@ -17,7 +17,9 @@ from starlette.types import ASGIApp
 
 from app.api import blogs, entries, health, media, streams, tokens
 from app.api.body_size import BodySizeLimitMiddleware
+from app.api.errors import refused
 from app.config import Settings
+from app.domain.errors import Refusal
 from app.live.asgi import ReaderSocketsMiddleware
 from app.live.audience import Audience
 from app.live.broker import make_broker
@@ -140,6 +142,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         larger={"/api/media": settings.media_max_bytes + 64 * 1024},
     )
     app.add_middleware(ReaderSocketsMiddleware)
+    app.add_exception_handler(Refusal, refused)
 
     @app.exception_handler(DBAPIError)
     @app.exception_handler(OperationalError)

@@ -75,15 +75,13 @@ async def create_entry(
     contributor's entry is `submitted`: an editor approves it."""
     assert token.id is not None
     idempotent = Idempotent.of(idempotency_key, token.id, [slug, payload.model_dump()])
-    if token.role == Role.contributor:
-        entry_rules.contributor_submission(payload)
-        status_, publish_at = EntryStatus.submitted, None
-    elif payload.status in entry_rules.SUBMISSIONS:
-        raise HTTPException(
-            status.HTTP_422_UNPROCESSABLE_CONTENT, "only contributors submit entries"
-        )
-    else:
-        status_, publish_at = entry_rules.publication(payload.status, payload.publish_at)
+    status_, publish_at = entry_rules.created(
+        Role(token.role),
+        payload.status,
+        payload.publish_at,
+        payload.key_event or payload.pinned,
+        now(),
+    )
     async with Change(db, hub) as change:
         if status_ == EntryStatus.published:
             blog = await change.claim_offset(slug)
@@ -142,12 +140,10 @@ async def list_entries(
     if status_ != EntryStatus.published and token is None:
         raise unauthorized()
     query = select(Entry).where(col(Entry.blog_id) == blog.id, col(Entry.status) == status_)
-    if token is not None and token.role == Role.contributor and status_ != EntryStatus.published:
-        if status_ not in entry_rules.SUBMISSIONS:
-            raise entry_rules.forbidden(
-                "contributors see published entries and their own submissions"
-            )
-        query = query.where(col(Entry.author_token_id) == token.id)
+    if token is not None and status_ != EntryStatus.published:
+        entry_rules.may_list(Role(token.role), status_)
+        if token.role == Role.contributor:
+            query = query.where(col(Entry.author_token_id) == token.id)
     if before is not None:
         query = query.where(older_than(before))
     query = query.order_by(*NEWEST_FIRST)
@@ -175,7 +171,9 @@ async def get_entry(
     entry = await session.get(Entry, entry_id)
     if entry is None or entry.blog_id != blog.id:
         raise _not_found(blog.slug, entry_id)
-    if not entry_rules.may_see(token, entry):
+    role = Role(token.role) if token is not None else None
+    own = token is not None and entry.author_token_id == token.id
+    if not entry_rules.may_see(role, own, EntryStatus(entry.status)):
         raise _not_found(blog.slug, entry_id)
     response.headers["ETag"] = f'"{entry.version}"'
     return EntryPublic.of(entry, blog.slug)
@@ -236,24 +234,32 @@ async def update_entry(
     wanted, publish_at = changes.pop("status", None), changes.pop("publish_at", None)
     correction = changes.pop("correction", None)
     review_note = changes.pop("review_note", None)
-    if token.role == Role.contributor:
-        entry_rules.contributor_edit(changes, wanted, publish_at, correction, review_note)
-    if (wanted == EntryStatus.returned) != (review_note is not None):
-        raise HTTPException(
-            status.HTTP_422_UNPROCESSABLE_CONTENT,
-            "a returned submission needs a review_note, and a review_note needs "
-            '`status: "returned"`',
-        )
+    entry_rules.check_edit(
+        Role(token.role),
+        changes,
+        wanted,
+        publish_at,
+        correction is not None,
+        review_note is not None,
+    )
 
     async with Change(db, hub) as change:
         entry = await _locked_entry(change, slug, entry_id)
-        entry_rules.may_change(token, entry)
+        entry_rules.may_change(
+            Role(token.role), entry.author_token_id == token.id, EntryStatus(entry.status)
+        )
         _check_if_match(if_match, entry)
         was_published = entry.status == EntryStatus.published
-        next_status, next_publish_at = entry_rules.next_status(entry, wanted, publish_at)
         changes = {k: v for k, v in changes.items() if getattr(entry, k) != v}
-        if correction is not None:
-            entry_rules.check_correction(was_published, changes)
+        next_status, next_publish_at = entry_rules.edited(
+            EntryStatus(entry.status),
+            entry.publish_at,
+            changes,
+            wanted,
+            publish_at,
+            correction is not None,
+            now(),
+        )
         if review_note is not None:
             entry.review_note = review_note
         if "body" in changes:
@@ -304,7 +310,9 @@ async def delete_entry(
     """Delete an entry; readers are told to remove it (if they ever saw it)."""
     async with Change(db, hub) as change:
         entry = await _locked_entry(change, slug, entry_id)
-        entry_rules.may_change(token, entry)
+        entry_rules.may_change(
+            Role(token.role), entry.author_token_id == token.id, EntryStatus(entry.status)
+        )
         _check_if_match(if_match, entry)
         published = entry.status == EntryStatus.published
         await change.session.delete(entry)

@@ -1,4 +1,5 @@
-"""The error answers of the API, as the OpenAPI document describes them.
+"""The error answers of the API, as the OpenAPI document describes them, and the domain's
+refusals (app/domain/errors.py) as HTTP answers.
 
 Every error is `{"detail": ...}`: a sentence, or for a request that fails validation,
 FastAPI's list of problems.
@@ -6,7 +7,11 @@ FastAPI's list of problems.
 
 from typing import Any
 
+from fastapi import Request
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict
+
+from app.domain.errors import Conflict, Invalid, NotAllowed, Refusal
 
 
 class Problem(BaseModel):
@@ -47,3 +52,12 @@ def errors(*codes: int) -> dict[int | str, dict[str, Any]]:
         model = InvalidRequest if code == 422 else Problem
         answers[code] = {"model": model, "description": _WHY[code]}
     return answers
+
+
+REFUSALS: dict[type[Refusal], int] = {NotAllowed: 403, Conflict: 409, Invalid: 422}
+
+
+async def refused(request: Request, refusal: Exception) -> JSONResponse:
+    """The exception handler for the domain's refusals."""
+    assert isinstance(refusal, Refusal)
+    return JSONResponse({"detail": refusal.detail}, status_code=REFUSALS[type(refusal)])

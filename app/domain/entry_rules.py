@@ -1,119 +1,155 @@
-"""Who may do what to an entry, and where its status may go: the rules the entry
-endpoints (app/api/entries.py) apply. Editors and admins change any entry; reporters their
-own; contributors submit theirs, and change them only while they await approval. Drafts
-and scheduled entries move freely and may be published; submissions are approved,
-returned or resubmitted; a published entry stays published, and only its text's changes
-may carry a correction."""
+"""Who may do what to an entry, and where its status may go: pure rules, used by the API
+(app/api/entries.py) and the scheduler (app/store/publishing.py) alike, refusing with the
+domain's errors (app/domain/errors.py).
 
+Editors and admins change any entry; reporters their own; contributors submit theirs, and
+change them only while they await approval. Drafts and scheduled entries move freely and
+may be published; submissions are approved, returned or resubmitted; a published entry
+stays published, and only its text's changes may carry a correction."""
+
+from collections.abc import Collection
 from datetime import datetime
-from typing import Any
 
-from fastapi import HTTPException, status
+from app.domain.errors import Conflict, Invalid, NotAllowed
+from app.domain.models import EntryStatus, Role
 
-from app.domain.models import ApiToken, Entry, EntryCreate, EntryStatus, Role, now
+# A contributor's entries before an editor approves them: no offset, no event, unseen by
+# readers (like drafts), seen in the newsroom by editors and by their own contributor.
+SUBMISSIONS = (EntryStatus.submitted, EntryStatus.returned)
+# What a contributor may change in a submission.
+CONTRIBUTOR_FIELDS = frozenset({"headline", "body"})
+TEXT_FIELDS = frozenset({"headline", "body"})
 
 
 def publication(
-    wanted: EntryStatus | None, publish_at: datetime | None
+    wanted: EntryStatus | None, publish_at: datetime | None, at: datetime
 ) -> tuple[EntryStatus, datetime | None]:
-    """The status an entry takes; a schedule already due publishes at once."""
+    """The status an entry takes; a schedule already due at `at` publishes at once."""
     if publish_at is not None:
-        if publish_at <= now():
+        if publish_at <= at:
             return EntryStatus.published, None
         return EntryStatus.scheduled, publish_at
     return wanted or EntryStatus.published, None
 
 
-# A contributor's entries before an editor approves them: no offset, no event, unseen by
-# readers (like drafts), seen in the newsroom by editors and by their own contributor.
-SUBMISSIONS = (EntryStatus.submitted, EntryStatus.returned)
+def created(
+    role: Role,
+    wanted: EntryStatus | None,
+    publish_at: datetime | None,
+    flagged: bool,
+    at: datetime,
+) -> tuple[EntryStatus, datetime | None]:
+    """Where a new entry starts; `flagged`: it is pinned or a key event."""
+    if role == Role.contributor:
+        if wanted not in (None, EntryStatus.submitted) or publish_at is not None:
+            raise NotAllowed("contributors submit entries; an editor publishes or schedules them")
+        if flagged:
+            raise NotAllowed("contributors cannot pin entries or mark key events")
+        return EntryStatus.submitted, None
+    if wanted in SUBMISSIONS:
+        raise Invalid("only contributors submit entries")
+    return publication(wanted, publish_at, at)
 
 
-def forbidden(detail: str) -> HTTPException:
-    return HTTPException(status.HTTP_403_FORBIDDEN, detail)
-
-
-def may_change(token: ApiToken, entry: Entry) -> None:
-    own = entry.author_token_id == token.id
-    if token.role == Role.contributor and not (own and entry.status in SUBMISSIONS):
-        raise forbidden("contributors may only change their own entries awaiting approval")
-    if token.role == Role.reporter and not own:
-        raise forbidden("reporters may only change their own entries")
-
-
-def may_see(token: ApiToken | None, entry: Entry) -> bool:
+def may_see(role: Role | None, own: bool, status: EntryStatus) -> bool:
     """Published entries are public; the rest is the newsroom's, and of a contributor's
-    only their own."""
-    if entry.status == EntryStatus.published:
+    only their own. `role` None: no token."""
+    if status == EntryStatus.published:
         return True
-    if token is None:
+    if role is None:
         return False
-    return token.role != Role.contributor or entry.author_token_id == token.id
+    return role != Role.contributor or own
 
 
-def contributor_submission(payload: EntryCreate) -> None:
-    if payload.status not in (None, EntryStatus.submitted) or payload.publish_at is not None:
-        raise forbidden("contributors submit entries; an editor publishes or schedules them")
-    if payload.key_event or payload.pinned:
-        raise forbidden("contributors cannot pin entries or mark key events")
+def may_list(role: Role, status: EntryStatus) -> None:
+    """A newsroom token lists entries of `status` (a contributor: only their own)."""
+    if role == Role.contributor and status not in (EntryStatus.published, *SUBMISSIONS):
+        raise NotAllowed("contributors see published entries and their own submissions")
+
+
+def may_change(role: Role, own: bool, status: EntryStatus) -> None:
+    """Edit or delete the entry."""
+    if role == Role.contributor and not (own and status in SUBMISSIONS):
+        raise NotAllowed("contributors may only change their own entries awaiting approval")
+    if role == Role.reporter and not own:
+        raise NotAllowed("reporters may only change their own entries")
+
+
+def check_edit(
+    role: Role,
+    fields: Collection[str],
+    wanted: EntryStatus | None,
+    publish_at: datetime | None,
+    correction: bool,
+    review_note: bool,
+) -> None:
+    """What an edit asks may be asked at all, whatever the entry: `fields` it sets,
+    the status `wanted`, a schedule, a correction note, a review note."""
+    if role == Role.contributor:
+        if set(fields) - CONTRIBUTOR_FIELDS or correction or review_note:
+            raise NotAllowed("contributors may change only the headline and body of a submission")
+        if wanted not in (None, EntryStatus.submitted) or publish_at is not None:
+            raise NotAllowed("contributors submit entries; an editor publishes or schedules them")
+    if (wanted == EntryStatus.returned) != review_note:
+        raise Invalid(
+            "a returned submission needs a review_note, and a review_note needs "
+            '`status: "returned"`'
+        )
 
 
 def next_status(
-    entry: Entry, wanted: EntryStatus | None, publish_at: datetime | None
+    current: EntryStatus,
+    scheduled_for: datetime | None,
+    wanted: EntryStatus | None,
+    publish_at: datetime | None,
+    at: datetime,
 ) -> tuple[EntryStatus, datetime | None]:
-    """Where a PATCH takes an entry's status: drafts and scheduled entries move freely and
+    """Where an edit takes an entry's status: drafts and scheduled entries move freely and
     may be published; submissions are approved (published or scheduled), returned or
     resubmitted; a published entry stays published."""
-    current = EntryStatus(entry.status)
     if current in SUBMISSIONS:
-        if wanted in (EntryStatus.submitted, EntryStatus.returned) and publish_at is None:
+        if wanted in SUBMISSIONS and publish_at is None:
             return wanted, None
         if wanted is None and publish_at is None:
             return current, None
         if wanted not in (None, EntryStatus.published, EntryStatus.scheduled):
-            raise HTTPException(
-                status.HTTP_409_CONFLICT,
-                "a submission is approved (published or scheduled) or returned",
-            )
-        return publication(wanted, publish_at)
+            raise Conflict("a submission is approved (published or scheduled) or returned")
+        return publication(wanted, publish_at, at)
     if wanted in SUBMISSIONS:
-        raise HTTPException(
-            status.HTTP_409_CONFLICT, "only a contributor's entry is submitted or returned"
-        )
+        raise Conflict("only a contributor's entry is submitted or returned")
     if current == EntryStatus.published:
         if wanted not in (None, EntryStatus.published) or publish_at is not None:
-            raise HTTPException(
-                status.HTTP_409_CONFLICT,
-                "a published entry cannot become a draft or be scheduled; delete it instead",
+            raise Conflict(
+                "a published entry cannot become a draft or be scheduled; delete it instead"
             )
         return current, None
     if publish_at is not None or wanted is not None:
-        return publication(wanted, publish_at)
-    return current, entry.publish_at
+        return publication(wanted, publish_at, at)
+    return current, scheduled_for
 
 
-def contributor_edit(
-    changes: dict[str, Any],
+def edited(
+    current: EntryStatus,
+    scheduled_for: datetime | None,
+    changed: Collection[str],
     wanted: EntryStatus | None,
     publish_at: datetime | None,
-    correction: str | None,
-    review_note: str | None,
-) -> None:
-    """A contributor edits the text of a submission, and resubmits a returned one."""
-    if set(changes) - {"headline", "body"} or correction or review_note:
-        raise forbidden("contributors may change only the headline and body of a submission")
-    if wanted not in (None, EntryStatus.submitted) or publish_at is not None:
-        raise forbidden("contributors submit entries; an editor publishes or schedules them")
+    correction: bool,
+    at: datetime,
+) -> tuple[EntryStatus, datetime | None]:
+    """Where an edit takes an entry its token `may_change`, the request being through
+    `check_edit`; `changed` are the fields whose values the edit changes."""
+    status, scheduled = next_status(current, scheduled_for, wanted, publish_at, at)
+    if correction:
+        if current != EntryStatus.published:
+            raise Conflict(
+                "a correction is for a published entry; a draft or scheduled one changes without"
+            )
+        if not TEXT_FIELDS & set(changed):
+            raise Invalid("a correction goes with a change to the entry's headline or body")
+    return status, scheduled
 
 
-def check_correction(was_published: bool, changes: dict[str, Any]) -> None:
-    if not was_published:
-        raise HTTPException(
-            status.HTTP_409_CONFLICT,
-            "a correction is for a published entry; a draft or scheduled one changes without",
-        )
-    if "body" not in changes and "headline" not in changes:
-        raise HTTPException(
-            status.HTTP_422_UNPROCESSABLE_CONTENT,
-            "a correction goes with a change to the entry's headline or body",
-        )
+def due(status: EntryStatus, scheduled_for: datetime | None, at: datetime) -> bool:
+    """Whether the scheduler publishes the entry at `at`."""
+    return status == EntryStatus.scheduled and scheduled_for is not None and scheduled_for <= at

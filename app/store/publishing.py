@@ -14,7 +14,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlmodel import col
 
-from app.domain import events
+from app.domain import entry_rules, events
 from app.domain.models import Blog, Entry, EntryPublic, EntryStatus, now
 from app.ops.metrics import SCHEDULED_PUBLISHED
 from app.store.db import Database
@@ -56,7 +56,9 @@ async def publish_due(db: Database, publisher: Publisher, at: datetime, limit: i
                 change.abandon()
                 continue
             entry = await change.session.get(Entry, entry_id, populate_existing=True)
-            if entry is None or entry.status != EntryStatus.scheduled:
+            if entry is None or not entry_rules.due(
+                EntryStatus(entry.status), entry.publish_at, at
+            ):
                 change.abandon()  # deleted, unscheduled, or published by another instance
                 continue
             await publish(change, slug, entry)
