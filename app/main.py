@@ -31,8 +31,8 @@ from app.live.hub import Hub
 from app.ops import metrics, stuck
 from app.ops.observability import ObservabilityMiddleware
 from app.ops.outages import DATABASE
-from app.ops.periodic import Every
 from app.ops.security import SecurityHeadersMiddleware
+from app.ops.tasks import Every
 from app.resources import STATIC_VERSION, WEB
 from app.services import Services
 from app.site import pages
@@ -119,7 +119,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             for job in jobs:
                 await job.stop()
             await audience.stop()
-            heartbeat.stop()
+            await heartbeat.stop()
             await hub.stop()
             if isinstance(post_rate, SharedPostRate):
                 await post_rate.close()

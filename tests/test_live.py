@@ -16,7 +16,7 @@ from httpx_ws import aconnect_ws
 from httpx_ws.transport import ASGIWebSocketTransport
 from websockets.asyncio.client import ClientConnection, connect
 
-from app.live import hub as hub_module
+from app.live import channel as channel_module
 from app.live import joining as live_module
 from app.live.readers import QueueReader, TransportReader
 from app.services import services
@@ -165,7 +165,7 @@ async def test_replay_then_live_under_concurrent_posting(
     server: LiveServer, api: Api, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(live_module, "REPLAY_PAGE", 7)  # many replay pages
-    monkeypatch.setattr(hub_module, "HISTORY", 5)  # and most of them from the log
+    monkeypatch.setattr(channel_module, "HISTORY", 5)  # and most of them from the log
     for n in range(30):
         await api.post(f"early {n}")
     total = 30 + 200

@@ -16,16 +16,8 @@ from app.api.deps import (
 )
 from app.api.errors import errors
 from app.domain import events
-from app.domain.models import (
-    AudiencePublic,
-    Blog,
-    BlogCreate,
-    BlogList,
-    BlogPublic,
-    BlogStatus,
-    BlogUpdate,
-    now,
-)
+from app.domain.models import Blog, BlogStatus, now
+from app.domain.shapes import AudiencePublic, BlogCreate, BlogList, BlogPublic, BlogUpdate
 from app.services import services
 from app.store.eventlog import Change
 

@@ -21,21 +21,17 @@ from app.api.deps import (
 )
 from app.api.errors import errors
 from app.domain import entry_rules, events
-from app.domain.models import (
-    BlogStatus,
-    Entry,
+from app.domain.models import BlogStatus, Entry, EntryStatus, Role, now
+from app.domain.paging import NEWEST_FIRST, encode_cursor, older_than
+from app.domain.render import render_markdown
+from app.domain.shapes import (
     EntryCreate,
     EntryPage,
     EntryPreview,
     EntryPreviewRequest,
     EntryPublic,
-    EntryStatus,
     EntryUpdate,
-    Role,
-    now,
 )
-from app.domain.paging import NEWEST_FIRST, encode_cursor, older_than
-from app.domain.render import render_markdown
 from app.site.history import History, load_history
 from app.store.eventlog import Change
 from app.store.idempotency import Idempotent, KeyHeader

@@ -6,7 +6,7 @@ from fastapi import APIRouter, HTTPException, Path, status
 
 from app.api.deps import AdminToken, CurrentToken, DatabaseDep
 from app.api.errors import errors
-from app.domain.models import TokenCreate, TokenCreated, TokenList, TokenPublic
+from app.domain.shapes import TokenCreate, TokenCreated, TokenList, TokenPublic
 from app.store.auth import create_token, list_tokens, revoke_token
 
 router = APIRouter(prefix="/api/tokens", tags=["tokens"])

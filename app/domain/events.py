@@ -7,7 +7,7 @@ as it joins and is never logged. The web clients use the same names (web/events.
 from enum import StrEnum
 from typing import Any
 
-from app.domain.models import BlogPublic, EntryPublic
+from app.domain.shapes import BlogPublic, EntryPublic
 
 
 class EventType(StrEnum):

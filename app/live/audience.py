@@ -10,7 +10,6 @@ sent to them as a notice (no offset, not logged) every READER_NOTICE_ROUNDS roun
 in their hello.
 """
 
-import asyncio
 import contextlib
 import logging
 from dataclasses import dataclass
@@ -23,8 +22,8 @@ from app.config import Settings, is_redis
 from app.domain import events
 from app.live.hub import Hub
 from app.live.wire import NOTICE, Frame
-from app.ops import tasks
 from app.ops.outages import BROKER
+from app.ops.tasks import Every
 from app.store.redis_client import redis_client
 
 log = logging.getLogger("liveupdates.audience")
@@ -55,15 +54,15 @@ class Audience:
         )
         self.instances = 1
         self.at = datetime.now(UTC)
-        self._task: asyncio.Task[None] | None = None
+        self._rounds_task = Every("counting the audience", self.interval, self.round, outage=None)
         self._rounds = 0
 
     def start(self) -> None:
         if self.interval > 0:
-            self._task = asyncio.create_task(self._run(), name="audience")
+            self._rounds_task.start()
 
     async def stop(self) -> None:
-        await tasks.stop(self._task)
+        await self._rounds_task.stop()
         if self._redis is not None:
             with contextlib.suppress(RedisError, OSError):
                 await self._redis.delete(self._key(self.instance))  # gone at once
@@ -75,15 +74,6 @@ class Audience:
             local = self.hub.audience()
             return Count(local.get(blog_id, 0), 1, datetime.now(UTC))
         return Count(self.hub.audience_totals.get(blog_id, 0), self.instances, self.at)
-
-    async def _run(self) -> None:
-        while True:
-            try:
-                await self.round()
-            except Exception:
-                log.exception("counting the audience failed; trying again")
-            tasks.raise_if_cancelled()
-            await asyncio.sleep(self.interval)
 
     async def round(self) -> None:
         # The totals live in the hub, which greets joining readers with them.

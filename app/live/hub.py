@@ -8,61 +8,46 @@ come. Readers therefore see every offset once, in order, whatever the broker did
 An event is encoded once, as a `Frame`, and the same bytes go to every reader. Delivery
 never awaits a reader: a reader takes the frame or is dropped (see readers.py).
 
-A channel loads itself: the first reader to arrive starts the load, but the load is the
-channel's task, so no reader's departure, cancellation or error can refuse the others.
+Each blog's channel (channel.py) delivers in order. A channel loads itself: the first
+reader to arrive starts the load, but the load is the channel's task, so no reader's
+departure, cancellation or error can refuse the others.
 """
 
 import asyncio
 import contextlib
 import logging
 import time
-from collections import deque
 from collections.abc import AsyncIterator
-from typing import Any, Protocol
+from typing import Any
 
-import orjson
 from sqlalchemy import select
-from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import col
 
-from app.domain.events import EventType
-from app.domain.models import Blog, BlogPublic
+from app.domain.models import Blog
 from app.live.broker import Broker
+from app.live.channel import Channel, Reader
 from app.live.wire import Frame
-from app.ops.metrics import DELIVERIES, READERS
-from app.ops.outages import DATABASE
+from app.ops.metrics import READERS
+from app.ops.tasks import Every
 from app.store.db import Database
-from app.store.eventlog import LoggedEvent, read_events
+from app.store.eventlog import LoggedEvent
 
 log = logging.getLogger("liveupdates.hub")
 
-REPLAY_PAGE = 500
-# Recent frames kept per blog: readers resuming after a blip replay from memory.
-HISTORY = 256
 
-
-def _count(channel: "Channel", reader: object, change: int) -> None:
-    kind = getattr(reader, "kind", None)  # readers of people; the page cache's watcher has none
-    if kind is not None:
-        READERS.labels(kind).inc(change)
-        if getattr(reader, "in_audience", True):  # not the newsroom's own view
+def _count(channel: Channel, reader: Reader, change: int) -> None:
+    if reader.kind is not None:
+        READERS.labels(reader.kind).inc(change)
+        if reader.in_audience:
             channel.people += change
-
-
-class Reader(Protocol):
-    sent: int  # the last offset handed to this reader
-
-    def deliver(self, frame: Frame) -> None:
-        """Take the frame now, without awaiting anything."""
-
-    def notify(self, frame: Frame) -> None:
-        """Take a notice (no offset, not logged) if there is room; never awaits."""
 
 
 class _Follower:
     """A reader that takes nothing: it keeps a channel open for `Hub.follow`."""
 
     sent = 0
+    kind = None
+    in_audience = False
 
     def deliver(self, frame: Frame) -> None:
         pass
@@ -72,124 +57,6 @@ class _Follower:
 
 
 _FOLLOWER = _Follower()
-
-
-class Channel:
-    """One blog's readers, its delivery position, its latest state and recent events."""
-
-    def __init__(self, hub: "Hub", blog_id: int) -> None:
-        self.hub = hub
-        self.blog_id = blog_id
-        self.readers: set[Reader] = set()
-        self.people = 0  # readers that are people (WebSocket or SSE), not followers
-        self.last: int | None = None  # the last offset delivered; None until known
-        self.pending: dict[int, Frame] = {}
-        self.blog: dict[str, Any] = {}  # the blog as of `last`, as the API shows it
-        self.recent: deque[Frame] = deque(maxlen=HISTORY)  # consecutive, up to `last`
-        self._filler: asyncio.Task[None] | None = None
-        self.loading: asyncio.Task[None] | None = None  # the first join's load, shared
-
-    def start(self, last: int, blog: dict[str, Any], history: list[Frame]) -> None:
-        if self.last is None:
-            self.last = last
-            self.blog = blog
-            for frame in self.pending.values():  # offered before the epoch was known
-                frame.epoch = self.epoch
-            self.recent.extend(history)
-            self._drain()
-
-    @property
-    def epoch(self) -> str:
-        """The stream its offsets count in ("" until loaded)."""
-        epoch: str = self.blog.get("epoch", "")
-        return epoch
-
-    def history(self, after: int, upto: int) -> list[Frame] | None:
-        """Frames in (after, upto] from memory, or None when they are not all there."""
-        recent = self.recent
-        if after >= upto:
-            return []
-        if not recent or recent[0].offset > after + 1 or recent[-1].offset < upto:
-            return None
-        return [frame for frame in recent if after < frame.offset <= upto]
-
-    def offer(self, frame: Frame) -> None:
-        if self.last is not None and frame.offset <= self.last:
-            return
-        self.pending[frame.offset] = frame
-        self._drain()
-
-    def _drain(self) -> None:
-        if self.last is None:
-            return
-        pending = self.pending
-        while pending:
-            frame = pending.pop(self.last + 1, None)
-            if frame is None:
-                break
-            self.last = frame.offset
-            self.recent.append(frame)
-            if frame.type == EventType.BLOG_UPDATED:
-                self.blog = orjson.loads(frame.data)["blog"]
-            readers = tuple(self.readers)
-            DELIVERIES.inc(len(readers))
-            for reader in readers:
-                reader.deliver(frame)
-        for offset in [o for o in pending if o <= self.last]:
-            del pending[offset]
-        if pending:
-            self.fill_soon(self.hub.hold_seconds)
-
-    def fill_soon(self, delay: float, upto: int | None = None) -> None:
-        """Fetch what is missing from the event log unless it arrives within `delay`."""
-        if self._filler is None or self._filler.done():
-            self._filler = asyncio.create_task(self._fill(delay, upto))
-
-    async def _fill(self, delay: float, upto: int | None) -> None:
-        await asyncio.sleep(delay)
-        try:
-            while self.last is not None and self.readers:
-                target = min(self.pending) - 1 if self.pending else upto
-                if target is None or target <= self.last:
-                    return
-                async with self.hub.db.read() as session:
-                    events = await read_events(
-                        session, self.blog_id, self.last, REPLAY_PAGE, upto=target
-                    )
-                if not events:
-                    log.warning("blog %s: offsets %s..%s missing", self.blog_id, self.last, target)
-                    return
-                for event in events:
-                    self.pending.setdefault(event.offset, Frame.of(event, self.epoch))
-                self.hub.filled += len(events)
-                self._drain()  # (its own refill is a no-op: this task is the filler)
-        except Exception as error:
-            if isinstance(error, SQLAlchemyError | OSError):
-                DATABASE.failed(f"filling a gap in blog {self.blog_id}", error)
-            else:
-                log.exception("blog %s: filling a gap from the event log failed", self.blog_id)
-            self._filler = None
-            self.fill_soon(1.0, upto)
-
-    async def load(self) -> None:
-        """Read the blog and its recent events; every reader joining meanwhile waits on it."""
-        async with self.hub.db.read() as session:
-            blog = await session.get(Blog, self.blog_id)
-            if blog is None:
-                raise LookupError(f"no blog {self.blog_id}")
-            last = blog.last_offset
-            events = await read_events(
-                session, self.blog_id, max(0, last - HISTORY), HISTORY, upto=last
-            )
-        self.start(
-            last,
-            BlogPublic.of(blog).model_dump(mode="json"),
-            [Frame.of(e, blog.epoch) for e in events],
-        )
-
-    def close(self) -> None:
-        if self._filler is not None:
-            self._filler.cancel()
 
 
 class Hub:
@@ -213,24 +80,24 @@ class Hub:
         self._unknown: dict[str, float] = {}  # slug -> until when it is known not to exist
         self._lookups: dict[str, asyncio.Future[int | None]] = {}
         self.filled = 0  # events read from the log because the broker did not bring them
-        self._catchup: asyncio.Task[None] | None = None
+        self._catchup = Every(
+            "catching up with the event log", catchup_seconds, self.catch_up, wait_first=True
+        )
         # Readers per blog on every instance, as app/live/audience.py last counted them.
         self.audience_totals: dict[int, int] = {}
-        self._stopping = asyncio.Event()
 
     async def start(self) -> None:
         await self.broker.start(self._received, self.catch_up)
-        self._catchup = asyncio.create_task(self._catch_up_forever())
+        self._catchup.start()
 
     async def stop(self) -> None:
-        self._stopping.set()
-        if self._catchup is not None:
-            # Let a catch-up in progress finish its query rather than cut it off mid-way.
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._catchup
+        await self._catchup.stop()
         for channel in self.channels.values():
             channel.close()
         await self.broker.stop()
+
+    def _filled(self, events: int) -> None:
+        self.filled += events
 
     def publish(self, event: LoggedEvent) -> None:
         """Called once a change has committed: deliver here, and tell the other instances."""
@@ -250,7 +117,9 @@ class Hub:
         """
         channel = self.channels.get(blog_id)
         if channel is None:
-            channel = self.channels[blog_id] = Channel(self, blog_id)
+            channel = self.channels[blog_id] = Channel(
+                blog_id, self.db, self.hold_seconds, self._filled
+            )
         if channel.last is None and channel.loading is None:
             channel.loading = asyncio.ensure_future(channel.load())
             channel.loading.add_done_callback(lambda task: self._loaded(channel, task))
@@ -396,17 +265,3 @@ class Hub:
                 # An event committed a moment ago may still be on its way: give it the
                 # usual grace before reading it from the log.
                 channel.fill_soon(self.hold_seconds, upto=target)
-
-    async def _catch_up_forever(self) -> None:
-        while True:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stopping.wait(), self.catchup_seconds)
-                return
-            try:
-                await self.catch_up()
-            except (SQLAlchemyError, OSError) as error:
-                DATABASE.failed("catching up with the event log", error)
-            except Exception:
-                log.exception("catching up with the event log failed")
-            else:
-                DATABASE.answered()

@@ -16,7 +16,8 @@ from sqlmodel import col, select
 from app.config import Settings
 from app.domain import events
 from app.domain.models import Blog
-from app.live.hub import REPLAY_PAGE, Hub, Reader
+from app.live.channel import REPLAY_PAGE, Reader
+from app.live.hub import Hub
 from app.live.request import ReaderRequest, Refused
 from app.live.wire import CloseCode, Frame
 from app.ops.metrics import REPLAYED

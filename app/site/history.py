@@ -15,7 +15,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
 from app.domain.events import EventType
-from app.domain.models import EntryPublic, Event
+from app.domain.models import Event
+from app.domain.shapes import EntryPublic
 from app.site.metadata import plain_text
 
 WORDS = re.compile(r"\s+|\w+|[^\w\s]")

@@ -7,7 +7,7 @@ from typing import Any
 
 import nh3
 
-from app.domain.models import EntryPublic
+from app.domain.shapes import EntryPublic
 from app.site.page_data import BlogView
 
 

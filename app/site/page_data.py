@@ -8,7 +8,7 @@ from fastapi import HTTPException, status
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
-from app.domain.models import Blog, BlogPublic, Entry, EntryPublic, EntryStatus
+from app.domain.models import Blog, Entry, EntryStatus
 from app.domain.paging import (
     NEWEST_FIRST,
     OLDEST_FIRST,
@@ -17,6 +17,7 @@ from app.domain.paging import (
     newer_than_cursor,
     older_than,
 )
+from app.domain.shapes import BlogPublic, EntryPublic
 from app.store.db import Database
 
 PAGE_SIZE = 20

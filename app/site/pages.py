@@ -10,8 +10,9 @@ from fastapi.responses import FileResponse
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from sqlmodel import col, select
 
-from app.domain.models import Blog, BlogPublic, BlogStatus, Entry, EntryPublic, EntryStatus
+from app.domain.models import Blog, BlogStatus, Entry, EntryStatus
 from app.domain.paging import NEWEST_FIRST
+from app.domain.shapes import BlogPublic, EntryPublic
 from app.live.routes import Route
 from app.resources import STATIC_VERSION, TEMPLATES, WEB
 from app.services import services

@@ -15,7 +15,8 @@ from sqlalchemy import select
 from sqlmodel import col
 
 from app.domain import entry_rules, events
-from app.domain.models import Blog, Entry, EntryPublic, EntryStatus, now
+from app.domain.models import Blog, Entry, EntryStatus, now
+from app.domain.shapes import EntryPublic
 from app.ops.metrics import SCHEDULED_PUBLISHED
 from app.store.db import Database
 from app.store.eventlog import Change, Publisher

@@ -1,7 +1,8 @@
 """One task beats every reader connection: a WebSocket ping, or an SSE comment."""
 
-import asyncio
 from typing import Protocol
+
+from app.ops.tasks import Every
 
 
 class Beating(Protocol):
@@ -19,31 +20,29 @@ class Heartbeat:
     SLICES = 16
 
     def __init__(self, interval: float) -> None:
-        self.interval = interval
         self.slices: list[set[Beating]] = [set() for _ in range(self.SLICES)]
         self._added = 0
-        self._task: asyncio.Task[None] | None = None
+        self._tick = 0
+        self._beats = Every(
+            "heartbeat", interval / self.SLICES, self._beat, wait_first=True, outage=None
+        )
 
     def add(self, connection: Beating) -> int:
         """Start beating `connection`; returns its slice, for `discard`."""
         slice_ = self._added % self.SLICES
         self._added += 1
         self.slices[slice_].add(connection)
-        if self._task is None or self._task.done():
-            self._task = asyncio.get_running_loop().create_task(self._run())
+        if not self._beats.running:
+            self._beats.start()
         return slice_
 
     def discard(self, connection: Beating, slice_: int) -> None:
         self.slices[slice_].discard(connection)
 
-    def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
+    async def stop(self) -> None:
+        await self._beats.stop()
 
-    async def _run(self) -> None:
-        tick = 0
-        while any(self.slices):
-            await asyncio.sleep(self.interval / self.SLICES)
-            for connection in tuple(self.slices[tick % self.SLICES]):
-                connection.heartbeat()
-            tick += 1
+    async def _beat(self) -> None:
+        for connection in tuple(self.slices[self._tick % self.SLICES]):
+            connection.heartbeat()
+        self._tick += 1

@@ -1,0 +1,295 @@
+"""The shapes the API reads (Create/Update) and writes (Public), and what their text may
+be: limits apply to the text as sent, then surrounding white space is trimmed."""
+
+import zoneinfo
+from datetime import datetime
+from functools import cache
+from typing import Annotated
+
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BeforeValidator,
+    ConfigDict,
+    StrictBool,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
+from sqlmodel import SQLModel
+
+from app.domain.languages import language_tag
+from app.domain.models import (
+    BODY_MAX,
+    CORRECTION_MAX,
+    DESCRIPTION_MAX,
+    HEADLINE_MAX,
+    LANGUAGE_MAX,
+    NAME_MAX,
+    NOTICE_MAX,
+    REVIEW_NOTE_MAX,
+    SLUG_PATTERN,
+    TITLE_MAX,
+    ApiToken,
+    Blog,
+    BlogStatus,
+    Entry,
+    EntryStatus,
+    Role,
+)
+
+
+def _no_nul(value: str) -> str:
+    # Postgres text cannot hold NUL, and no human wrote one: refuse it everywhere.
+    if "\x00" in value:
+        raise ValueError("must not contain NUL characters")
+    return value
+
+
+def _trim(value: str) -> str:
+    return value.strip()
+
+
+def _not_blank(value: str) -> str:
+    if not value:
+        raise ValueError("must not be blank")
+    return value
+
+
+# Limits apply to the text as sent (as the OpenAPI document says), then surrounding
+# white space is trimmed; required text must not be blank once trimmed.
+Trimmed = AfterValidator(_trim)
+NotBlank = AfterValidator(_not_blank)
+
+
+def _text(max_length: int, min_length: int = 0) -> StringConstraints:
+    return StringConstraints(min_length=min_length, max_length=max_length)
+
+
+def _iso_text(value: object) -> object:
+    # Pydantic would read a number as a Unix time; the API speaks ISO 8601 only.
+    if not isinstance(value, str | datetime):
+        raise ValueError("must be an ISO 8601 date and time with a time zone")
+    return value
+
+
+NoNul = AfterValidator(_no_nul)
+Moment = Annotated[AwareDatetime, BeforeValidator(_iso_text)]
+Title = Annotated[str, _text(TITLE_MAX, min_length=1), Trimmed, NotBlank, NoNul]
+Description = Annotated[str, _text(DESCRIPTION_MAX), Trimmed, NoNul]
+Notice = Annotated[str, _text(NOTICE_MAX), Trimmed, NoNul]
+Headline = Annotated[str, _text(HEADLINE_MAX), Trimmed, NoNul]
+Body = Annotated[str, _text(BODY_MAX, min_length=1), Trimmed, NotBlank, NoNul]
+Name = Annotated[str, _text(NAME_MAX, min_length=1), Trimmed, NotBlank, NoNul]
+CorrectionNote = Annotated[str, _text(CORRECTION_MAX, min_length=1), Trimmed, NotBlank, NoNul]
+ReviewNote = Annotated[str, _text(REVIEW_NOTE_MAX, min_length=1), Trimmed, NotBlank, NoNul]
+
+
+LanguageTag = Annotated[str, _text(LANGUAGE_MAX, min_length=1), AfterValidator(language_tag)]
+
+
+@cache
+def _timezones() -> frozenset[str]:
+    return frozenset(zoneinfo.available_timezones())
+
+
+class AudiencePublic(SQLModel):
+    readers: int  # connected now, WebSocket and SSE, on every instance
+    instances: int  # instances whose readers are counted
+    at: datetime  # when the count was taken (every AUDIENCE_SECONDS)
+
+
+class Input(SQLModel):
+    model_config = ConfigDict(extra="forbid")  # type: ignore[assignment]
+
+
+class BlogCreate(Input):
+    slug: Annotated[str, StringConstraints(pattern=SLUG_PATTERN, max_length=64)]
+    title: Title
+    description: Description = ""
+    timezone: str = "UTC"
+    language: LanguageTag | None = None  # DEFAULT_LANGUAGE when not given
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        if value not in _timezones():
+            raise ValueError("unknown IANA time zone, e.g. Europe/London")
+        return value
+
+
+class BlogUpdate(Input):
+    title: Title | None = None
+    description: Description | None = None
+    notice: Notice | None = None
+    status: BlogStatus | None = None
+    language: LanguageTag | None = None
+    show_audience: StrictBool | None = None
+
+
+class BlogPublic(SQLModel):
+    slug: str
+    title: str
+    description: str
+    notice: str | None
+    status: BlogStatus
+    timezone: str
+    language: str
+    show_audience: bool
+    created_at: datetime
+    ended_at: datetime | None
+    offset: int
+    epoch: str
+
+    @classmethod
+    def of(cls, blog: Blog) -> "BlogPublic":
+        return cls(
+            slug=blog.slug,
+            title=blog.title,
+            description=blog.description,
+            notice=blog.notice or None,
+            status=BlogStatus(blog.status),
+            timezone=blog.timezone,
+            language=blog.language,
+            show_audience=blog.show_audience,
+            created_at=blog.created_at,
+            ended_at=blog.ended_at,
+            offset=blog.last_offset,
+            epoch=blog.epoch,
+        )
+
+
+class BlogList(SQLModel):
+    blogs: list[BlogPublic]
+
+
+def _publication(status: EntryStatus | None, publish_at: datetime | None) -> None:
+    if publish_at is not None and status not in (None, EntryStatus.scheduled):
+        raise ValueError(f"publish_at is for scheduled entries, not {status} ones")
+    if status == EntryStatus.scheduled and publish_at is None:
+        raise ValueError("a scheduled entry needs publish_at")
+
+
+class EntryCreate(Input):
+    headline: Headline | None = None
+    body: Body
+    key_event: StrictBool = False
+    pinned: StrictBool = False
+    # "draft" keeps it in the newsroom; `publish_at` schedules it (status "scheduled").
+    status: EntryStatus | None = None
+    publish_at: Moment | None = None
+
+    @model_validator(mode="after")
+    def _consistent(self) -> "EntryCreate":
+        _publication(self.status, self.publish_at)
+        return self
+
+
+class EntryUpdate(Input):
+    headline: Headline | None = None
+    body: Body | None = None
+    key_event: StrictBool | None = None
+    pinned: StrictBool | None = None
+    # A draft or scheduled entry may be published ("published"), kept back ("draft") or
+    # (re)scheduled (`publish_at`); a published one stays published.
+    status: EntryStatus | None = None
+    publish_at: Moment | None = None
+    # Shown to readers with the edit: "Correction: <note>" (a published entry's text only).
+    correction: CorrectionNote | None = None
+    # Why a submission goes back to its contributor (with `status: "returned"`).
+    review_note: ReviewNote | None = None
+
+    @model_validator(mode="after")
+    def _consistent(self) -> "EntryUpdate":
+        _publication(self.status, self.publish_at)
+        return self
+
+
+class EntryPreviewRequest(Input):
+    body: Body
+
+
+class EntryPreview(SQLModel):
+    html: str
+
+
+class CorrectionPublic(SQLModel):
+    note: str
+    at: datetime
+    version: int  # the entry's version the corrected text first appeared in
+
+
+class EntryPublic(SQLModel):
+    id: int
+    blog: str
+    headline: str | None
+    body: str
+    html: str
+    key_event: bool
+    pinned: bool
+    author: str
+    published_at: datetime
+    updated_at: datetime | None
+    version: int
+    status: EntryStatus = EntryStatus.published
+    publish_at: datetime | None = None
+    corrections: list[CorrectionPublic] = []
+    review_note: str | None = None  # to a contributor, on a returned submission
+
+    @classmethod
+    def of(cls, entry: Entry, blog_slug: str) -> "EntryPublic":
+        assert entry.id is not None
+        return cls(
+            id=entry.id,
+            blog=blog_slug,
+            headline=entry.headline or None,
+            body=entry.body,
+            html=entry.html,
+            key_event=entry.key_event,
+            pinned=entry.pinned,
+            author=entry.author,
+            published_at=entry.published_at,
+            updated_at=entry.updated_at,
+            version=entry.version,
+            status=EntryStatus(entry.status),
+            publish_at=entry.publish_at,
+            corrections=[CorrectionPublic.model_validate(c) for c in entry.corrections or ()],
+            review_note=entry.review_note,
+        )
+
+
+class EntryPage(SQLModel):
+    entries: list[EntryPublic]
+    next: str | None
+
+
+class TokenCreate(Input):
+    name: Name
+    role: Role
+
+
+class TokenPublic(SQLModel):
+    id: int
+    name: str
+    role: Role
+    created_at: datetime
+    revoked_at: datetime | None
+
+    @classmethod
+    def of(cls, token: ApiToken) -> "TokenPublic":
+        assert token.id is not None
+        return cls(
+            id=token.id,
+            name=token.name,
+            role=Role(token.role),
+            created_at=token.created_at,
+            revoked_at=token.revoked_at,
+        )
+
+
+class TokenCreated(TokenPublic):
+    token: str  # shown in this answer and never again
+
+
+class TokenList(SQLModel):
+    tokens: list[TokenPublic]
