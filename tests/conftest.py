@@ -23,7 +23,7 @@ from app.main import create_app, serving
 from app.services import services
 from app.store.auth import create_token
 from app.store.db import Database
-from tests.services import RedisServer, free_port, run_cli
+from tests.servers import RedisServer, free_port, run_cli
 
 POSTGRES_ADMIN_URL = os.environ.get(
     "TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"

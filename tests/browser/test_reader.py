@@ -13,7 +13,7 @@ from app.live.edge.websocket import WebSocketProtocol
 from app.services import services
 from tests.browser.conftest import Newsroom, open_live
 from tests.conftest import StartServer
-from tests.test_render import XSS_VECTORS
+from tests.domain.test_render import XSS_VECTORS
 
 pytestmark = pytest.mark.parametrize("settings", ["sqlite"], indirect=True)
 

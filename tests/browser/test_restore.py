@@ -11,7 +11,7 @@ from playwright.async_api import Browser, Locator, Page, expect
 from app.config import Settings
 from tests.browser.conftest import open_page
 from tests.conftest import Tokens, restored
-from tests.services import Server, run_cli
+from tests.servers import AppServer, run_cli
 
 # A page whose browser has no working WebSocket: every attempt fails at once, so the page
 # falls back to Server-Sent Events, as behind a proxy that refuses upgrades.
@@ -39,7 +39,7 @@ async def test_an_open_page_shows_the_restored_blog(
 ) -> None:
     postgres = not settings.is_sqlite
     (tmp_path / "live").mkdir()
-    original = Server(settings, tmp_path / "live")
+    original = AppServer(settings, tmp_path / "live")
     await original.start()
     backup_file = tmp_path / ("night.dump" if postgres else "night.db")
     async with (
@@ -70,7 +70,7 @@ async def test_an_open_page_shows_the_restored_blog(
 
         (tmp_path / "restored").mkdir()
         async with restored(settings, backup_file, tmp_path / "restored") as fresh:
-            server = Server(fresh, tmp_path / "restored")
+            server = AppServer(fresh, tmp_path / "restored")
             # First where the pages cannot see it: the restored blog goes past their offset
             # before they reconnect, so that only the epoch tells the two streams apart.
             await server.start()

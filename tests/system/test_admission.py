@@ -23,19 +23,21 @@ from websockets.asyncio.client import ClientConnection, connect
 
 from app.config import Settings
 from tests.conftest import Tokens
-from tests.services import LIVEUPDATES, Server, free_port
+from tests.servers import LIVEUPDATES, AppServer, free_port
 
 pytestmark = pytest.mark.parametrize("settings", ["sqlite"], indirect=True)
 
 
-async def _blog(server: Server, tokens: Tokens) -> None:
+async def _blog(server: AppServer, tokens: Tokens) -> None:
     async with httpx.AsyncClient(base_url=server.url) as client:
         r = await client.post("/api/blogs", json={"slug": "crowd", "title": "Crowd"},
                               headers=tokens.auth("admin"))  # fmt: skip
         assert r.status_code == 201, r.text
 
 
-async def _reader(server: Server, source: str = "127.0.0.1", query: str = "") -> ClientConnection:
+async def _reader(
+    server: AppServer, source: str = "127.0.0.1", query: str = ""
+) -> ClientConnection:
     ws = await connect(
         f"{server.ws_url}/ws/blogs/crowd{query}", local_addr=(source, 0), open_timeout=10
     )
@@ -54,7 +56,7 @@ async def test_a_small_file_limit_serves_readers_and_one_host_cannot_fill_it(
     opens 300 silent sockets holds 96; readers from elsewhere are served up to their own
     96; only past the rest of the files (the reserve) are readers refused (503), and the
     reserve still answers health checks."""
-    server = Server(settings, tmp_path, open_files=256, request_head_seconds="60")
+    server = AppServer(settings, tmp_path, open_files=256, request_head_seconds="60")
     await server.start()
     silent: list[socket.socket] = []
     readers: list[ClientConnection] = []
@@ -113,7 +115,7 @@ async def test_a_crowd_behind_one_address_is_back_within_seconds_of_a_restart(
     restart they reconnect as the web client does (jitter, backoff on a refusal) and are
     all back in a few seconds, not paced over most of a minute."""
     crowd = 1000
-    server = Server(settings, tmp_path)  # the default reader limits
+    server = AppServer(settings, tmp_path)  # the default reader limits
     await server.start()
     back: list[float] = []
     refusals = 0

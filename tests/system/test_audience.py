@@ -11,12 +11,12 @@ from websockets.asyncio.client import connect
 
 from app.config import Settings
 from tests.conftest import Tokens
-from tests.services import RedisServer, Server
+from tests.servers import AppServer, RedisServer
 
 pytestmark = pytest.mark.parametrize("settings", ["postgres"], indirect=True)
 
 
-async def count(server: Server, tokens: Tokens) -> dict[str, int]:
+async def count(server: AppServer, tokens: Tokens) -> dict[str, int]:
     async with httpx.AsyncClient() as client:
         r = await client.get(
             f"{server.url}/api/blogs/crowd/audience", headers=tokens.auth("editor")
@@ -25,7 +25,7 @@ async def count(server: Server, tokens: Tokens) -> dict[str, int]:
     return {"readers": r.json()["readers"], "instances": r.json()["instances"]}
 
 
-async def until(server: Server, tokens: Tokens, want: dict[str, int], seconds: float) -> None:
+async def until(server: AppServer, tokens: Tokens, want: dict[str, int], seconds: float) -> None:
     got: dict[str, int] = {}
     for _ in range(int(seconds / 0.1)):
         got = await count(server, tokens)
@@ -41,8 +41,8 @@ async def test_two_instances_sum_their_readers_and_a_killed_one_drops_out(
     env = {"broker_url": f"redis://127.0.0.1:{redis_server.port}/0", "audience_seconds": "0.5"}
     (tmp_path / "a").mkdir()
     (tmp_path / "b").mkdir()
-    a = Server(settings, tmp_path / "a", **env)
-    b = Server(settings, tmp_path / "b", workers=2, **env)
+    a = AppServer(settings, tmp_path / "a", **env)
+    b = AppServer(settings, tmp_path / "b", workers=2, **env)
     try:
         await a.start()
         await b.start()

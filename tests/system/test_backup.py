@@ -14,8 +14,8 @@ from websockets.exceptions import ConnectionClosed
 
 from app.config import Settings
 from tests.conftest import Tokens, restored
-from tests.services import Server
-from tests.services import run_cli as cli
+from tests.servers import AppServer
+from tests.servers import run_cli as cli
 
 
 async def test_a_backup_taken_during_a_burst_restores_to_what_it_held(
@@ -23,7 +23,7 @@ async def test_a_backup_taken_during_a_burst_restores_to_what_it_held(
 ) -> None:
     postgres = not settings.is_sqlite
     (tmp_path / "live").mkdir()
-    original = Server(settings, tmp_path / "live")
+    original = AppServer(settings, tmp_path / "live")
     await original.start()
     backup_file = tmp_path / ("night.dump" if postgres else "night.db")
     try:
@@ -65,7 +65,7 @@ async def test_a_backup_taken_during_a_burst_restores_to_what_it_held(
     async with restored(settings, backup_file, tmp_path / "restored") as fresh:
         again = cli(fresh.database_url, "restore", str(backup_file))
         assert again.returncode == 1 and "restore into a new database" in again.stderr
-        server = Server(fresh, tmp_path / "restored")
+        server = AppServer(fresh, tmp_path / "restored")
         await server.start()
         try:
             async with httpx.AsyncClient(base_url=server.url, timeout=30) as client:

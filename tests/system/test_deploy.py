@@ -21,7 +21,7 @@ from websockets.asyncio.client import ClientConnection, connect
 
 from app.config import Settings
 from tests.conftest import StartServer, Tokens
-from tests.services import Nginx, PrivatePostgres, RedisServer, Server
+from tests.servers import AppServer, Nginx, PrivatePostgres, RedisServer
 
 ROOT = Path(__file__).resolve().parents[2]
 CHECK_JSONSCHEMA = str(Path(sys.executable).with_name("check-jsonschema"))
@@ -115,7 +115,7 @@ async def test_nginx_in_front_of_two_instances_on_postgres_and_redis(
         workdir = tmp_path / f"instance{n}"
         workdir.mkdir()
         servers.append(
-            Server(
+            AppServer(
                 settings,
                 workdir,
                 broker_url=f"redis://127.0.0.1:{redis_server.port}/0",
@@ -136,7 +136,7 @@ async def test_nginx_in_front_of_two_instances_on_postgres_and_redis(
             )
             assert created.status_code == 201
 
-            async def readers_on(server: Server, transport: str) -> float:
+            async def readers_on(server: AppServer, transport: str) -> float:
                 return metric(await scrape(server.url), "liveupdates_readers", transport=transport)
 
             # Readers through nginx until both instances have both kinds.
@@ -276,7 +276,7 @@ async def test_readyz_follows_the_database_and_the_broker(
     """A Postgres cluster and a Redis of the test's own, stopped and started again."""
     pg = PrivatePostgres()
     pg.start()
-    server = Server(
+    server = AppServer(
         Settings(database_url=pg.url), tmp_path,
         broker_url=f"redis://127.0.0.1:{redis_server.port}/0",
     )  # fmt: skip
@@ -356,7 +356,7 @@ async def test_metrics_are_private_unless_asked_with_the_token(
 async def test_two_workers_report_their_metrics_together_and_log_json(
     settings: Settings, tokens: Tokens, redis_server: RedisServer, tmp_path: Path
 ) -> None:
-    server = Server(
+    server = AppServer(
         settings, tmp_path, workers=2, log_level="info",
         broker_url=f"redis://127.0.0.1:{redis_server.port}/0",
     )  # fmt: skip
@@ -435,7 +435,7 @@ async def test_a_rolling_restart_behind_nginx_goes_unnoticed(
     for n in (1, 2):
         (tmp_path / f"i{n}").mkdir()
         servers.append(
-            Server(
+            AppServer(
                 settings, tmp_path / f"i{n}", broker_url=f"redis://127.0.0.1:{redis_server.port}/0"
             )
         )

@@ -24,7 +24,7 @@ from app.store.auth import create_token
 from app.store.db import Database
 from bench import slowreaders
 from tests.conftest import StartServer, Tokens
-from tests.services import PrivatePostgres, Server
+from tests.servers import AppServer, PrivatePostgres
 
 SOAK = bool(os.environ.get("SOAK"))
 POSTS_PER_REPORTER = 100 if SOAK else 20
@@ -78,7 +78,7 @@ async def test_sigkill_mid_burst_loses_and_doubles_nothing(
     settings: Settings, reporters: list[str], tmp_path: Path
 ) -> None:
     admin, *tokens = reporters
-    server = Server(settings, tmp_path)
+    server = AppServer(settings, tmp_path)
     await server.start()
     ws_url = server.url.replace("http", "ws")
     try:
@@ -194,7 +194,7 @@ async def test_database_loss_is_503_then_recovers(tmp_path: Path) -> None:
         _, token = await create_token(session, "Desk", Role.admin)
     await db.dispose()
     headers = {"Authorization": f"Bearer {token}"}
-    server = Server(settings, tmp_path)
+    server = AppServer(settings, tmp_path)
     await server.start()
     try:
         async with httpx.AsyncClient(base_url=server.url, headers=headers, timeout=15) as client:
@@ -244,7 +244,7 @@ async def test_sigterm_lets_posts_in_flight_finish(
     settings: Settings, reporters: list[str], tmp_path: Path
 ) -> None:
     admin, *tokens = reporters
-    server = Server(settings, tmp_path)
+    server = AppServer(settings, tmp_path)
     await server.start()
     try:
         async with httpx.AsyncClient(base_url=server.url, timeout=10) as client:

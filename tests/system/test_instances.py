@@ -14,7 +14,7 @@ from websockets.asyncio.client import connect
 
 from app.config import Settings
 from tests.conftest import Tokens
-from tests.services import LIVEUPDATES, RedisServer, free_port, wait_for_port
+from tests.servers import LIVEUPDATES, RedisServer, free_port, wait_for_port
 
 pytestmark = pytest.mark.parametrize("settings", ["postgres"], indirect=True)
 

@@ -15,7 +15,7 @@ import yaml
 
 from app.config import Settings
 from app.ops import metrics
-from tests.services import Server, free_port
+from tests.servers import AppServer, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 PROMETHEUS = ROOT / "deploy" / "prometheus"
@@ -100,7 +100,7 @@ def test_every_metric_named_is_one_the_server_exports() -> None:
 async def test_a_real_prometheus_scrapes_a_server_and_evaluates_every_expression(
     settings: Settings, tmp_path: Path, clean_db: None
 ) -> None:
-    server = Server(settings, tmp_path)
+    server = AppServer(settings, tmp_path)
     await server.start()
     port = free_port()
     config = tmp_path / "prometheus.yml"

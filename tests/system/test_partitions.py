@@ -19,7 +19,7 @@ from websockets.asyncio.client import connect
 from app.config import Settings
 from tests.conftest import Tokens
 from tests.partition import PartitionablePath
-from tests.services import RedisServer, Server
+from tests.servers import AppServer, RedisServer
 
 pytestmark = pytest.mark.parametrize("settings", ["postgres"], indirect=True)
 
@@ -29,7 +29,7 @@ SLUG = "partition"
 class Reader:
     """A WebSocket reader that keeps every offset it is sent, and when."""
 
-    def __init__(self, server: Server) -> None:
+    def __init__(self, server: AppServer) -> None:
         self.server = server
         self.offsets: list[int] = []
         self.arrived: dict[int, float] = {}
@@ -58,7 +58,7 @@ class Reader:
 
 
 class Writer:
-    def __init__(self, server: Server, tokens: Tokens) -> None:
+    def __init__(self, server: AppServer, tokens: Tokens) -> None:
         self.client = httpx.AsyncClient(
             base_url=server.url, headers=tokens.auth("editor"), timeout=30
         )
@@ -89,7 +89,7 @@ async def two_instances(
     redis_server: RedisServer,
     paths: dict[str, PartitionablePath],
     tmp_path: Path,
-) -> AsyncIterator[tuple[Server, Server]]:
+) -> AsyncIterator[tuple[AppServer, AppServer]]:
     """A reaches Postgres and Redis through paths the test can black-hole; B directly."""
     url = make_url(settings.database_url)
     through = url.set(port=paths["database"].port).render_as_string(hide_password=False)
@@ -100,7 +100,7 @@ async def two_instances(
     ):
         workdir = tmp_path / name
         workdir.mkdir()
-        server = Server(
+        server = AppServer(
             settings.model_copy(update={"database_url": database}),
             workdir,
             log_level="info",
@@ -123,14 +123,14 @@ async def two_instances(
         server.stop()
 
 
-async def latest(server: Server) -> int:
+async def latest(server: AppServer) -> int:
     async with httpx.AsyncClient(base_url=server.url) as client:
         offset: int = (await client.get(f"/api/blogs/{SLUG}")).json()["offset"]
         return offset
 
 
 async def readers_and_writers(
-    a: Server, b: Server, tokens: Tokens
+    a: AppServer, b: AppServer, tokens: Tokens
 ) -> tuple[list[Reader], Writer, Writer]:
     """Two readers on each instance, joined; a writer through each."""
     readers = [Reader(server) for server in (a, a, b, b)]
@@ -139,7 +139,7 @@ async def readers_and_writers(
     return readers, Writer(a, tokens), Writer(b, tokens)
 
 
-async def every_offset_once(readers: list[Reader], b: Server, *writers: Writer) -> None:
+async def every_offset_once(readers: list[Reader], b: AppServer, *writers: Writer) -> None:
     """Once all is delivered, every reader has had every offset once, in order."""
     last = await latest(b)
     for reader in readers:
@@ -151,7 +151,7 @@ async def every_offset_once(readers: list[Reader], b: Server, *writers: Writer) 
         await writer.client.aclose()
 
 
-def log_lines(server: Server, level: str) -> list[str]:
+def log_lines(server: AppServer, level: str) -> list[str]:
     """The messages the server logged at `level` (its log is JSON, a line each)."""
     lines = []
     for line in server.log.read_text().splitlines():
@@ -162,12 +162,12 @@ def log_lines(server: Server, level: str) -> list[str]:
     return lines
 
 
-def errors_in(server: Server) -> list[str]:
+def errors_in(server: AppServer) -> list[str]:
     return log_lines(server, "error")
 
 
 async def test_a_database_black_hole_answers_503_in_bounded_time(
-    two_instances: tuple[Server, Server], paths: dict[str, PartitionablePath], tokens: Tokens
+    two_instances: tuple[AppServer, AppServer], paths: dict[str, PartitionablePath], tokens: Tokens
 ) -> None:
     a, b = two_instances
     readers, to_a, to_b = await readers_and_writers(a, b, tokens)
@@ -206,7 +206,7 @@ async def test_a_database_black_hole_answers_503_in_bounded_time(
 
 
 async def test_a_broker_black_hole_never_holds_a_post(
-    two_instances: tuple[Server, Server], paths: dict[str, PartitionablePath], tokens: Tokens
+    two_instances: tuple[AppServer, AppServer], paths: dict[str, PartitionablePath], tokens: Tokens
 ) -> None:
     a, b = two_instances
     readers, to_a, to_b = await readers_and_writers(a, b, tokens)
@@ -234,7 +234,7 @@ async def test_a_broker_black_hole_never_holds_a_post(
 
 
 async def test_sigterm_lets_every_reader_go_at_once(
-    two_instances: tuple[Server, Server], tokens: Tokens
+    two_instances: tuple[AppServer, AppServer], tokens: Tokens
 ) -> None:
     a, b = two_instances
     to_b = Writer(b, tokens)
@@ -294,7 +294,7 @@ async def test_requests_that_arrived_before_sigterm_are_all_answered(
         for round_ in range(3):
             workdir = tmp_path / f"round{round_}"
             workdir.mkdir()
-            server = Server(settings, workdir, log_level="info")
+            server = AppServer(settings, workdir, log_level="info")
             await server.start()
             if round_ == 0:
                 r = await admin.post(

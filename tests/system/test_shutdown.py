@@ -13,7 +13,7 @@ import pytest
 
 from app.config import Settings
 from tests.conftest import Tokens
-from tests.services import Server
+from tests.servers import AppServer
 
 pytestmark = pytest.mark.parametrize("settings", ["sqlite"], indirect=True)
 
@@ -21,7 +21,7 @@ pytestmark = pytest.mark.parametrize("settings", ["sqlite"], indirect=True)
 async def test_posts_waiting_in_the_backlog_at_sigterm_are_answered(
     settings: Settings, tokens: Tokens, tmp_path: Path, clean_db: None
 ) -> None:
-    server = Server(settings, tmp_path, shutdown_grace_seconds="15")
+    server = AppServer(settings, tmp_path, shutdown_grace_seconds="15")
     await server.start()
     queued = 50
     try:

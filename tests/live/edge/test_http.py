@@ -33,7 +33,7 @@ from app.live.edge.stream import StreamState
 from app.live.edge.websocket import MAX_FRAME, WebSocketProtocol
 from app.services import services
 from tests.conftest import LiveServer, StartServer, Tokens
-from tests.test_live import Api
+from tests.live.test_joining import Api
 
 KEY = base64.b64encode(os.urandom(16)).decode()
 

@@ -34,7 +34,7 @@ def run_cli(database_url: str, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([LIVEUPDATES, *args], env=env, capture_output=True, text=True)
 
 
-class Server:
+class AppServer:
     """`liveupdates serve` as a separate process, to be killed and started again."""
 
     def __init__(

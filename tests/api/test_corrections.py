@@ -6,7 +6,7 @@ import orjson
 import pytest
 
 from tests.conftest import Tokens
-from tests.test_languages import parse
+from tests.site.test_i18n import parse
 
 Blog = dict[str, object]
 ENTRIES = "/api/blogs/election-night/entries"
