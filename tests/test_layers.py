@@ -3,6 +3,7 @@ imports from a layer above its own, and no modules import each other in a ring, 
 for types only."""
 
 import ast
+import re
 from pathlib import Path
 
 APP = Path(__file__).resolve().parent.parent / "app"
@@ -90,6 +91,33 @@ def test_no_modules_import_each_other_in_a_ring() -> None:
         done.add(module)
 
     done: set[str] = set()
+    for module in sorted(graph):
+        if module not in done:
+            visit(module, [module], done)
+    assert rings == []
+
+
+WEB = APP.parent / "web"
+_IMPORT = re.compile(r'^import\b[^;]*?\bfrom\s+"([^"]+)"', re.MULTILINE)
+
+
+def test_no_web_client_modules_import_each_other_in_a_ring() -> None:
+    graph = {
+        path: {(path.parent / found).resolve() for found in _IMPORT.findall(path.read_text())}
+        for path in (p.resolve() for p in WEB.rglob("*.js"))
+    }
+    rings = []
+
+    def visit(module: Path, trail: list[Path], done: set[Path]) -> None:
+        for target in sorted(graph.get(module, ())):
+            if target in trail:
+                ring = [*trail[trail.index(target) :], target]
+                rings.append(" -> ".join(str(m.relative_to(WEB)) for m in ring))
+            elif target not in done:
+                visit(target, [*trail, target], done)
+        done.add(module)
+
+    done: set[Path] = set()
     for module in sorted(graph):
         if module not in done:
             visit(module, [module], done)

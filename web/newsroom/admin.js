@@ -15,16 +15,6 @@ export function roleName(role) {
   }[role] || role;
 }
 
-export function showBlogSettings() {
-  if (!state.blog) return;
-  $("#b-title").value = state.blog.title;
-  $("#b-description").value = state.blog.description;
-  $("#b-notice").value = state.blog.notice || "";
-  $("#b-status").value = state.blog.status;
-  $("#b-language").value = state.blog.language;
-  $("#b-show-audience").checked = Boolean(state.blog.show_audience);
-}
-
 export const dateTime = new Intl.DateTimeFormat(lang, { dateStyle: "medium", timeStyle: "short" });
 
 export async function loadTokens() {

@@ -4,14 +4,24 @@ import { $, el } from "../dom.js";
 import { t, tn } from "../i18n.js";
 import { EVENT, STATUS } from "../events.js";
 import { follow } from "../follow.js";
-import { showBlogSettings } from "./admin.js";
 import { api } from "./api.js";
 import { restoreCompose } from "./compose.js";
 import { removeCard, renderList, renderLists } from "./entries.js";
-import { isContributor, listed, renderQueue } from "./queue.js";
-import { BLOG_KEY, state } from "./state.js";
+import { listed, renderQueue } from "./queue.js";
+import { BLOG_KEY, isContributor, state } from "./state.js";
 
 // --- blogs -----------------------------------------------------------------------------
+
+/** The open blog's settings, in the settings form. */
+export function showBlogSettings() {
+  if (!state.blog) return;
+  $("#b-title").value = state.blog.title;
+  $("#b-description").value = state.blog.description;
+  $("#b-notice").value = state.blog.notice || "";
+  $("#b-status").value = state.blog.status;
+  $("#b-language").value = state.blog.language;
+  $("#b-show-audience").checked = Boolean(state.blog.show_audience);
+}
 
 export async function loadBlogs(select) {
   const answer = await api("GET", "/api/blogs");

@@ -5,8 +5,7 @@ import { STATUS } from "../events.js";
 import { t } from "../i18n.js";
 import { renderEntry } from "../entry.js";
 import { api, detail } from "./api.js";
-import { isContributor, renderQueue, statusName } from "./queue.js";
-import { state } from "./state.js";
+import { isContributor, state } from "./state.js";
 
 // --- entries ---------------------------------------------------------------------------
 
@@ -16,10 +15,18 @@ export function newestFirst(map) {
   );
 }
 
+// Lists drawn whenever the entries' are (the approval queue: main.js adds queue.js's).
+const alsoRendered = [];
+
+/** Draw `render` too whenever the newsroom's lists are drawn. */
+export function renderAlso(render) {
+  alsoRendered.push(render);
+}
+
 export function renderLists() {
   renderList($("#entries"), state.entries, t("Nothing published yet."));
   renderList($("#drafts"), state.drafts, t("No drafts."));
-  renderQueue();
+  for (const render of alsoRendered) render();
 }
 
 export function renderList(container, map, empty) {
@@ -206,4 +213,15 @@ export function edit(article, entry) {
   });
   article.replaceChildren(form);
   body.focus();
+}
+
+/** @param {string} status */
+export function statusName(status) {
+  return {
+    [STATUS.DRAFT]: t("draft"),
+    [STATUS.SCHEDULED]: t("scheduled"),
+    [STATUS.SUBMITTED]: t("submitted"),
+    [STATUS.RETURNED]: t("returned"),
+    [STATUS.PUBLISHED]: t("published"),
+  }[status] || status;
 }

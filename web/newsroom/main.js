@@ -14,8 +14,9 @@ import {
 import {
   flushOutbox, post, preview, readOutbox, renderOutbox, saveCompose, upload,
 } from "./compose.js";
-import { QUEUE_SECONDS, isContributor, refreshQueue } from "./queue.js";
-import { LANGUAGE_COOKIE, TOKEN_KEY, state } from "./state.js";
+import { renderAlso } from "./entries.js";
+import { QUEUE_SECONDS, refreshQueue, renderQueue } from "./queue.js";
+import { LANGUAGE_COOKIE, TOKEN_KEY, isContributor, state } from "./state.js";
 
 // --- signing in ------------------------------------------------------------------------
 
@@ -62,6 +63,7 @@ export function signOut() {
 // --- wiring ----------------------------------------------------------------------------
 
 export function wire() {
+  renderAlso(renderQueue);
   $("#sign-in-form").addEventListener("submit", (submit) => {
     submit.preventDefault();
     $("#sign-in-error").textContent = "";

@@ -9,12 +9,10 @@ import { STATUS } from "../events.js";
 import { renderEntry } from "../entry.js";
 import { t, tn } from "../i18n.js";
 import { api } from "./api.js";
-import { change, edit, remove, say } from "./entries.js";
-import { state } from "./state.js";
+import { change, edit, remove, say, statusName } from "./entries.js";
+import { isContributor, state } from "./state.js";
 
 export const QUEUE_SECONDS = 5;
-
-export const isContributor = () => state.me?.role === "contributor";
 
 /** Entries of one status for the open blog ([] when the token may not list them). */
 export async function listed(status) {
@@ -91,15 +89,4 @@ function schedule(entry) {
 function giveBack(entry) {
   const note = prompt(t("What should the contributor change? They will see this note."));
   if (note && note.trim()) change(entry, { status: STATUS.RETURNED, review_note: note });
-}
-
-/** @param {string} status */
-export function statusName(status) {
-  return {
-    [STATUS.DRAFT]: t("draft"),
-    [STATUS.SCHEDULED]: t("scheduled"),
-    [STATUS.SUBMITTED]: t("submitted"),
-    [STATUS.RETURNED]: t("returned"),
-    [STATUS.PUBLISHED]: t("published"),
-  }[status] || status;
 }

@@ -19,3 +19,5 @@ export const state = {
   epoch: "", // the stream `offset` counts in
   following: null, // the blog's events, from follow.js
 };
+
+export const isContributor = () => state.me?.role === "contributor";
