@@ -29,3 +29,10 @@ def test_every_module_is_placed_in_the_readmes_layout() -> None:
     ]
     missing = [str(m) for m in modules if m.name not in layout]
     assert missing == []
+
+
+def test_the_design_quotes_the_layer_map_the_layer_test_keeps() -> None:
+    source = (ROOT / "tests" / "test_layers.py").read_text()
+    start = source.index("LAYERS = {")
+    quoted = source[start : source.index("}", start) + 1]
+    assert quoted in (ROOT / "docs" / "ARCHITECTURE.md").read_text()
