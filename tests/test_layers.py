@@ -4,8 +4,11 @@ for types only."""
 
 import ast
 import re
+from collections.abc import Iterable, Mapping
 from pathlib import Path
+from typing import TypeVar
 
+T = TypeVar("T")
 APP = Path(__file__).resolve().parent.parent / "app"
 
 # Package (or top-level module) -> layer, lowest first; docs/ARCHITECTURE.md quotes it.
@@ -78,23 +81,28 @@ def test_no_import_runs_up_a_layer() -> None:
     assert wrong == []
 
 
-def test_no_modules_import_each_other_in_a_ring() -> None:
-    graph = {m: imports(p, typing_too=True) - {m} for m, p in MODULES.items()}
-    rings = []
+def rings(graph: Mapping[T, Iterable[T]]) -> list[list[T]]:
+    """Every ring of `graph` (module -> what it imports) a depth-first walk finds."""
+    found: list[list[T]] = []
+    done: set[T] = set()
 
-    def visit(module: str, path: list[str], done: set[str]) -> None:
+    def visit(module: T, trail: list[T]) -> None:
         for target in sorted(graph.get(module, ())):
-            if target in path:
-                rings.append(" -> ".join([*path[path.index(target) :], target]))
+            if target in trail:
+                found.append([*trail[trail.index(target) :], target])
             elif target not in done:
-                visit(target, [*path, target], done)
+                visit(target, [*trail, target])
         done.add(module)
 
-    done: set[str] = set()
     for module in sorted(graph):
         if module not in done:
-            visit(module, [module], done)
-    assert rings == []
+            visit(module, [module])
+    return found
+
+
+def test_no_modules_import_each_other_in_a_ring() -> None:
+    graph = {m: imports(p, typing_too=True) - {m} for m, p in MODULES.items()}
+    assert [" -> ".join(ring) for ring in rings(graph)] == []
 
 
 WEB = APP.parent / "web"
@@ -106,19 +114,5 @@ def test_no_web_client_modules_import_each_other_in_a_ring() -> None:
         path: {(path.parent / found).resolve() for found in _IMPORT.findall(path.read_text())}
         for path in (p.resolve() for p in WEB.rglob("*.js"))
     }
-    rings = []
-
-    def visit(module: Path, trail: list[Path], done: set[Path]) -> None:
-        for target in sorted(graph.get(module, ())):
-            if target in trail:
-                ring = [*trail[trail.index(target) :], target]
-                rings.append(" -> ".join(str(m.relative_to(WEB)) for m in ring))
-            elif target not in done:
-                visit(target, [*trail, target], done)
-        done.add(module)
-
-    done: set[Path] = set()
-    for module in sorted(graph):
-        if module not in done:
-            visit(module, [module], done)
-    assert rings == []
+    found = [" -> ".join(str(m.relative_to(WEB)) for m in ring) for ring in rings(graph)]
+    assert found == []
