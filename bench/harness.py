@@ -10,6 +10,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import tomllib
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -68,10 +69,13 @@ class Ours:
         self.command: list[str | Path] = [BIN / "liveupdates"]
         extra = {}
         if source is not None:
+            # The command as that checkout names it (its modules may have moved since).
+            scripts = tomllib.loads((source / "pyproject.toml").read_text())["project"]["scripts"]
+            module, function = scripts["liveupdates"].split(":")
             self.command = [
                 sys.executable,
                 "-c",
-                "import sys; from app.cli.command import main; sys.exit(main())",
+                f"import sys; from {module} import {function}; sys.exit({function}())",
             ]
             extra = {"PYTHONPATH": str(source)}
         self.env = {
