@@ -2,6 +2,7 @@
 // the blog: it resumes from the offset the page was rendered at, applies each event once,
 // in order, and never moves the text under a reader who has scrolled down.
 
+import { drawBox } from "./box.js";
 import { $, el } from "./dom.js";
 import { label, localizeTimes, renderEntry, summary, timeElement } from "./entry.js";
 import { enableEmbeds } from "./embeds.js";
@@ -162,6 +163,7 @@ function followBlog(seen) {
     const notice = $("[data-notice]");
     notice.textContent = blog.notice || "";
     notice.hidden = !blog.notice;
+    drawBox($("[data-box]"), blog.box);
     const wasEnded = ended;
     ended = blog.status === "ended";
     body.dataset.status = blog.status;

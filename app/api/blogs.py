@@ -1,4 +1,7 @@
-"""Blogs: created and changed by admins, read by anyone."""
+"""Blogs: created and changed by admins, read by anyone; their results box, kept by the
+newsroom's staff."""
+
+from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request, status
 from sqlalchemy import case, select
@@ -13,12 +16,22 @@ from app.api.deps import (
     HubDep,
     SessionDep,
     SettingsDep,
+    StaffToken,
 )
 from app.api.errors import errors
 from app.domain import events
 from app.domain.models import Blog, BlogStatus, now
-from app.domain.shapes import AudiencePublic, BlogCreate, BlogList, BlogPublic, BlogUpdate
+from app.domain.shapes import (
+    AudiencePublic,
+    BlogCreate,
+    BlogList,
+    BlogPublic,
+    BlogUpdate,
+    ResultsBox,
+)
+from app.live.hub import Hub
 from app.services import services
+from app.store.db import Database
 from app.store.eventlog import Change
 
 router = APIRouter(prefix="/api/blogs", tags=["blogs"])
@@ -90,6 +103,11 @@ async def update_blog(
     for optional in ("status", "language", "show_audience"):
         if optional in changes and changes[optional] is None:
             del changes[optional]
+    return await _changed(db, hub, slug, changes)
+
+
+async def _changed(db: Database, hub: Hub, slug: str, changes: dict[str, Any]) -> BlogPublic:
+    """The blog with `changes` made: one `blog.updated` event, or none if nothing changes."""
     async with Change(db, hub) as change:
         blog = await change.claim_offset(slug)
         if blog is None:
@@ -105,3 +123,21 @@ async def update_blog(
         public = BlogPublic.of(blog)
         change.append(blog, events.blog_updated(public))
     return public
+
+
+@router.put("/{slug}/box", response_model=BlogPublic, responses=errors(400, 401, 403, 404, 413))
+async def set_box(
+    slug: str, box: ResultsBox, db: DatabaseDep, hub: HubDep, _: StaffToken
+) -> BlogPublic:
+    """Show this results box above the blog's feed, in place of the one before (admins,
+    editors, reporters). Readers get it at once, as the blog's state: a `blog.updated`
+    event, and in the `hello` of every reader that joins."""
+    return await _changed(db, hub, slug, {"box": box.model_dump(mode="json")})
+
+
+@router.delete(
+    "/{slug}/box", status_code=status.HTTP_204_NO_CONTENT, responses=errors(401, 403, 404)
+)
+async def remove_box(slug: str, db: DatabaseDep, hub: HubDep, _: StaffToken) -> None:
+    """Take the results box away (admins, editors, reporters)."""
+    await _changed(db, hub, slug, {"box": None})

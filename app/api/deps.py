@@ -93,6 +93,8 @@ def require_role(*roles: Role) -> Callable[..., Coroutine[Any, Any, ApiToken]]:
 
 
 AdminToken = Annotated[ApiToken, Depends(require_role(Role.admin))]
+# The newsroom's own staff: everyone but contributors.
+StaffToken = Annotated[ApiToken, Depends(require_role(Role.admin, Role.editor, Role.reporter))]
 
 
 async def posting_token(request: Request, token: CurrentToken) -> ApiToken:

@@ -11,14 +11,19 @@ from babel.messages.catalog import Catalog
 from babel.messages.extract import extract_from_dir
 from babel.messages.pofile import read_po, write_po
 
-from app.resources import PACKAGE, TRANSLATIONS, WEB
+from app.resources import PACKAGE, TEMPLATES, TRANSLATIONS, WEB
 from app.site.i18n import SOURCE, shipped
 
+_TEMPLATES = TEMPLATES.relative_to(PACKAGE).as_posix()
 # Where each domain's words are, how to read them, and which calls mark them.
 SOURCES: dict[str, tuple[Path, list[tuple[str, str]], dict[str, tuple[int, ...] | None]]] = {
     "messages": (
         PACKAGE,
-        [("templates/**.html", "jinja2"), ("templates/**.atom", "jinja2"), ("**.py", "python")],
+        [
+            (f"{_TEMPLATES}/**.html", "jinja2"),
+            (f"{_TEMPLATES}/**.atom", "jinja2"),
+            ("**.py", "python"),
+        ],
         {"_": None, "gettext": None, "ngettext": (1, 2)},
     ),
     "client": (WEB, [("**.js", "javascript")], {"t": None, "tn": (1, 2)}),
@@ -32,7 +37,7 @@ def extract(domain: str) -> Catalog:
     found = extract_from_dir(
         directory,
         method_map,
-        options_map={"templates/**.html": {"trimmed": "true"}},
+        options_map={f"{_TEMPLATES}/**.html": {"trimmed": "true"}},
         keywords=keywords,
         comment_tags=("Translators:",),
         strip_comment_tags=True,

@@ -22,6 +22,12 @@ REVIEW_NOTE_MAX = 1_000
 LANGUAGE_MAX = 64
 EPOCH_MAX = 32  # an epoch is opaque: at most this many of [0-9a-z]
 IDEMPOTENCY_KEY_MAX = 255
+# A blog's results box: a score (two rows) or up to BOX_ROWS_MAX rows of label and value.
+BOX_TITLE_MAX = 100
+BOX_LABEL_MAX = 100
+BOX_VALUE_MAX = 40
+BOX_NOTE_MAX = 200
+BOX_ROWS_MAX = 20
 
 # Named constraints, so that migrations can refer to them on every database.
 SQLModel.metadata.naming_convention = {
@@ -103,6 +109,9 @@ class Blog(SQLModel, table=True):
     # Which stream the offsets count: made with the blog and anew whenever its log could
     # restart (a restore), so that an offset from before never resumes a different stream.
     epoch: str = Field(default_factory=new_epoch, max_length=EPOCH_MAX)
+    # The results box above the feed (shapes.py: ResultsBox), or None: a state, the latest
+    # of which every reader is shown.
+    box: dict[str, Any] | None = Field(default=None, sa_type=JSON)
 
 
 class Entry(SQLModel, table=True):

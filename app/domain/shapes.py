@@ -4,7 +4,7 @@ be: limits apply to the text as sent, then surrounding white space is trimmed.""
 import zoneinfo
 from datetime import datetime
 from functools import cache
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import (
     AfterValidator,
@@ -16,11 +16,16 @@ from pydantic import (
     field_validator,
     model_validator,
 )
-from sqlmodel import SQLModel
+from sqlmodel import Field, SQLModel
 
 from app.domain.languages import language_tag
 from app.domain.models import (
     BODY_MAX,
+    BOX_LABEL_MAX,
+    BOX_NOTE_MAX,
+    BOX_ROWS_MAX,
+    BOX_TITLE_MAX,
+    BOX_VALUE_MAX,
     CORRECTION_MAX,
     DESCRIPTION_MAX,
     HEADLINE_MAX,
@@ -127,6 +132,30 @@ class BlogUpdate(Input):
     show_audience: StrictBool | None = None
 
 
+BoxText = Annotated[str, Trimmed, NoNul]
+
+
+class BoxRow(Input):
+    label: Annotated[BoxText, _text(BOX_LABEL_MAX, min_length=1), NotBlank]
+    value: Annotated[BoxText, _text(BOX_VALUE_MAX)] = ""
+
+
+class ResultsBox(Input):
+    """What a blog shows above its feed: a `score` (two rows: each side and its points) or
+    `rows` of label and value (seats, medals, turnout), with a title and a note."""
+
+    kind: Literal["score", "rows"]
+    title: Annotated[BoxText, _text(BOX_TITLE_MAX)] = ""
+    rows: Annotated[list[BoxRow], Field(min_length=1, max_length=BOX_ROWS_MAX)]
+    note: Annotated[BoxText, _text(BOX_NOTE_MAX)] = ""
+
+    @model_validator(mode="after")
+    def _a_score_has_two_sides(self) -> "ResultsBox":
+        if self.kind == "score" and len(self.rows) != 2:
+            raise ValueError("a score has two rows: each side and its points")
+        return self
+
+
 class BlogPublic(SQLModel):
     slug: str
     title: str
@@ -140,6 +169,7 @@ class BlogPublic(SQLModel):
     ended_at: datetime | None
     offset: int
     epoch: str
+    box: ResultsBox | None = None
 
     @classmethod
     def of(cls, blog: Blog) -> "BlogPublic":
@@ -156,6 +186,7 @@ class BlogPublic(SQLModel):
             ended_at=blog.ended_at,
             offset=blog.last_offset,
             epoch=blog.epoch,
+            box=ResultsBox.model_validate(blog.box) if blog.box else None,
         )
 
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import nh3
 
-from app.domain.shapes import EntryPublic
+from app.domain.shapes import EntryPublic, ResultsBox
 from app.site.page_data import BlogView
 
 
@@ -83,4 +83,24 @@ def live_blog_posting(view: BlogView, url: str, publisher: str, base: str) -> di
     }
     if blog.ended_at is not None:
         data["coverageEndTime"] = blog.ended_at.isoformat()
+    if blog.box is not None:
+        data["hasPart"] = {
+            "@type": "WebPageElement",
+            "cssSelector": ".results-box",
+            "name": blog.box.title,
+            "text": box_text(blog.box),
+        }
     return data
+
+
+def box_text(box: ResultsBox) -> str:
+    """The results box as one line of text: "Arsenal 2 – 1 Chelsea (Half time)", or
+    "Labour: 326; Conservative: 121 (Turnout 61%)"."""
+    if box.kind == "score":
+        home, away = box.rows
+        text = f"{home.label} {home.value} – {away.value} {away.label}"
+    else:
+        text = "; ".join(
+            f"{row.label}: {row.value}" if row.value else row.label for row in box.rows
+        )
+    return f"{text} ({box.note})" if box.note else text

@@ -210,6 +210,14 @@ def test_plural_forms_by_cldr_category_as_the_browser_picks_them() -> None:
     ]  # fmt: skip
 
 
+def test_the_words_are_read_from_the_templates_and_the_code() -> None:
+    words = {message.id for message in catalogs.extract("messages")}
+    assert "Key events" in words  # a template's
+    assert "Results box" in words  # the newsroom's template
+    client = {message.id for message in catalogs.extract("client")}
+    assert {"Results", "Shown to readers."} <= client  # web/'s
+
+
 @pytest.mark.parametrize("domain", sorted(catalogs.SOURCES))
 @pytest.mark.parametrize("tag", shipped())
 def test_every_catalog_has_every_word_the_code_uses(tag: str, domain: str) -> None:

@@ -117,3 +117,25 @@ async def test_posts_reach_readers_on_every_instance_through_redis_outage(
         results = await asyncio.wait_for(asyncio.gather(*readers), 60)
     for offsets in results:
         assert offsets == list(range(1, total + 1))
+
+
+async def test_the_results_box_reaches_readers_on_every_instance(
+    instances: list[str], tokens: Tokens
+) -> None:
+    a, b = instances
+    box = {"kind": "rows", "title": "Turnout", "rows": [{"label": "By noon", "value": "31%"}]}
+    async with httpx.AsyncClient(base_url=f"http://{a}", timeout=30) as api:
+        made = await api.post(
+            "/api/blogs", json={"slug": "multi", "title": "Multi"}, headers=tokens.auth("admin")
+        )
+        assert made.status_code == 201
+        async with connect(f"ws://{b}/ws/blogs/multi") as ws:
+            hello = orjson.loads(await ws.recv())
+            assert hello["blog"]["box"] is None
+            put = await api.put("/api/blogs/multi/box", json=box, headers=tokens.auth("editor"))
+            assert put.status_code == 200
+            event = orjson.loads(await asyncio.wait_for(ws.recv(), 10))
+            assert event["type"] == "blog.updated" and event["blog"]["box"] == {**box, "note": ""}
+    for url in (a, b, b):  # B's two workers: whichever takes the connection
+        async with connect(f"ws://{url}/ws/blogs/multi") as ws:
+            assert orjson.loads(await ws.recv())["blog"]["box"]["rows"][0]["value"] == "31%"

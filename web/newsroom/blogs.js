@@ -5,6 +5,7 @@ import { t, tn } from "../i18n.js";
 import { EVENT, STATUS } from "../events.js";
 import { follow } from "../follow.js";
 import { api } from "./api.js";
+import { showBox } from "./boxeditor.js";
 import { restoreCompose } from "./compose.js";
 import { removeCard, renderList, renderLists } from "./entries.js";
 import { listed, renderQueue } from "./queue.js";
@@ -57,6 +58,7 @@ export async function openBlog(slug) {
   state.offset = blog.data.offset;
   state.epoch = blog.data.epoch;
   showBlogSettings();
+  showBox();
   const [published, drafts, scheduled, submitted, returned] = await Promise.all(
     [STATUS.PUBLISHED, STATUS.DRAFT, STATUS.SCHEDULED, STATUS.SUBMITTED, STATUS.RETURNED].map(listed),
   );
@@ -128,5 +130,6 @@ export function apply(event) {
   } else if (event.type === EVENT.BLOG_UPDATED) {
     state.blog = event.blog;
     showBlogSettings();
+  showBox();
   }
 }

@@ -8,6 +8,7 @@ import { $ } from "../dom.js";
 import { t } from "../i18n.js";
 import { loadTokens, roleName, wireAdmin } from "./admin.js";
 import { api } from "./api.js";
+import { wireBox } from "./boxeditor.js";
 import {
   AUDIENCE_SECONDS, loadBlogs, openBlog, refreshAudience, refreshDrafts,
 } from "./blogs.js";
@@ -42,6 +43,7 @@ export async function signIn(token) {
   $("#sign-out").hidden = false;
   $("#desk").hidden = false;
   $("#admin").hidden = state.me.role !== "admin";
+  $("#box-panel").hidden = state.me.role === "contributor";
   if (isContributor()) {
     // Contributors submit; editors decide what is published, when, pinned or key.
     for (const node of document.querySelectorAll("[data-editorial]")) node.hidden = true;
@@ -124,6 +126,7 @@ export function wire() {
   setInterval(refreshAudience, AUDIENCE_SECONDS * 1000);
   window.addEventListener("focus", refreshQueue);
   wireAdmin();
+  wireBox();
   renderOutbox(readOutbox());
 }
 
