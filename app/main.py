@@ -41,8 +41,8 @@ from app.site.i18n import check_catalogs
 from app.site.pagecache import PageCache
 from app.store.db import Database, timed_out
 from app.store.idempotency import forget_expired
-from app.store.post_rate import SharedPostRate, make_post_rate
 from app.store.publishing import publish_all_due
+from app.store.rate_limits import SharedRateLimit, make_rate_limit
 
 
 class ImmutableFiles(StaticFiles):
@@ -68,8 +68,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             catchup_seconds=settings.hub_catchup_seconds,
             unknown_slug_seconds=settings.unknown_slug_seconds,
         )
-        post_rate = make_post_rate(
-            settings.broker_url, settings.post_rate_per_minute, settings.post_burst
+        post_rate = make_rate_limit(
+            settings.broker_url, "rate", settings.post_rate_per_minute, settings.post_burst
         )
         heartbeat = Heartbeat(settings.heartbeat_seconds)
         audience = Audience(hub, settings, f"{socket.gethostname()}-{os.getpid()}-{token_hex(3)}")
@@ -121,7 +121,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await audience.stop()
             await heartbeat.stop()
             await hub.stop()
-            if isinstance(post_rate, SharedPostRate):
+            if isinstance(post_rate, SharedRateLimit):
                 await post_rate.close()
             await db.dispose()
             metrics.process_exiting()

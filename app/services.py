@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from app.live.hub import Hub
     from app.site.pagecache import PageCache
     from app.store.db import Database
-    from app.store.post_rate import PostRate, SharedPostRate
+    from app.store.rate_limits import RateLimit, SharedRateLimit
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,7 +26,7 @@ class Services:
     db: Database
     hub: Hub
     page_cache: PageCache
-    post_rate: PostRate | SharedPostRate
+    post_rate: RateLimit | SharedRateLimit
     admission: Admission
     heartbeat: Heartbeat
     audience: Audience

@@ -394,10 +394,10 @@ async def test_deep_or_odd_json_is_a_4xx(
 async def test_posts_per_token_are_rate_limited(
     app: FastAPI, client: httpx.AsyncClient, tokens: Tokens, blog: Blog, db: Database
 ) -> None:
-    from app.store.post_rate import PostRate
+    from app.store.rate_limits import RateLimit
 
     app.state.services = dataclasses.replace(
-        services(app), post_rate=PostRate(per_minute=60, burst=3)
+        services(app), post_rate=RateLimit(per_minute=60, burst=3)
     )
     for n in range(3):
         assert (await post(client, blog, tokens.auth("reporter"), body=f"{n}")).status_code == 201
