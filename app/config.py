@@ -87,6 +87,10 @@ class Settings(BaseSettings):
     # per address and second, with bursts.
     post_rate_per_minute: int = Field(default=60, ge=0)
     post_burst: int = Field(default=20, ge=1)
+    # Readers' questions: per address (IPv6: per network) an hour, in bursts of three, and
+    # per blog a minute, from everyone together.
+    questions_per_address_per_hour: int = Field(default=10, ge=0)
+    questions_per_blog_per_minute: int = Field(default=60, ge=0)
     # Addresses are counted as IPv4 addresses and IPv6 networks of this prefix length.
     # Reader connects are paced only while this many readers or more are joining at once
     # (a reconnect storm; 0: always), so that a crowd behind one NAT comes back at once.

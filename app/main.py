@@ -15,7 +15,7 @@ from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.types import ASGIApp
 
-from app.api import blogs, entries, health, media, streams, tokens
+from app.api import blogs, entries, health, media, questions, streams, tokens
 from app.api.body_size import BodySizeLimitMiddleware
 from app.api.errors import refused
 from app.config import Settings
@@ -71,6 +71,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         post_rate = make_rate_limit(
             settings.broker_url, "rate", settings.post_rate_per_minute, settings.post_burst
         )
+        asks_per_address = make_rate_limit(
+            settings.broker_url, "asks", settings.questions_per_address_per_hour / 60, 3
+        )
+        asks_per_blog = make_rate_limit(
+            settings.broker_url,
+            "asks-blog",
+            settings.questions_per_blog_per_minute,
+            max(1, settings.questions_per_blog_per_minute),
+        )
         heartbeat = Heartbeat(settings.heartbeat_seconds)
         audience = Audience(hub, settings, f"{socket.gethostname()}-{os.getpid()}-{token_hex(3)}")
         app.state.services = Services(
@@ -79,6 +88,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             hub=hub,
             page_cache=PageCache(hub),
             post_rate=post_rate,
+            questions_per_address=asks_per_address,
+            questions_per_blog=asks_per_blog,
             admission=Admission(
                 settings.ws_connections_per_address,
                 settings.reader_connects_per_second,
@@ -121,8 +132,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await audience.stop()
             await heartbeat.stop()
             await hub.stop()
-            if isinstance(post_rate, SharedRateLimit):
-                await post_rate.close()
+            for limit in (post_rate, asks_per_address, asks_per_blog):
+                if isinstance(limit, SharedRateLimit):
+                    await limit.close()
             await db.dispose()
             metrics.process_exiting()
 
@@ -166,6 +178,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(entries.preview_router)
     app.include_router(media.router)
     app.include_router(tokens.router)
+    app.include_router(questions.router)
+    app.include_router(questions.form_router)
     app.include_router(tokens.me_router)
     app.include_router(streams.router)
     app.include_router(pages.router)

@@ -27,6 +27,8 @@ class Services:
     hub: Hub
     page_cache: PageCache
     post_rate: RateLimit | SharedRateLimit
+    questions_per_address: RateLimit | SharedRateLimit
+    questions_per_blog: RateLimit | SharedRateLimit
     admission: Admission
     heartbeat: Heartbeat
     audience: Audience

@@ -30,7 +30,7 @@ POSTGRES_ADMIN_URL = os.environ.get(
 )
 # One database per test run, so that two runs on one machine never meet.
 POSTGRES_TEST_DB = f"liveupdates_test_{os.getpid()}"
-TABLES = ("idempotencykey", "event", "entry", "apitoken", "blog")
+TABLES = ("idempotencykey", "event", "question", "entry", "apitoken", "blog")
 
 
 async def _recreate_postgres_database(admin_url: str, name: str, create: bool = True) -> None:
@@ -90,6 +90,8 @@ def settings(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFa
         broker_url="memory://",
         media_dir=Path(media),
         post_rate_per_minute=0,
+        questions_per_address_per_hour=0,
+        questions_per_blog_per_minute=0,
         ws_connections_per_address=0,
         reader_connects_per_second=0,
     )

@@ -6,7 +6,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from app.domain.events import EventType
+from app.domain.events import DeskEventType, EventType
 from app.domain.models import EntryStatus
 from app.live.wire import CloseCode
 from app.site.metadata import SUMMARY_LENGTH
@@ -28,6 +28,7 @@ def client_constants() -> dict[str, object]:
 def test_the_web_client_names_what_the_server_names() -> None:
     web = client_constants()
     assert web["EVENT"] == {kind.name: kind.value for kind in EventType}
+    assert web["DESK"] == {kind.name: kind.value for kind in DeskEventType}
     assert web["STATUS"] == {status.name.upper(): status.value for status in EntryStatus}
     assert web["SUMMARY_LENGTH"] == SUMMARY_LENGTH
     # The client knows the close codes it acts on: each is the server's, by name and number.
@@ -35,4 +36,4 @@ def test_the_web_client_names_what_the_server_names() -> None:
     assert isinstance(close, dict) and close
     assert close == {name: CloseCode[name].value for name in close}
     assert {"BAD_OFFSET", "STREAM_CHANGED", "NO_SUCH_BLOG"} <= set(close)
-    assert set(web) == {"EVENT", "CLOSE", "STATUS", "SUMMARY_LENGTH"}
+    assert set(web) == {"EVENT", "DESK", "CLOSE", "STATUS", "SUMMARY_LENGTH"}

@@ -1,6 +1,6 @@
 // @ts-check
 // What the web client and the server must agree on, as the server names it: the events a
-// blog's readers receive (app/domain/events.py), the close codes a reader acts on
+// blog's readers and the newsroom's desks receive (app/domain/events.py), the close codes a reader acts on
 // (app/live/wire.py), entries' statuses (app/domain/models.py) and how long an entry's line of
 // text may be (app/site/metadata.py). tests/test_contract.py checks each against app/.
 
@@ -11,6 +11,13 @@ export const EVENT = Object.freeze({
   ENTRY_DELETED: "entry.deleted",
   BLOG_UPDATED: "blog.updated",
   AUDIENCE: "audience", // a notice, without an offset: how many read the blog now
+});
+
+// The newsroom's desk stream (never readers'): readers' questions.
+export const DESK = Object.freeze({
+  QUESTIONS: "questions", // the open questions, when the stream starts (and after a gap)
+  QUESTION_ASKED: "question.asked",
+  QUESTION_CLOSED: "question.closed",
 });
 
 export const CLOSE = Object.freeze({

@@ -2,6 +2,7 @@
 // the blog: it resumes from the offset the page was rendered at, applies each event once,
 // in order, and never moves the text under a reader who has scrolled down.
 
+import { enableAsking } from "./ask.js";
 import { drawBox } from "./box.js";
 import { $, el } from "./dom.js";
 import { label, localizeTimes, renderEntry, summary, timeElement } from "./entry.js";
@@ -17,6 +18,8 @@ const body = document.body;
 const slug = body.dataset.blog;
 
 if (slug) {
+  const askForm = document.querySelector("[data-ask-form]");
+  if (askForm) enableAsking(/** @type {HTMLFormElement} */ (askForm), slug);
   localizeTimes(document);
   enableEmbeds(document);
   setInterval(() => localizeTimes(document), 60_000);
@@ -164,6 +167,8 @@ function followBlog(seen) {
     notice.textContent = blog.notice || "";
     notice.hidden = !blog.notice;
     drawBox($("[data-box]"), blog.box);
+    const ask = $("[data-ask]");
+    if (ask) ask.hidden = !blog.accepts_questions || blog.status === "ended";
     const wasEnded = ended;
     ended = blog.status === "ended";
     body.dataset.status = blog.status;

@@ -100,7 +100,7 @@ async def update_blog(
         changes["notice"] = None
     if "description" in changes and changes["description"] is None:
         changes["description"] = ""
-    for optional in ("status", "language", "show_audience"):
+    for optional in ("status", "language", "show_audience", "accepts_questions"):
         if optional in changes and changes[optional] is None:
             del changes[optional]
     return await _changed(db, hub, slug, changes)

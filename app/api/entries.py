@@ -35,7 +35,7 @@ from app.domain.shapes import (
 from app.site.history import History, load_history
 from app.store.eventlog import Change
 from app.store.idempotency import Idempotent, KeyHeader
-from app.store.publishing import publish
+from app.store.publishing import add_published, publish
 
 router = APIRouter(prefix="/api/blogs/{slug}/entries", tags=["entries"])
 
@@ -105,11 +105,12 @@ async def create_entry(
             status=status_,
             publish_at=publish_at,
         )
-        change.session.add(entry)
-        await change.session.flush()
-        public = EntryPublic.of(entry, slug)
         if status_ == EntryStatus.published:
-            change.append(blog, events.entry_created(public))
+            public = await add_published(change, blog, entry)
+        else:
+            change.session.add(entry)
+            await change.session.flush()
+            public = EntryPublic.of(entry, slug)
         if idempotent is not None:
             idempotent.remember(change.session, public)
     response.headers["Location"] = f"/api/blogs/{slug}/entries/{entry.id}"

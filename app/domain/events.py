@@ -7,7 +7,7 @@ as it joins and is never logged. The web clients use the same names (web/events.
 from enum import StrEnum
 from typing import Any
 
-from app.domain.shapes import BlogPublic, EntryPublic
+from app.domain.shapes import BlogPublic, EntryPublic, QuestionPublic
 
 
 class EventType(StrEnum):
@@ -49,3 +49,27 @@ def hello(blog: dict[str, Any], offset: int) -> dict[str, Any]:
         "epoch": blog["epoch"],
         "blog": {**blog, "offset": offset},
     }
+
+
+class DeskEventType(StrEnum):
+    """What the newsroom's desk stream carries (never readers'): readers' questions."""
+
+    QUESTIONS = "questions"  # the open questions, when the stream starts (and after a gap)
+    QUESTION_ASKED = "question.asked"
+    QUESTION_CLOSED = "question.closed"  # answered (with the entry) or dismissed
+
+
+def questions(open_questions: list[QuestionPublic]) -> dict[str, Any]:
+    return {
+        "type": DeskEventType.QUESTIONS,
+        "questions": [q.model_dump(mode="json") for q in open_questions],
+    }
+
+
+def question_asked(question: QuestionPublic) -> dict[str, Any]:
+    return {"type": DeskEventType.QUESTION_ASKED, "question": question.model_dump(mode="json")}
+
+
+def question_closed(question_id: int, entry_id: int | None = None) -> dict[str, Any]:
+    """`entry_id`: the entry that answered it; None: dismissed."""
+    return {"type": DeskEventType.QUESTION_CLOSED, "question_id": question_id, "entry_id": entry_id}

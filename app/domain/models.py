@@ -28,6 +28,9 @@ BOX_LABEL_MAX = 100
 BOX_VALUE_MAX = 40
 BOX_NOTE_MAX = 200
 BOX_ROWS_MAX = 20
+# Readers' questions to the newsroom.
+QUESTION_MAX = 500
+ASKER_MAX = 60
 
 # Named constraints, so that migrations can refer to them on every database.
 SQLModel.metadata.naming_convention = {
@@ -112,6 +115,8 @@ class Blog(SQLModel, table=True):
     # The results box above the feed (shapes.py: ResultsBox), or None: a state, the latest
     # of which every reader is shown.
     box: dict[str, Any] | None = Field(default=None, sa_type=JSON)
+    # Readers may send the newsroom questions (off until an admin turns it on).
+    accepts_questions: bool = Field(default=False, sa_column_kwargs={"server_default": "0"})
 
 
 class Entry(SQLModel, table=True):
@@ -164,6 +169,17 @@ class Event(SQLModel, table=True):
     # The event exactly as it goes on the wire, so a replay sends stored bytes as they are.
     data: str = Field(sa_type=Text)
     created_at: datetime = Field(default_factory=now, sa_type=UTCDateTime)
+
+
+class Question(SQLModel, table=True):
+    """A reader's question, until the newsroom answers (an entry quotes it) or dismisses it:
+    what is shown, and when it came. Nothing of who sent it is kept."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    blog_id: int = Field(foreign_key="blog.id", ondelete="CASCADE", index=True)
+    text: str = Field(sa_type=Text)
+    name: str = Field(max_length=ASKER_MAX)
+    asked_at: datetime = Field(default_factory=now, sa_type=UTCDateTime)
 
 
 class ApiToken(SQLModel, table=True):

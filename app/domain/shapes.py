@@ -20,6 +20,7 @@ from sqlmodel import Field, SQLModel
 
 from app.domain.languages import language_tag
 from app.domain.models import (
+    ASKER_MAX,
     BODY_MAX,
     BOX_LABEL_MAX,
     BOX_NOTE_MAX,
@@ -32,6 +33,7 @@ from app.domain.models import (
     LANGUAGE_MAX,
     NAME_MAX,
     NOTICE_MAX,
+    QUESTION_MAX,
     REVIEW_NOTE_MAX,
     SLUG_PATTERN,
     TITLE_MAX,
@@ -40,8 +42,10 @@ from app.domain.models import (
     BlogStatus,
     Entry,
     EntryStatus,
+    Question,
     Role,
 )
+from app.domain.questions import ANSWER_MAX
 
 
 def _no_nul(value: str) -> str:
@@ -130,6 +134,7 @@ class BlogUpdate(Input):
     status: BlogStatus | None = None
     language: LanguageTag | None = None
     show_audience: StrictBool | None = None
+    accepts_questions: StrictBool | None = None
 
 
 BoxText = Annotated[str, Trimmed, NoNul]
@@ -170,6 +175,7 @@ class BlogPublic(SQLModel):
     offset: int
     epoch: str
     box: ResultsBox | None = None
+    accepts_questions: bool = False
 
     @classmethod
     def of(cls, blog: Blog) -> "BlogPublic":
@@ -187,6 +193,7 @@ class BlogPublic(SQLModel):
             offset=blog.last_offset,
             epoch=blog.epoch,
             box=ResultsBox.model_validate(blog.box) if blog.box else None,
+            accepts_questions=blog.accepts_questions,
         )
 
 
@@ -324,3 +331,43 @@ class TokenCreated(TokenPublic):
 
 class TokenList(SQLModel):
     tokens: list[TokenPublic]
+
+
+# --- readers' questions -------------------------------------------------------------------
+
+QuestionText = Annotated[str, _text(QUESTION_MAX, min_length=1), Trimmed, NotBlank, NoNul]
+AskerName = Annotated[str, _text(ASKER_MAX, min_length=1), Trimmed, NotBlank, NoNul]
+
+
+class QuestionAsk(Input):
+    """A reader's question. `website` is a honeypot: hidden from people, filled by bots."""
+
+    question: QuestionText
+    name: AskerName
+    website: Annotated[str, _text(200)] = ""
+
+
+class QuestionPublic(SQLModel):
+    id: int
+    question: str
+    name: str
+    asked_at: datetime
+
+    @classmethod
+    def of(cls, question: Question) -> "QuestionPublic":
+        assert question.id is not None
+        return cls(
+            id=question.id, question=question.text, name=question.name, asked_at=question.asked_at
+        )
+
+
+class QuestionList(SQLModel):
+    questions: list[QuestionPublic]
+
+
+class QuestionAnswer(Input):
+    """The newsroom's answer: an entry that quotes the question, then says this."""
+
+    answer: Annotated[str, _text(ANSWER_MAX, min_length=1), Trimmed, NotBlank, NoNul]
+    headline: Headline | None = None
+    key_event: StrictBool = False

@@ -27,6 +27,10 @@ log = logging.getLogger("liveupdates.broker")
 
 OnMessage = Callable[[LoggedEvent], None]
 OnReconnect = Callable[[], Awaitable[None]]
+# A notice for the newsroom's desks (app/live/desk.py): blog id, type, JSON. Never logged:
+# on the wire, a message of offset 0.
+OnNotice = Callable[[int, str, bytes], None]
+NOTICE_OFFSET = 0
 
 CHANNEL = "liveupdates:events"
 OUTBOX_LIMIT = 10_000
@@ -37,22 +41,30 @@ SILENCE_SECONDS = 5.0
 
 
 class Broker(Protocol):
-    async def start(self, on_message: OnMessage, on_reconnect: OnReconnect) -> None: ...
+    async def start(
+        self, on_message: OnMessage, on_reconnect: OnReconnect, on_notice: OnNotice
+    ) -> None: ...
     async def stop(self) -> None: ...
     def publish(self, event: LoggedEvent) -> None: ...
+    def notify(self, blog_id: int, type_: str, data: bytes) -> None: ...
     async def ping(self) -> bool: ...
 
 
 class MemoryBroker:
     """A single process: the hub already delivered locally, nobody else to tell."""
 
-    async def start(self, on_message: OnMessage, on_reconnect: OnReconnect) -> None:
+    async def start(
+        self, on_message: OnMessage, on_reconnect: OnReconnect, on_notice: OnNotice
+    ) -> None:
         pass
 
     async def stop(self) -> None:
         pass
 
     def publish(self, event: LoggedEvent) -> None:
+        pass
+
+    def notify(self, blog_id: int, type_: str, data: bytes) -> None:
         pass
 
     async def ping(self) -> bool:
@@ -62,7 +74,7 @@ class MemoryBroker:
 class RedisBroker:
     """Redis pub/sub on one channel; each message is
     `<instance> <blog> <offset> <type>\\n<json>` (a message without the type, from an older
-    instance, is read too)."""
+    instance, is read too); offset 0: a notice for the newsroom's desks."""
 
     def __init__(self, url: str, reconnect_seconds: float = 0.5) -> None:
         self.url = url
@@ -73,9 +85,12 @@ class RedisBroker:
         self._tasks: list[asyncio.Task[None]] = []
         self._pinger: redis.Redis | None = None
 
-    async def start(self, on_message: OnMessage, on_reconnect: OnReconnect) -> None:
+    async def start(
+        self, on_message: OnMessage, on_reconnect: OnReconnect, on_notice: OnNotice
+    ) -> None:
         self._on_message = on_message
         self._on_reconnect = on_reconnect
+        self._on_notice = on_notice
         self._subscribed = asyncio.Event()
         self._tasks = [
             asyncio.create_task(self._listen(), name="redis-listen"),
@@ -101,14 +116,19 @@ class RedisBroker:
             return False
 
     def publish(self, event: LoggedEvent) -> None:
-        message = b"%b %d %d %b\n%b" % (
-            self.instance, event.blog_id, event.offset, event.type.encode(), event.data
-        )  # fmt: skip
+        self._send_soon(event.blog_id, event.offset, event.type, event.data)
+
+    def notify(self, blog_id: int, type_: str, data: bytes) -> None:
+        self._send_soon(blog_id, NOTICE_OFFSET, type_, data)
+
+    def _send_soon(self, blog_id: int, offset: int, type_: str, data: bytes) -> None:
+        message = b"%b %d %d %b\n%b" % (self.instance, blog_id, offset, type_.encode(), data)
         try:
             self._outbox.put_nowait(message)
         except asyncio.QueueFull:
-            # Redis has been away for a long while; other instances catch up from the log.
-            log.warning("redis outbox full; dropping the doorbell for blog %d", event.blog_id)
+            # Redis has been away for a long while; other instances catch up from the log
+            # (and desks re-read their questions when the subscription is back).
+            log.warning("redis outbox full; dropping the doorbell for blog %d", blog_id)
 
     def _client(self) -> redis.Redis:
         return redis_client(self.url, TIMEOUT_SECONDS)
@@ -179,7 +199,10 @@ class RedisBroker:
             instance, blog_id, offset, *kind = head.split(b" ")
             if instance != self.instance:
                 type_ = kind[0].decode() if kind else orjson.loads(data)["type"]
-                self._on_message(LoggedEvent(int(blog_id), int(offset), type_, data))
+                if int(offset) == NOTICE_OFFSET:
+                    self._on_notice(int(blog_id), type_, data)
+                else:
+                    self._on_message(LoggedEvent(int(blog_id), int(offset), type_, data))
         except (ValueError, KeyError, orjson.JSONDecodeError):
             log.warning("redis: ignoring a malformed message")
 

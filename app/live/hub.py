@@ -26,6 +26,7 @@ from sqlmodel import col
 from app.domain.models import Blog
 from app.live.broker import Broker
 from app.live.channel import Channel, Reader
+from app.live.desk import Desk
 from app.live.wire import Frame
 from app.ops.metrics import READERS
 from app.ops.tasks import Every
@@ -72,6 +73,7 @@ class Hub:
     ) -> None:
         self.db = db
         self.broker = broker
+        self.desk = Desk(broker)  # the newsroom's, fed by the same broker
         self.hold_seconds = hold_seconds
         self.catchup_seconds = catchup_seconds
         self.channels: dict[int, Channel] = {}
@@ -87,8 +89,12 @@ class Hub:
         self.audience_totals: dict[int, int] = {}
 
     async def start(self) -> None:
-        await self.broker.start(self._received, self.catch_up)
+        await self.broker.start(self._received, self._reconnected, self.desk.heard)
         self._catchup.start()
+
+    async def _reconnected(self) -> None:
+        self.desk.missed_some()
+        await self.catch_up()
 
     async def stop(self) -> None:
         await self._catchup.stop()

@@ -38,6 +38,16 @@ async def publish(change: Change, slug: str, entry: Entry) -> EntryPublic:
     return public
 
 
+async def add_published(change: Change, blog: Blog, entry: Entry) -> EntryPublic:
+    """Store `entry`, new and published, in `change`, whose blog's offset it takes; readers
+    are told once the change commits."""
+    change.session.add(entry)
+    await change.session.flush()
+    public = EntryPublic.of(entry, blog.slug)
+    change.append(blog, events.entry_created(public))
+    return public
+
+
 async def publish_due(db: Database, publisher: Publisher, at: datetime, limit: int = 50) -> int:
     """Publish the scheduled entries due at `at`; returns how many this call published."""
     async with db.read() as session:

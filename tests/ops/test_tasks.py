@@ -89,7 +89,7 @@ async def test_the_audience_and_the_broker_stop_promptly_mid_call(settings: Sett
             await within(5, audience.stop())
 
             broker = RedisBroker(REDIS, reconnect_seconds=0.01)
-            await broker.start(lambda _event: None, lambda: asyncio.sleep(0))
+            await broker.start(lambda _event: None, lambda: asyncio.sleep(0), lambda *_: None)
             for offset in range(20):
                 broker.publish(LoggedEvent(1, offset, "entry.created", b"{}"))
             await asyncio.sleep(random.random() * 0.01)

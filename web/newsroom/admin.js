@@ -57,6 +57,7 @@ export function wireAdmin() {
         status: $("#b-status").value,
         language: $("#b-language").value,
         show_audience: $("#b-show-audience").checked,
+        accepts_questions: $("#b-accepts-questions").checked,
       },
     }).catch(() => null);
     $("#b-result").textContent = !answer

@@ -6,6 +6,7 @@ import { EVENT, STATUS } from "../events.js";
 import { follow } from "../follow.js";
 import { api } from "./api.js";
 import { showBox } from "./boxeditor.js";
+import { followDesk, showQuestions } from "./questions.js";
 import { restoreCompose } from "./compose.js";
 import { removeCard, renderList, renderLists } from "./entries.js";
 import { listed, renderQueue } from "./queue.js";
@@ -22,6 +23,7 @@ export function showBlogSettings() {
   $("#b-status").value = state.blog.status;
   $("#b-language").value = state.blog.language;
   $("#b-show-audience").checked = Boolean(state.blog.show_audience);
+  $("#b-accepts-questions").checked = Boolean(state.blog.accepts_questions);
 }
 
 export async function loadBlogs(select) {
@@ -67,6 +69,7 @@ export async function openBlog(slug) {
   for (const e of [...submitted, ...returned]) state.queue.set(e.id, e);
   renderLists();
   connect();
+  if (!isContributor()) followDesk();
   refreshAudience();
 }
 
@@ -131,5 +134,6 @@ export function apply(event) {
     state.blog = event.blog;
     showBlogSettings();
   showBox();
+  showQuestions();
   }
 }

@@ -44,6 +44,7 @@ export async function signIn(token) {
   $("#desk").hidden = false;
   $("#admin").hidden = state.me.role !== "admin";
   $("#box-panel").hidden = state.me.role === "contributor";
+  $("#questions-panel").hidden = state.me.role === "contributor";
   if (isContributor()) {
     // Contributors submit; editors decide what is published, when, pinned or key.
     for (const node of document.querySelectorAll("[data-editorial]")) node.hidden = true;
