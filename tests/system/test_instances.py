@@ -139,3 +139,46 @@ async def test_the_results_box_reaches_readers_on_every_instance(
     for url in (a, b, b):  # B's two workers: whichever takes the connection
         async with connect(f"ws://{url}/ws/blogs/multi") as ws:
             assert orjson.loads(await ws.recv())["blog"]["box"]["rows"][0]["value"] == "31%"
+
+
+async def test_a_question_asked_on_one_instance_reaches_desks_on_the_other(
+    instances: list[str], tokens: Tokens
+) -> None:
+    a, b = instances
+    async with httpx.AsyncClient(base_url=f"http://{a}", timeout=30) as api:
+        made = await api.post(
+            "/api/blogs", json={"slug": "multi", "title": "Multi"}, headers=tokens.auth("admin")
+        )
+        assert made.status_code == 201
+        await api.patch(
+            "/api/blogs/multi", json={"accepts_questions": True}, headers=tokens.auth("admin")
+        )
+        async with (
+            httpx.AsyncClient(base_url=f"http://{b}", timeout=30) as desk_client,
+            desk_client.stream(
+                "GET", "/api/blogs/multi/desk", headers=tokens.auth("reporter")
+            ) as desk,
+        ):
+            lines = desk.aiter_lines()
+
+            async def next_notice() -> dict[str, object]:
+                async for line in lines:
+                    if line.startswith("data: "):
+                        return dict(orjson.loads(line[6:]))
+                raise AssertionError("the desk stream ended")
+
+            assert await asyncio.wait_for(next_notice(), 10) == {
+                "type": "questions",
+                "questions": [],
+            }
+            asked = await api.post(
+                "/api/blogs/multi/questions", json={"question": "Which way?", "name": "Cy"}
+            )
+            assert asked.status_code == 201
+            notice = await asyncio.wait_for(next_notice(), 10)
+            assert notice == {"type": "question.asked", "question": asked.json()}
+            await api.delete(
+                f"/api/blogs/multi/questions/{asked.json()['id']}", headers=tokens.auth("editor")
+            )
+            closed = await asyncio.wait_for(next_notice(), 10)
+            assert closed["type"] == "question.closed"
