@@ -91,6 +91,10 @@ class Settings(BaseSettings):
     # per blog a minute, from everyone together.
     questions_per_address_per_hour: int = Field(default=10, ge=0)
     questions_per_blog_per_minute: int = Field(default=60, ge=0)
+    # Polls: votes per address (IPv6: per network) and poll an hour, in bursts as large;
+    # how often readers are sent the results (0: never, but in their hello).
+    votes_per_address_per_hour: int = Field(default=30, ge=0)
+    poll_results_seconds: float = Field(default=2.0, ge=0)
     # Addresses are counted as IPv4 addresses and IPv6 networks of this prefix length.
     # Reader connects are paced only while this many readers or more are joining at once
     # (a reconnect storm; 0: always), so that a crowd behind one NAT comes back at once.

@@ -15,7 +15,7 @@ from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.types import ASGIApp
 
-from app.api import blogs, entries, health, media, questions, streams, tokens
+from app.api import blogs, entries, health, media, polls, questions, streams, tokens
 from app.api.body_size import BodySizeLimitMiddleware
 from app.api.errors import refused
 from app.config import Settings
@@ -28,6 +28,7 @@ from app.live.edge.admission import Admission
 from app.live.edge.drain import BacklogDrain
 from app.live.edge.heartbeat import Heartbeat
 from app.live.hub import Hub
+from app.live.polls import Polls
 from app.ops import metrics, stuck
 from app.ops.observability import ObservabilityMiddleware
 from app.ops.outages import DATABASE
@@ -41,8 +42,9 @@ from app.site.i18n import check_catalogs
 from app.site.pagecache import PageCache
 from app.store.db import Database, timed_out
 from app.store.idempotency import forget_expired
-from app.store.publishing import publish_all_due
+from app.store.publishing import close_due_polls, publish_all_due
 from app.store.rate_limits import SharedRateLimit, make_rate_limit
+from app.store.votes import VoteWriter
 
 
 class ImmutableFiles(StaticFiles):
@@ -80,6 +82,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             settings.questions_per_blog_per_minute,
             max(1, settings.questions_per_blog_per_minute),
         )
+        votes_per_address = make_rate_limit(
+            settings.broker_url,
+            "votes",
+            settings.votes_per_address_per_hour / 60,
+            max(1, settings.votes_per_address_per_hour),
+        )
+        poll_results = Polls(hub, db, settings.poll_results_seconds)
         heartbeat = Heartbeat(settings.heartbeat_seconds)
         audience = Audience(hub, settings, f"{socket.gethostname()}-{os.getpid()}-{token_hex(3)}")
         app.state.services = Services(
@@ -90,6 +99,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             post_rate=post_rate,
             questions_per_address=asks_per_address,
             questions_per_blog=asks_per_blog,
+            votes=VoteWriter(db),
+            votes_per_address=votes_per_address,
             admission=Admission(
                 settings.ws_connections_per_address,
                 settings.reader_connects_per_second,
@@ -103,11 +114,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
         await hub.start()
         audience.start()
+        poll_results.start()
         jobs = [
             Every(
                 "publishing scheduled entries",
                 settings.schedule_check_seconds,
                 lambda: publish_all_due(db, hub),
+            ),
+            Every(
+                "closing polls on time",
+                settings.schedule_check_seconds,
+                lambda: close_due_polls(db, hub),
             ),
             Every(
                 "forgetting old idempotency keys",
@@ -130,9 +147,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             for job in jobs:
                 await job.stop()
             await audience.stop()
+            await poll_results.stop()
             await heartbeat.stop()
             await hub.stop()
-            for limit in (post_rate, asks_per_address, asks_per_blog):
+            for limit in (post_rate, asks_per_address, asks_per_blog, votes_per_address):
                 if isinstance(limit, SharedRateLimit):
                     await limit.close()
             await db.dispose()
@@ -180,6 +198,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(tokens.router)
     app.include_router(questions.router)
     app.include_router(questions.form_router)
+    app.include_router(polls.router)
+    app.include_router(polls.form_router)
     app.include_router(tokens.me_router)
     app.include_router(streams.router)
     app.include_router(pages.router)

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from app.site.pagecache import PageCache
     from app.store.db import Database
     from app.store.rate_limits import RateLimit, SharedRateLimit
+    from app.store.votes import VoteWriter
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,6 +30,8 @@ class Services:
     post_rate: RateLimit | SharedRateLimit
     questions_per_address: RateLimit | SharedRateLimit
     questions_per_blog: RateLimit | SharedRateLimit
+    votes: VoteWriter
+    votes_per_address: RateLimit | SharedRateLimit
     admission: Admission
     heartbeat: Heartbeat
     audience: Audience

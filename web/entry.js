@@ -8,6 +8,7 @@ import { el } from "./dom.js";
 import { enableEmbeds } from "./embeds.js";
 import { SUMMARY_LENGTH } from "./events.js";
 import { formats, parts, t } from "./i18n.js";
+import { renderPoll } from "./poll.js";
 
 /** @param {Date} date */
 export function label(date) {
@@ -52,7 +53,7 @@ export function timeElement(iso, className) {
 
 /**
  * @param {Entry} entry
- * @param {{prefix?: string, at?: string, link?: string, share?: boolean}} [options]
+ * @param {{prefix?: string, at?: string, link?: string, share?: boolean, voting?: boolean}} [options]
  *   `at`: the time shown (published, or when a scheduled entry goes out); `link`: where the
  *   time links to (the entry's own page); `share`: a share button (reading.js).
  */
@@ -84,6 +85,7 @@ export function renderEntry(entry, options = {}) {
   content.innerHTML = entry.html;
   enableEmbeds(content);
   article.append(content);
+  if (entry.poll) article.append(renderPoll(entry, options.voting ?? true));
   const foot = el("footer", "entry-foot");
   foot.append(el("bdi", "author", entry.author));
   if (entry.updated_at) {

@@ -11,6 +11,7 @@ export const EVENT = Object.freeze({
   ENTRY_DELETED: "entry.deleted",
   BLOG_UPDATED: "blog.updated",
   AUDIENCE: "audience", // a notice, without an offset: how many read the blog now
+  POLL_RESULTS: "poll.results", // a notice, without an offset: the polls' results
 });
 
 // The newsroom's desk stream (never readers'): readers' questions.

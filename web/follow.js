@@ -15,6 +15,7 @@ import { CLOSE, EVENT } from "./events.js";
  * @property {(event: LiveEvent) => void} onEvent  each event after `offset`, in order
  * @property {(hello: LiveEvent) => void} [onHello]
  * @property {(readers: number) => void} [onAudience]  how many read now (blogs that show it)
+ * @property {(polls: Record<string, any>) => void} [onPolls]  polls' results, by entry id
  * @property {(state: Connection) => void} [onStatus]
  * @property {() => void} [onReset]  the offset is no good (close 4400), or counts in
  *   another stream (4409: the blog was restored): start afresh from the server
@@ -25,7 +26,8 @@ import { CLOSE, EVENT } from "./events.js";
 /** @param {Options} options */
 export function follow(options) {
   const {
-    slug, onEvent, onHello, onAudience, onStatus = () => {}, onReset = () => location.reload(),
+    slug, onEvent, onHello, onAudience, onPolls, onStatus = () => {},
+    onReset = () => location.reload(),
   } = options;
   let offset = options.offset;
   let epoch = options.epoch || "";
@@ -46,10 +48,12 @@ export function follow(options) {
       failures = 0;
       onHello?.(event);
       if (typeof event.audience === "number") onAudience?.(event.audience);
+      if (event.polls) onPolls?.(event.polls);
       onStatus("live");
       return;
     }
     if (event.type === EVENT.AUDIENCE) return onAudience?.(event.readers); // a notice
+    if (event.type === EVENT.POLL_RESULTS) return onPolls?.(event.polls); // a notice
     if (event.offset === undefined || event.offset <= offset) return; // seen already
     offset = event.offset;
     onEvent(event);

@@ -4,6 +4,7 @@
 
 import { enableAsking } from "./ask.js";
 import { drawBox } from "./box.js";
+import { enablePolls, updateResults } from "./poll.js";
 import { $, el } from "./dom.js";
 import { label, localizeTimes, renderEntry, summary, timeElement } from "./entry.js";
 import { enableEmbeds } from "./embeds.js";
@@ -20,6 +21,7 @@ const slug = body.dataset.blog;
 if (slug) {
   const askForm = document.querySelector("[data-ask-form]");
   if (askForm) enableAsking(/** @type {HTMLFormElement} */ (askForm), slug);
+  enablePolls(document);
   localizeTimes(document);
   enableEmbeds(document);
   setInterval(() => localizeTimes(document), 60_000);
@@ -213,6 +215,7 @@ function followBlog(seen) {
       onReset: startOver,
       onHello: (hello) => hello.blog && applyBlog(hello.blog),
       onAudience: showAudience,
+      onPolls: updateResults,
       onStatus: (state) => setStatus(ended ? "ended" : state),
       eventSourceFallback: true,
     });

@@ -23,6 +23,7 @@ from app.api.errors import errors
 from app.domain import entry_rules, events
 from app.domain.models import BlogStatus, Entry, EntryStatus, Role, now
 from app.domain.paging import NEWEST_FIRST, encode_cursor, older_than
+from app.domain.polls import poll_of
 from app.domain.render import render_markdown
 from app.domain.shapes import (
     EntryCreate,
@@ -75,9 +76,14 @@ async def create_entry(
         Role(token.role),
         payload.status,
         payload.publish_at,
-        payload.key_event or payload.pinned,
+        payload.key_event or payload.pinned or payload.poll is not None,
         now(),
     )
+    if payload.poll is not None and payload.poll.closes_at is not None:
+        if payload.poll.closes_at <= now():
+            raise HTTPException(
+                status.HTTP_422_UNPROCESSABLE_CONTENT, "a poll's closes_at must be in the future"
+            )
     async with Change(db, hub) as change:
         if status_ == EntryStatus.published:
             blog = await change.claim_offset(slug)
@@ -104,6 +110,7 @@ async def create_entry(
             author_token_id=token.id,
             status=status_,
             publish_at=publish_at,
+            poll=None if payload.poll is None else poll_of(payload.poll),
         )
         if status_ == EntryStatus.published:
             public = await add_published(change, blog, entry)

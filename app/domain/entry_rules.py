@@ -39,12 +39,12 @@ def created(
     flagged: bool,
     at: datetime,
 ) -> tuple[EntryStatus, datetime | None]:
-    """Where a new entry starts; `flagged`: it is pinned or a key event."""
+    """Where a new entry starts; `flagged`: it is pinned, a key event or carries a poll."""
     if role == Role.contributor:
         if wanted not in (None, EntryStatus.submitted) or publish_at is not None:
             raise NotAllowed("contributors submit entries; an editor publishes or schedules them")
         if flagged:
-            raise NotAllowed("contributors cannot pin entries or mark key events")
+            raise NotAllowed("contributors cannot pin entries, mark key events or add polls")
         return EntryStatus.submitted, None
     if wanted in SUBMISSIONS:
         raise Invalid("only contributors submit entries")

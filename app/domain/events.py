@@ -17,6 +17,7 @@ class EventType(StrEnum):
     BLOG_UPDATED = "blog.updated"
     HELLO = "hello"
     AUDIENCE = "audience"  # a notice: never logged, no offset
+    POLL_RESULTS = "poll.results"  # a notice: the blog's polls' results, every few seconds
 
 
 def entry_created(entry: EntryPublic) -> dict[str, Any]:
@@ -38,6 +39,11 @@ def blog_updated(blog: BlogPublic) -> dict[str, Any]:
 def audience(readers: int) -> dict[str, Any]:
     """How many read the blog now (to readers of blogs that show it)."""
     return {"type": EventType.AUDIENCE, "readers": readers}
+
+
+def poll_results(results: dict[str, Any]) -> dict[str, Any]:
+    """The results of the blog's polls with votes, by entry id (a notice to its readers)."""
+    return {"type": EventType.POLL_RESULTS, "polls": results}
 
 
 def hello(blog: dict[str, Any], offset: int) -> dict[str, Any]:

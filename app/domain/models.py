@@ -28,6 +28,11 @@ BOX_LABEL_MAX = 100
 BOX_VALUE_MAX = 40
 BOX_NOTE_MAX = 200
 BOX_ROWS_MAX = 20
+# Polls: an entry may ask readers to choose one of these many options.
+POLL_OPTIONS_MIN = 2
+POLL_OPTIONS_MAX = 6
+POLL_OPTION_MAX = 100
+VOTER_MAX = 64  # a voter is the SHA-256 of the reader's cookie, in hex
 # Readers' questions to the newsroom.
 QUESTION_MAX = 500
 ASKER_MAX = 60
@@ -153,6 +158,19 @@ class Entry(SQLModel, table=True):
     corrections: list[dict[str, Any]] = Field(default_factory=list, sa_type=JSON)
     # An editor's note to the contributor when a submission is returned; gone once published.
     review_note: str | None = Field(default=None, sa_type=Text)
+    # A poll the entry carries (shapes.py: PollPublic, without its results), or None:
+    # {"options": [...], "closes_at": ISO time or None, "closed_at": ISO time or None}.
+    poll: dict[str, Any] | None = Field(default=None, sa_type=JSON(none_as_null=True))
+
+
+class Vote(SQLModel, table=True):
+    """One reader's vote in an entry's poll: which option, and nothing else of them but
+    the hash of their cookie (one vote each)."""
+
+    entry_id: int = Field(foreign_key="entry.id", ondelete="CASCADE", primary_key=True)
+    voter: str = Field(max_length=VOTER_MAX, primary_key=True)
+    blog_id: int = Field(foreign_key="blog.id", ondelete="CASCADE", index=True)
+    option: int
 
 
 class Event(SQLModel, table=True):

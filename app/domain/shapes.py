@@ -33,6 +33,9 @@ from app.domain.models import (
     LANGUAGE_MAX,
     NAME_MAX,
     NOTICE_MAX,
+    POLL_OPTION_MAX,
+    POLL_OPTIONS_MAX,
+    POLL_OPTIONS_MIN,
     QUESTION_MAX,
     REVIEW_NOTE_MAX,
     SLUG_PATTERN,
@@ -208,6 +211,48 @@ def _publication(status: EntryStatus | None, publish_at: datetime | None) -> Non
         raise ValueError("a scheduled entry needs publish_at")
 
 
+PollOption = Annotated[str, _text(POLL_OPTION_MAX, min_length=1), Trimmed, NotBlank, NoNul]
+
+
+class PollCreate(Input):
+    """A poll an entry carries: 2 to 6 different options; it may close by itself."""
+
+    options: Annotated[
+        list[PollOption], Field(min_length=POLL_OPTIONS_MIN, max_length=POLL_OPTIONS_MAX)
+    ]
+    closes_at: Moment | None = None
+
+    @model_validator(mode="after")
+    def _options_differ(self) -> "PollCreate":
+        if len({option.casefold() for option in self.options}) != len(self.options):
+            raise ValueError("a poll's options must differ")
+        return self
+
+
+class PollPublic(SQLModel):
+    """An entry's poll, as the entry shows it (its results travel on their own: `PollResults`)."""
+
+    options: list[str]
+    closes_at: datetime | None = None
+    closed_at: datetime | None = None
+
+
+class PollResults(SQLModel):
+    """Votes per option, in the options' order; `closed`: the result is final."""
+
+    results: list[int]
+    total: int
+    closed: bool
+
+
+class PollResultsList(SQLModel):
+    polls: dict[int, PollResults]  # by entry id
+
+
+class VoteCast(Input):
+    option: Annotated[int, Field(ge=0, lt=POLL_OPTIONS_MAX)]
+
+
 class EntryCreate(Input):
     headline: Headline | None = None
     body: Body
@@ -216,6 +261,7 @@ class EntryCreate(Input):
     # "draft" keeps it in the newsroom; `publish_at` schedules it (status "scheduled").
     status: EntryStatus | None = None
     publish_at: Moment | None = None
+    poll: PollCreate | None = None
 
     @model_validator(mode="after")
     def _consistent(self) -> "EntryCreate":
@@ -273,6 +319,7 @@ class EntryPublic(SQLModel):
     publish_at: datetime | None = None
     corrections: list[CorrectionPublic] = []
     review_note: str | None = None  # to a contributor, on a returned submission
+    poll: PollPublic | None = None
 
     @classmethod
     def of(cls, entry: Entry, blog_slug: str) -> "EntryPublic":
@@ -293,6 +340,7 @@ class EntryPublic(SQLModel):
             publish_at=entry.publish_at,
             corrections=[CorrectionPublic.model_validate(c) for c in entry.corrections or ()],
             review_note=entry.review_note,
+            poll=PollPublic.model_validate(entry.poll) if entry.poll else None,
         )
 
 

@@ -87,6 +87,10 @@ class Hub:
         )
         # Readers per blog on every instance, as app/live/audience.py last counted them.
         self.audience_totals: dict[int, int] = {}
+        # The results of each blog's polls, as app/live/polls.py last counted them, and how
+        # many times they changed here (pages with polls are rendered anew when they do).
+        self.poll_results: dict[int, dict[str, Any]] = {}
+        self.polls_seen: dict[int, int] = {}
 
     async def start(self) -> None:
         await self.broker.start(self._received, self._reconnected, self.desk.heard)

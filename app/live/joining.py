@@ -40,10 +40,17 @@ def origin_allowed(origin: str | None, host: str | None, settings: Settings) -> 
     return urlsplit(origin).netloc == host
 
 
-def hello(blog: dict[str, Any], position: int, audience: int | None = None) -> bytes:
+def hello(
+    blog: dict[str, Any],
+    position: int,
+    audience: int | None = None,
+    polls: dict[str, Any] | None = None,
+) -> bytes:
     greeting = events.hello(blog, position)
     if audience is not None:  # the blog shows its readers how many they are
         greeting["audience"] = audience
+    if polls:  # the latest results of its polls with votes
+        greeting["polls"] = polls
     return orjson.dumps(greeting)
 
 
@@ -83,7 +90,7 @@ async def start_reading(
                 )
         reader.sent = position if since is None else since
         audience = hub.audience_totals.get(blog_id, 1) if blog.get("show_audience") else None
-        return blog_id, position, hello(blog, position, audience)
+        return blog_id, position, hello(blog, position, audience, hub.poll_results.get(blog_id))
     except BaseException:
         hub.leave(blog_id, reader)
         raise

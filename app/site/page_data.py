@@ -1,7 +1,7 @@
 """What a reader's page shows, read from the database: the blog, a page of its entries
 (newest or oldest first, or around one entry), its pinned entries and key events."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from fastapi import HTTPException, status
@@ -17,8 +17,9 @@ from app.domain.paging import (
     newer_than_cursor,
     older_than,
 )
-from app.domain.shapes import BlogPublic, EntryPublic
+from app.domain.shapes import BlogPublic, EntryPublic, PollResults
 from app.store.db import Database
+from app.store.votes import tallies
 
 PAGE_SIZE = 20
 PINNED_MAX = 5
@@ -38,6 +39,7 @@ class BlogView:
     focus: EntryPublic | None = None  # an entry's own page: this entry, among its neighbours
     oldest_first: bool = False  # the reading order `?order=oldest`
     latest: list[EntryPublic] | None = None  # for JSON-LD, whatever order the page is in
+    polls: dict[int, PollResults] = field(default_factory=dict)  # by entry id, those voted in
 
 
 # Drafts and scheduled entries are the newsroom's business.
@@ -110,7 +112,7 @@ async def load_view(
             )
             view.oldest_first = True
             view.latest = [EntryPublic.of(e, blog.slug) for e in latest]
-        return view
+        return await _with_polls(session, view)
 
 
 async def load_entry_view(db: Database, blog_id: int, entry_id: int) -> BlogView | None:
@@ -137,4 +139,14 @@ async def load_entry_view(db: Database, blog_id: int, entry_id: int) -> BlogView
             .limit(PAGE_SIZE + 1)
         )
         shown = [*reversed(list(newer)), entry]
-        return _view(blog, shown, list(older), await _around(session, blog), entry)
+        view = _view(blog, shown, list(older), await _around(session, blog), entry)
+        return await _with_polls(session, view)
+
+
+async def _with_polls(session: AsyncSession, view: BlogView) -> BlogView:
+    """The view, with the results of the polls it shows (counted now)."""
+    if any(e.poll for e in [*view.entries, *view.pinned]):
+        blog_id = await session.scalar(select(col(Blog.id)).where(col(Blog.slug) == view.blog.slug))
+        if blog_id is not None:
+            view.polls = (await tallies(session, [blog_id])).get(blog_id, {})
+    return view

@@ -41,6 +41,7 @@ _Key = tuple[int, PageKind, int]  # blog, kind, entry (0 for a blog's own kinds)
 @dataclass(frozen=True)
 class Rendered:
     offset: int
+    polls_seen: int  # the blog's polls' results changed this many times before the render
     body: bytes
     gzipped: bytes
     etag: str
@@ -103,7 +104,15 @@ class PageCache:
         if blog_id is None or offset is None:
             return None
         cached = self._rendered.get((blog_id, kind, entry_id or 0))
-        return cached if cached is not None and cached.offset >= offset else None
+        return cached if self._current(cached, blog_id, offset) else None
+
+    def _current(self, cached: Rendered | None, blog_id: int, offset: int) -> bool:
+        """Rendered at the blog's offset, and since its polls' results last changed."""
+        return (
+            cached is not None
+            and cached.offset >= offset
+            and cached.polls_seen >= self.hub.polls_seen.get(blog_id, 0)
+        )
 
     async def get(
         self,
@@ -116,13 +125,16 @@ class PageCache:
         key = (blog_id, kind, entry_id or 0)
         current = await self.offset(blog_id)
         cached = self._rendered.get(key)
-        if cached is not None and cached.offset >= current:
+        if self._current(cached, blog_id, current):
+            assert cached is not None
             return cached
         lock = self._locks.setdefault(key, asyncio.Lock())
         async with lock:  # one render per change, however many readers ask at once
             cached = self._rendered.get(key)
-            if cached is not None and cached.offset >= current:
+            if self._current(cached, blog_id, current):
+                assert cached is not None
                 return cached
+            polls_seen = self.hub.polls_seen.get(blog_id, 0)
             offset, modified, body = await render()
             digest = hashlib.sha1(body).hexdigest()[:16]
             self._rendered.pop(key, None)  # re-inserted: newest last
@@ -132,6 +144,7 @@ class PageCache:
                 self._locks.pop(oldest, None)
             cached = self._rendered[key] = Rendered(
                 offset=offset,
+                polls_seen=polls_seen,
                 body=body,
                 gzipped=gzip.compress(body, 6),
                 etag=f'"{offset}-{digest}"',

@@ -111,6 +111,8 @@ def _render_blog(
         history=history,
         ended=view.blog.status == BlogStatus.ended,
         jsonld=live_blog_posting(view, url, settings.publisher_name, base),
+        polls=view.polls,
+        now=datetime.now(UTC),
         local=lambda moment: local_time(moment, zone),
         today=datetime.now(UTC).astimezone(ZoneInfo(zone)).date(),
     ).encode()

@@ -16,6 +16,7 @@ from sqlmodel import col
 
 from app.domain import entry_rules, events
 from app.domain.models import Blog, Entry, EntryStatus, now
+from app.domain.polls import closed, is_open
 from app.domain.shapes import EntryPublic
 from app.ops.metrics import SCHEDULED_PUBLISHED
 from app.store.db import Database
@@ -82,3 +83,41 @@ async def publish_all_due(db: Database, publisher: Publisher) -> None:
     """Publish every scheduled entry that is due now (the scheduler's round)."""
     while await publish_due(db, publisher, now()) > 0:
         pass
+
+
+async def close_due_polls(db: Database, publisher: Publisher) -> int:
+    """Close the polls whose `closes_at` has passed: each entry is updated (its result is
+    final), exactly once whichever instance gets there first."""
+    at = now()
+    async with db.read() as session:
+        candidates = (
+            await session.execute(
+                select(col(Entry.id), col(Blog.slug), col(Entry.poll))
+                .join(Blog, col(Blog.id) == col(Entry.blog_id))
+                .where(col(Entry.status) == EntryStatus.published, col(Entry.poll).is_not(None))
+            )
+        ).all()
+    count = 0
+    for entry_id, slug, poll in candidates:
+        if not poll or is_open(poll, at) or poll.get("closed_at"):
+            continue
+        async with Change(db, publisher) as change:
+            entry = await change.session.get(Entry, entry_id, populate_existing=True)
+            if entry is None or not entry.poll or entry.poll.get("closed_at"):
+                change.abandon()
+                continue
+            await close_poll(change, slug, entry, at)
+            count += 1
+    return count
+
+
+async def close_poll(change: Change, slug: str, entry: Entry, at: datetime) -> EntryPublic:
+    """Close the entry's poll in `change`: its result is final; readers are told."""
+    blog = await change.claim_offset(slug)
+    assert blog is not None and entry.poll is not None
+    entry.poll = closed(entry.poll, at)
+    entry.version += 1
+    await change.session.flush()
+    public = EntryPublic.of(entry, slug)
+    change.append(blog, events.entry_updated(public))
+    return public

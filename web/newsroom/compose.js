@@ -87,6 +87,16 @@ export function post() {
   if (!fields.body.trim() || !state.slug) return;
   const payload = { body: fields.body, key_event: fields.key_event, pinned: fields.pinned };
   if (fields.headline.trim()) payload.headline = fields.headline;
+  const options = [...document.querySelectorAll(".c-option")]
+    .map((input) => /** @type {HTMLInputElement} */ (input).value.trim()).filter(Boolean);
+  if (options.length === 1) {
+    say(t("A poll needs two options or more."));
+    return;
+  }
+  if (options.length) {
+    const closes = $("#c-poll-closes").value;
+    payload.poll = { options, ...(closes ? { closes_at: new Date(closes).toISOString() } : {}) };
+  }
   if (fields.when === STATUS.DRAFT) payload.status = STATUS.DRAFT;
   if (fields.when === "schedule") {
     const at = new Date(fields.at);
@@ -103,6 +113,8 @@ export function post() {
   $("#c-body").value = "";
   $("#c-key").checked = false;
   $("#c-pinned").checked = false;
+  for (const input of document.querySelectorAll(".c-option")) /** @type {HTMLInputElement} */ (input).value = "";
+  $("#c-poll-closes").value = "";
   $("#c-when").value = "now";
   $("#c-at").hidden = true;
   saveCompose();

@@ -4,6 +4,7 @@ import { $, button, el } from "../dom.js";
 import { STATUS } from "../events.js";
 import { t } from "../i18n.js";
 import { renderEntry } from "../entry.js";
+import { isClosed } from "../poll.js";
 import { api, detail } from "./api.js";
 import { isContributor, state } from "./state.js";
 
@@ -47,7 +48,7 @@ export function removeCard(container, id, map, empty) {
 // The entry as readers see it (entry.js), with what the newsroom does to it.
 export function card(entry) {
   const when = entry.status === STATUS.SCHEDULED ? entry.publish_at : entry.published_at;
-  const article = renderEntry(entry, { prefix: "card", at: when, share: false });
+  const article = renderEntry(entry, { prefix: "card", at: when, share: false, voting: false });
   if (entry.status !== STATUS.PUBLISHED) {
     article.querySelector(".entry-meta").append(el("span", `badge ${entry.status}`, statusName(entry.status)));
   }
@@ -64,6 +65,9 @@ export function card(entry) {
     ),
     button(t("Delete"), () => remove(entry)),
   );
+  if (entry.poll && entry.status === STATUS.PUBLISHED && !isClosed(entry.poll)) {
+    actions.append(button(t("Close the poll"), () => closePoll(entry)));
+  }
   article.append(actions);
   return article;
 }
@@ -103,6 +107,13 @@ export async function change(entry, fields) {
   }
   if (answer.status !== 200) return say(t("Not changed: {reason}", { reason: detail(answer) }));
   track(answer.data);
+}
+
+/** Close an entry's poll now: its result is final. */
+async function closePoll(entry) {
+  const answer = await api("POST", `/api/blogs/${state.slug}/entries/${entry.id}/poll/close`).catch(() => null);
+  if (answer && answer.status === 200) track(answer.data);
+  else say(answer ? detail(answer) : t("The server cannot be reached."));
 }
 
 export async function reloadEntry(id) {

@@ -49,7 +49,7 @@ export function renderQueue() {
 
 function queueCard(entry) {
   // The time shown is when it was submitted (it takes its published time on approval).
-  const article = renderEntry(entry, { prefix: "queued", share: false });
+  const article = renderEntry(entry, { prefix: "queued", share: false, voting: false });
   const meta = article.querySelector(".entry-meta");
   meta.append(el("span", `badge ${entry.status}`, statusName(entry.status)));
   if (entry.review_note) {

@@ -1,0 +1,163 @@
+"""Polls in entries: readers vote (once each: a cookie; and a cap per address), through
+the API or the page's form without JavaScript; the results are counted from the
+database and pushed to every open page (app/live/polls.py); the newsroom closes a poll,
+or it closes by itself at `closes_at`, which fixes its result."""
+
+import hashlib
+import math
+import re
+import secrets
+from typing import Annotated
+
+from fastapi import APIRouter, Form, HTTPException, Path, Request, Response, status
+from fastapi.responses import RedirectResponse
+from sqlalchemy import select
+from sqlmodel import col
+
+from app.api.deps import DatabaseDep, HubDep, SessionDep, SettingsDep, StaffToken
+from app.api.errors import errors
+from app.domain.models import Blog, Entry, EntryStatus, Vote, now
+from app.domain.polls import is_open
+from app.domain.shapes import EntryPublic, PollResultsList, VoteCast
+from app.live.edge.admission import network_of
+from app.services import services
+from app.site.i18n import language
+from app.site.pages import render
+from app.store.db import Database
+from app.store.eventlog import Change
+from app.store.publishing import close_poll
+from app.store.votes import tallies
+
+router = APIRouter(prefix="/api/blogs/{slug}", tags=["polls"])
+form_router = APIRouter(tags=["polls"])
+
+EntryId = Annotated[int, Path(ge=1, le=2**31 - 1)]
+VOTER_COOKIE = "lu_voter"
+VOTER_COOKIE_SECONDS = 365 * 24 * 3600
+_COOKIE_VALUE = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
+
+
+def _voter(request: Request) -> tuple[str, str | None]:
+    """(the voter, as stored: the hash of their cookie; a new cookie to set, or None)."""
+    cookie = request.cookies.get(VOTER_COOKIE, "")
+    fresh = None
+    if not _COOKIE_VALUE.match(cookie):
+        cookie = fresh = secrets.token_urlsafe(18)
+    return hashlib.sha256(cookie.encode()).hexdigest(), fresh
+
+
+def _set_cookie(response: Response, fresh: str | None) -> None:
+    if fresh is not None:
+        response.set_cookie(
+            VOTER_COOKIE, fresh, max_age=VOTER_COOKIE_SECONDS, httponly=True, samesite="lax"
+        )
+
+
+async def vote(
+    request: Request, db: Database, slug: str, entry_id: int, option: int, voter: str
+) -> None:
+    """Count one reader's vote, or refuse it (counts nothing)."""
+    async with db.read() as session:
+        found = (
+            await session.execute(
+                select(Entry, col(Blog.id))
+                .join(Blog, col(Blog.id) == col(Entry.blog_id))
+                .where(col(Blog.slug) == slug, col(Entry.id) == entry_id)
+            )
+        ).first()
+    if found is None or found[0].status != EntryStatus.published or not found[0].poll:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no poll in entry {entry_id} of {slug!r}")
+    entry, blog_id = found
+    assert entry.poll is not None and blog_id is not None
+    if not is_open(entry.poll, now()):
+        raise HTTPException(status.HTTP_409_CONFLICT, "this poll is closed")
+    if option >= len(entry.poll["options"]):
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "no such option")
+    parts = services(request.app)
+    address = request.client.host if request.client else ""
+    network = network_of(address, parts.settings.ipv6_prefix_length)
+    if wait := await parts.votes_per_address.check(f"{network}:{entry_id}"):
+        seconds = math.ceil(wait)
+        raise HTTPException(
+            status.HTTP_429_TOO_MANY_REQUESTS,
+            f"too many votes from this address; retry in {seconds} s",
+            headers={"Retry-After": str(seconds)},
+        )
+    counted = await parts.votes.cast(
+        Vote(entry_id=entry_id, voter=voter, blog_id=blog_id, option=option)
+    )
+    if not counted:
+        raise HTTPException(status.HTTP_409_CONFLICT, "you have voted in this poll")
+
+
+@router.post(
+    "/entries/{entry_id}/votes",
+    status_code=status.HTTP_201_CREATED,
+    response_model=VoteCast,
+    responses=errors(400, 404, 409, 413, 429),
+)
+async def cast_vote(
+    request: Request, response: Response, slug: str, entry_id: EntryId, cast: VoteCast,
+    db: DatabaseDep,
+) -> VoteCast:  # fmt: skip
+    """Vote in an entry's poll (anyone; once each: the `lu_voter` cookie, set when missing).
+    Answered once the vote is stored; readers get the results within
+    `POLL_RESULTS_SECONDS`."""
+    voter, fresh = _voter(request)
+    await vote(request, db, slug, entry_id, cast.option, voter)
+    _set_cookie(response, fresh)
+    return cast
+
+
+@router.get("/polls", response_model=PollResultsList, responses=errors(404))
+async def poll_results(slug: str, session: SessionDep) -> PollResultsList:
+    """The results of the blog's polls that have votes, by entry id (counted now)."""
+    blog_id = await session.scalar(select(col(Blog.id)).where(col(Blog.slug) == slug))
+    if blog_id is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no blog {slug!r}")
+    return PollResultsList(polls=(await tallies(session, [blog_id])).get(blog_id, {}))
+
+
+@router.post(
+    "/entries/{entry_id}/poll/close",
+    response_model=EntryPublic,
+    responses=errors(401, 403, 404, 409),
+)
+async def close_entry_poll(
+    slug: str, entry_id: EntryId, db: DatabaseDep, hub: HubDep, _: StaffToken
+) -> EntryPublic:
+    """Close the poll now (admins, editors, reporters): its result is final; readers get
+    the entry updated."""
+    async with Change(db, hub) as change:
+        blog = await change.lock(slug)
+        entry = await change.session.get(Entry, entry_id, populate_existing=True)
+        if blog is None or entry is None or entry.blog_id != blog.id or not entry.poll:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, f"no poll in entry {entry_id}")
+        if entry.status != EntryStatus.published or not is_open(entry.poll, now()):
+            raise HTTPException(status.HTTP_409_CONFLICT, "this poll is not open")
+        return await close_poll(change, slug, entry, now())
+
+
+@form_router.post("/blogs/{slug}/entries/{entry_id}/vote", include_in_schema=False)
+async def vote_by_form(
+    request: Request,
+    slug: str,
+    entry_id: EntryId,
+    db: DatabaseDep,
+    settings: SettingsDep,
+    option: Annotated[int, Form(ge=0, lt=64)],
+) -> Response:
+    """The page's form, without JavaScript: back to the entry once counted, else a page."""
+    voter, fresh = _voter(request)
+    try:
+        await vote(request, db, slug, entry_id, option, voter)
+    except HTTPException as refused:
+        async with db.read() as session:
+            blog = await session.scalar(select(Blog).where(col(Blog.slug) == slug))
+        lang = language(blog.language if blog else settings.default_language)
+        body = render("voted.html", lang, slug=slug, code=refused.status_code)
+        answer = Response(body, refused.status_code, media_type="text/html")
+    else:
+        answer = RedirectResponse(f"/blogs/{slug}/entries/{entry_id}", status.HTTP_303_SEE_OTHER)
+    _set_cookie(answer, fresh)
+    return answer
