@@ -87,6 +87,11 @@ async def test_the_server_and_the_client_draw_an_entry_alike(
     await newsroom.post("Ünïcödé, RTL: مرحبا, and an emoji 🎉")
     long = "A key event without a headline, whose text runs on " + "and on " * 20 + "to its end."
     await newsroom.post(long, key_event=True)
+    poll = await newsroom.post("A poll", poll={"options": ["Yes", "No"]})
+    voted = await newsroom.client.post(
+        f"/api/blogs/storm/entries/{poll['id']}/votes", json={"option": 1}
+    )
+    assert voted.status_code == 201
     await open_live(page, newsroom)
     modules = await page.evaluate(
         "document.querySelector('script[type=module][src$=\"live.js\"]').src"
@@ -100,7 +105,7 @@ async def test_the_server_and_the_client_draw_an_entry_alike(
         },  # fmt: skip
     )
     pairs, lines = drawn["pairs"], drawn["lines"]
-    assert len(pairs) == 7
+    assert len(pairs) == 8
     for article_id, server, client in pairs:
         assert server == client, (
             f"{article_id} differs:\nserver {json.dumps(server)}\nclient {json.dumps(client)}"

@@ -182,3 +182,38 @@ async def test_a_question_asked_on_one_instance_reaches_desks_on_the_other(
             )
             closed = await asyncio.wait_for(next_notice(), 10)
             assert closed["type"] == "question.closed"
+
+
+async def test_votes_on_every_instance_make_one_result(
+    instances: list[str], tokens: Tokens
+) -> None:
+    a, b = instances
+    async with httpx.AsyncClient(base_url=f"http://{a}", timeout=30) as api:
+        made = await api.post(
+            "/api/blogs", json={"slug": "multi", "title": "Multi"}, headers=tokens.auth("admin")
+        )
+        assert made.status_code == 201
+        entry = await api.post(
+            "/api/blogs/multi/entries",
+            json={"body": "Poll", "poll": {"options": ["A", "B"]}},
+            headers=tokens.auth("editor"),
+        )
+        entry_id = entry.json()["id"]
+        async with connect(f"ws://{b}/ws/blogs/multi") as ws:
+            orjson.loads(await ws.recv())  # hello
+            for n, url in enumerate((a, b, b, a, b)):
+                async with httpx.AsyncClient(base_url=f"http://{url}") as reader:
+                    voted = await reader.post(
+                        f"/api/blogs/multi/entries/{entry_id}/votes", json={"option": n % 2}
+                    )
+                    assert voted.status_code == 201
+            # B's reader is told the count of every instance's votes (one notice per change).
+            want = {"results": [3, 2], "total": 5, "closed": False}
+            while True:
+                notice = orjson.loads(await asyncio.wait_for(ws.recv(), 10))
+                if notice["type"] == "poll.results" and notice["polls"][str(entry_id)] == want:
+                    break
+        for url in (a, b):
+            async with httpx.AsyncClient(base_url=f"http://{url}") as reader:
+                polls = (await reader.get("/api/blogs/multi/polls")).json()["polls"]
+                assert polls == {str(entry_id): want}
