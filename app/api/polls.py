@@ -23,10 +23,9 @@ from app.live.edge.admission import network_of
 from app.services import services
 from app.site.i18n import language
 from app.site.pages import render
-from app.store.db import Database
 from app.store.eventlog import Change
 from app.store.publishing import close_poll
-from app.store.votes import tallies
+from app.store.votes import Cast, tallies
 
 router = APIRouter(prefix="/api/blogs/{slug}", tags=["polls"])
 form_router = APIRouter(tags=["polls"])
@@ -53,27 +52,16 @@ def _set_cookie(response: Response, fresh: str | None) -> None:
         )
 
 
-async def vote(
-    request: Request, db: Database, slug: str, entry_id: int, option: int, voter: str
-) -> None:
+async def vote(request: Request, slug: str, entry_id: int, option: int, voter: str) -> None:
     """Count one reader's vote, or refuse it (counts nothing)."""
-    async with db.read() as session:
-        found = (
-            await session.execute(
-                select(Entry, col(Blog.id))
-                .join(Blog, col(Blog.id) == col(Entry.blog_id))
-                .where(col(Blog.slug) == slug, col(Entry.id) == entry_id)
-            )
-        ).first()
-    if found is None or found[0].status != EntryStatus.published or not found[0].poll:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no poll in entry {entry_id} of {slug!r}")
-    entry, blog_id = found
-    assert entry.poll is not None and blog_id is not None
-    if not is_open(entry.poll, now()):
-        raise HTTPException(status.HTTP_409_CONFLICT, "this poll is closed")
-    if option >= len(entry.poll["options"]):
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "no such option")
     parts = services(request.app)
+    poll = await parts.votes.poll(slug, entry_id)
+    if poll is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no poll in entry {entry_id} of {slug!r}")
+    if not poll.open:
+        raise HTTPException(status.HTTP_409_CONFLICT, "this poll is closed")
+    if option >= poll.options:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "no such option")
     address = request.client.host if request.client else ""
     network = network_of(address, parts.settings.ipv6_prefix_length)
     if wait := await parts.votes_per_address.check(f"{network}:{entry_id}"):
@@ -83,11 +71,15 @@ async def vote(
             f"too many votes from this address; retry in {seconds} s",
             headers={"Retry-After": str(seconds)},
         )
-    counted = await parts.votes.cast(
-        Vote(entry_id=entry_id, voter=voter, blog_id=blog_id, option=option)
+    cast = await parts.votes.cast(
+        Vote(entry_id=entry_id, voter=voter, blog_id=poll.blog_id, option=option)
     )
-    if not counted:
+    if cast is Cast.DUPLICATE:
         raise HTTPException(status.HTTP_409_CONFLICT, "you have voted in this poll")
+    if cast is Cast.CLOSED:
+        raise HTTPException(status.HTTP_409_CONFLICT, "this poll is closed")
+    if cast is Cast.GONE:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no poll in entry {entry_id} of {slug!r}")
 
 
 @router.post(
@@ -97,14 +89,13 @@ async def vote(
     responses=errors(400, 404, 409, 413, 429),
 )
 async def cast_vote(
-    request: Request, response: Response, slug: str, entry_id: EntryId, cast: VoteCast,
-    db: DatabaseDep,
-) -> VoteCast:  # fmt: skip
+    request: Request, response: Response, slug: str, entry_id: EntryId, cast: VoteCast
+) -> VoteCast:
     """Vote in an entry's poll (anyone; once each: the `lu_voter` cookie, set when missing).
     Answered once the vote is stored; readers get the results within
     `POLL_RESULTS_SECONDS`."""
     voter, fresh = _voter(request)
-    await vote(request, db, slug, entry_id, cast.option, voter)
+    await vote(request, slug, entry_id, cast.option, voter)
     _set_cookie(response, fresh)
     return cast
 
@@ -150,7 +141,7 @@ async def vote_by_form(
     """The page's form, without JavaScript: back to the entry once counted, else a page."""
     voter, fresh = _voter(request)
     try:
-        await vote(request, db, slug, entry_id, option, voter)
+        await vote(request, slug, entry_id, option, voter)
     except HTTPException as refused:
         async with db.read() as session:
             blog = await session.scalar(select(Blog).where(col(Blog.slug) == slug))

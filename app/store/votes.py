@@ -5,9 +5,13 @@ writer). So votes are written together: each vote joins the next group, which is
 committed at most `LINGER_SECONDS` after its first vote, in one transaction; every voter
 is answered once their group is committed (a vote acknowledged is stored). A voter who
 already voted is not counted again (the table's key), whichever instance they came to.
+Whether a poll is open is checked in the group's transaction: a closed poll takes none.
 """
 
 import asyncio
+import time
+from dataclasses import dataclass
+from enum import Enum
 from typing import Any
 
 from sqlalchemy import func, select
@@ -15,25 +19,69 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from app.domain.models import Entry, EntryStatus, Vote, now
+from app.domain.models import Blog, Entry, EntryStatus, Vote, now
 from app.domain.polls import is_open
 from app.domain.shapes import PollResults
 from app.store.db import Database
 
 LINGER_SECONDS = 0.05
 GROUP_MAX = 1000
+# How long a poll's options are known without asking the database again. Whether it is
+# still open is checked when its votes are written, so a closed poll takes no vote.
+KNOWN_SECONDS = 5.0
+
+
+class Cast(Enum):
+    STORED = "stored"
+    DUPLICATE = "this voter had voted in this poll"
+    CLOSED = "the poll is closed"
+    GONE = "the entry (or its poll) is gone"
+
+
+@dataclass(frozen=True, slots=True)
+class PollSeen:
+    blog_id: int
+    options: int
+    open: bool
+    until: float  # known until this monotonic time
 
 
 class VoteWriter:
     def __init__(self, db: Database, linger: float = LINGER_SECONDS) -> None:
         self.db = db
         self.linger = linger
-        self._group: list[tuple[Vote, asyncio.Future[bool]]] = []
+        self._group: list[tuple[Vote, asyncio.Future[Cast]]] = []
         self._writing: asyncio.Task[None] | None = None
+        self._seen: dict[tuple[str, int], PollSeen] = {}
 
-    async def cast(self, vote: Vote) -> bool:
-        """True once the vote is stored; False if this voter had voted in this poll."""
-        counted: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+    async def poll(self, slug: str, entry_id: int) -> PollSeen | None:
+        """The entry's poll as lately read (None: no published entry with a poll here)."""
+        key = (slug, entry_id)
+        seen = self._seen.get(key)
+        if seen is not None and seen.until > time.monotonic():
+            return seen
+        async with self.db.read() as session:
+            found = (
+                await session.execute(
+                    select(col(Entry.poll), col(Entry.status), col(Blog.id))
+                    .join(Blog, col(Blog.id) == col(Entry.blog_id))
+                    .where(col(Blog.slug) == slug, col(Entry.id) == entry_id)
+                )
+            ).first()
+        if found is None or not found[0] or found[1] != EntryStatus.published:
+            self._seen.pop(key, None)
+            return None
+        poll, _, blog_id = found
+        if len(self._seen) >= 10_000:
+            self._seen.clear()
+        seen = self._seen[key] = PollSeen(
+            blog_id, len(poll["options"]), is_open(poll, now()), time.monotonic() + KNOWN_SECONDS
+        )
+        return seen
+
+    async def cast(self, vote: Vote) -> Cast:
+        """What became of the vote, once its group is committed."""
+        counted: asyncio.Future[Cast] = asyncio.get_running_loop().create_future()
         self._group.append((vote, counted))
         if self._writing is None or self._writing.done():
             self._writing = asyncio.create_task(self._write_soon(), name="writing votes")
@@ -44,37 +92,61 @@ class VoteWriter:
         while self._group:
             group, self._group = self._group[:GROUP_MAX], self._group[GROUP_MAX:]
             try:
-                stored = await self._write([vote for vote, _ in group])
-            except BaseException as error:
+                outcomes = await self._write([vote for vote, _ in group])
+            except Exception as error:
                 for _, counted in group:
                     if not counted.done():
-                        counted.set_exception(error if isinstance(error, Exception) else
-                                              RuntimeError("vote writing stopped"))  # fmt: skip
-                if not isinstance(error, Exception):
-                    raise
+                        counted.set_exception(error)
                 continue
-            for (_, counted), was_stored in zip(group, stored, strict=True):
+            for (_, counted), outcome in zip(group, outcomes, strict=True):
                 if not counted.done():
-                    counted.set_result(was_stored)
+                    counted.set_result(outcome)
 
-    async def _write(self, votes: list[Vote]) -> list[bool]:
+    async def _write(self, votes: list[Vote]) -> list[Cast]:
+        """One transaction: the polls still open take their votes, once per voter."""
         insert = sqlite.insert if self.db.is_sqlite else postgresql.insert
         async with self.db.write() as session:
-            stored = []
-            for vote in votes:
-                added = await session.execute(
-                    insert(Vote)
-                    .values(
-                        entry_id=vote.entry_id,
-                        voter=vote.voter,
-                        blog_id=vote.blog_id,
-                        option=vote.option,
+            polls: dict[int, dict[str, Any] | None] = dict(
+                (
+                    await session.execute(
+                        select(col(Entry.id), col(Entry.poll)).where(
+                            col(Entry.id).in_({v.entry_id for v in votes}),
+                            col(Entry.status) == EntryStatus.published,
+                        )
                     )
+                ).all()
+            )
+            at = now()
+            outcomes: list[Cast] = []
+            first: dict[tuple[int, str], int] = {}
+            for n, vote in enumerate(votes):
+                poll = polls.get(vote.entry_id)
+                if not poll or vote.option >= len(poll["options"]):
+                    outcomes.append(Cast.GONE)
+                elif not is_open(poll, at):
+                    outcomes.append(Cast.CLOSED)
+                elif (vote.entry_id, vote.voter) in first:
+                    outcomes.append(Cast.DUPLICATE)
+                else:
+                    first[(vote.entry_id, vote.voter)] = n
+                    outcomes.append(Cast.STORED)
+            if first:
+                rows = [
+                    {"entry_id": votes[n].entry_id, "voter": votes[n].voter,
+                     "blog_id": votes[n].blog_id, "option": votes[n].option}
+                    for n in first.values()
+                ]  # fmt: skip
+                stored = await session.execute(
+                    insert(Vote)
+                    .values(rows)
                     .on_conflict_do_nothing()
-                    .returning(col(Vote.voter))
+                    .returning(col(Vote.entry_id), col(Vote.voter))
                 )
-                stored.append(added.first() is not None)
-            return stored
+                new = {(entry_id, voter) for entry_id, voter in stored}
+                for key, n in first.items():
+                    if key not in new:
+                        outcomes[n] = Cast.DUPLICATE  # an earlier group's
+            return outcomes
 
 
 async def tallies(session: AsyncSession, blog_ids: list[int]) -> dict[int, dict[int, PollResults]]:

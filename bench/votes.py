@@ -1,0 +1,162 @@
+"""What a surge of votes costs entries: readers of one blog whose latest entry carries a
+poll; entries posted at a steady pace for a window, first alone, then while voters (in
+processes of their own, each vote a new reader) cast `--votes` votes over the same window,
+then alone again. Prints p50 and p99 from each post to its last reader in each phase, the
+votes counted, and the surge's p99 against the phases alone, measured in the same run.
+The issue's target: 10,000 votes in a minute leave p99 within 10 %. Nothing here is a test.
+
+    .venv/bin/python -m bench.votes [--readers 2000] [--votes 10000] [--window 60]
+"""
+
+import argparse
+import asyncio
+import multiprocessing as mp
+import secrets
+import statistics
+import time
+from typing import Any
+
+import httpx
+
+from bench.fanout import cpu_seconds
+from bench.harness import Ours, Swarms, raise_file_limit, swarm_process
+from bench.wsclient import run_swarm
+
+
+def vote_process(
+    port: int, entry_id: int, count: int, window: float, start: float, out: Any
+) -> None:
+    """Cast `count` votes, evenly over `window` seconds from `start`, each a new reader."""
+    swarm_process()
+
+    async def run() -> tuple[dict[int, int], list[float]]:
+        codes: dict[int, int] = {}
+        took: list[float] = []
+        limits = httpx.Limits(max_connections=64)
+        async with httpx.AsyncClient(
+            base_url=f"http://127.0.0.1:{port}", limits=limits, timeout=60
+        ) as client:
+
+            async def one(n: int) -> None:
+                await asyncio.sleep(max(0.0, start + n * window / count - time.time()))
+                began = time.monotonic()
+                try:
+                    answer = await client.post(
+                        f"/api/blogs/surge/entries/{entry_id}/votes",
+                        json={"option": n % 3},
+                        headers={"Cookie": f"lu_voter={secrets.token_urlsafe(18)}"},
+                    )
+                    code = answer.status_code
+                except httpx.HTTPError:
+                    code = 0
+                took.append(time.monotonic() - began)
+                codes[code] = codes.get(code, 0) + 1
+
+            await asyncio.gather(*(one(n) for n in range(count)))
+        return codes, took
+
+    out.put(asyncio.run(run()))
+
+
+def percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
+
+
+def phase(
+    name: str,
+    client: httpx.Client,
+    swarms: Swarms,
+    port: int,
+    entry_id: int,
+    votes: int,
+    window: float,
+    pace: float,
+    voters: int,
+) -> tuple[list[float], dict[int, int], list[float]]:
+    """Post an entry every `1 / pace` s for `window` s (while `votes` are cast): the
+    latency of each to its last reader, in ms, and how the votes were answered."""
+    offset = client.get("/api/blogs/surge").json()["offset"]
+    start = time.time() + 2
+    ctx = mp.get_context("spawn")
+    out = ctx.Queue()
+    shares = [votes // voters + (i < votes % voters) for i in range(voters)] if votes else []
+    processes = [
+        ctx.Process(target=vote_process, args=(port, entry_id, share, window, start, out))
+        for share in shares
+    ]
+    for process in processes:
+        process.start()
+    sent_at: dict[int, float] = {}
+    posts = int(window * pace)
+    for n in range(1, posts + 1):
+        time.sleep(max(0.0, start + (n - 1) / pace - time.time()))
+        sent_at[offset + n] = time.time()
+        client.post("/api/blogs/surge/entries", json={"body": f"{name} {n}"}).raise_for_status()
+    swarms.ask("wait", offset + posts, 120)
+    codes: dict[int, int] = {}
+    took: list[float] = []
+    for _ in processes:
+        got, times = out.get(timeout=window + 300)
+        for code, k in got.items():
+            codes[code] = codes.get(code, 0) + k
+        took.extend(times)
+    for process in processes:
+        process.join(timeout=10)
+    arrivals: dict[int, list[float]] = {}
+    for _, got, _, _, _ in swarms.ask("report"):
+        for at, times in got.items():
+            arrivals.setdefault(at, []).extend(times)
+    last = [(max(arrivals[o]) - sent_at[o]) * 1000 for o in sent_at if arrivals.get(o)]
+    return last, codes, took
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--readers", type=int, default=2000)
+    parser.add_argument("--votes", type=int, default=10_000)
+    parser.add_argument("--window", type=float, default=60.0)
+    parser.add_argument("--pace", type=float, default=2.0, help="posts per second")
+    parser.add_argument("--voters", type=int, default=2, help="voting processes")
+    parser.add_argument("--database-url", default=None, help="Postgres, say (default SQLite)")
+    args = parser.parse_args()
+    raise_file_limit()
+    ours = Ours("votes", database_url=args.database_url, votes_per_address_per_hour="0")
+    port, server = ours.serve()
+    client = ours.client(port)
+    swarms: Swarms | None = None
+    try:
+        client.post("/api/blogs", json={"slug": "surge", "title": "Surge"}).raise_for_status()
+        poll = {"options": ["Yes", "No", "Not yet"]}
+        made = client.post("/api/blogs/surge/entries", json={"body": "Poll", "poll": poll})
+        entry_id = made.json()["id"]
+        swarms = Swarms(run_swarm, port, "/ws/blogs/surge", args.readers, 2)
+        print(f"{swarms.connected:,} readers; {args.votes:,} votes over {args.window:.0f} s; "
+              f"{args.pace:g} posts a second", flush=True)  # fmt: skip
+        rows = []
+        for name, votes in (("alone", 0), ("surge", args.votes), ("alone again", 0)):
+            cpu = cpu_seconds(server.pid)
+            last, codes, took = phase(
+                name, client, swarms, port, entry_id, votes, args.window, args.pace, args.voters
+            )
+            cpu = cpu_seconds(server.pid) - cpu
+            rows.append((statistics.median(last), percentile(last, 0.99)))
+            vote_p99 = percentile(took, 0.99) * 1000 if took else 0.0
+            print(
+                f"{name:>12}: last reader p50 {rows[-1][0]:.1f} ms, p99 {rows[-1][1]:.1f} ms; "
+                f"server CPU {cpu:.1f} s; votes {codes or '-'}, vote p99 {vote_p99:.0f} ms",
+                flush=True,
+            )
+        counted = client.get("/api/blogs/surge/polls").json()["polls"][str(entry_id)]["total"]
+        alone = (rows[0][1] + rows[2][1]) / 2
+        print(f"\nvotes counted {counted:,} of {args.votes:,}; surge p99 / alone p99 = "
+              f"{rows[1][1] / alone:.2f}")  # fmt: skip
+    finally:
+        if swarms is not None:
+            swarms.close()
+        client.close()
+        ours.close()
+
+
+if __name__ == "__main__":
+    main()
