@@ -28,7 +28,8 @@ def run(title: str, module: str, *args: str) -> str:
     lines = [
         line for line in out.stdout.splitlines()
         if line.startswith(("|", "from ", "readers ", "missing", "duplicated", "reconnects",
-                            "Page of", "target", "all reading", "p99 ", "stalled "))
+                            "Page of", "target", "all reading", "p99 ", "stalled ", "votes "))
+        or line.lstrip().startswith(("alone", "surge"))
         or line.endswith(("round(s):", "connected", "will stall"))
     ]  # fmt: skip
     spaced: list[str] = []
@@ -82,6 +83,11 @@ def main() -> None:
     ))  # fmt: skip
     report.append(run(
         "Live audience", "bench.audience", "--readers", "3000" if quick else "30000",
+        "--window", "10" if quick else "60",
+    ))  # fmt: skip
+    report.append(run(
+        "Entries through a surge of votes", "bench.votes",
+        "--readers", "500" if quick else "2000", "--votes", "1000" if quick else "10000",
         "--window", "10" if quick else "60",
     ))  # fmt: skip
     (ROOT / "bench" / "results-latest.md").write_text("\n".join(report) + "\n")

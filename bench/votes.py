@@ -63,7 +63,7 @@ def vote_process(
         return codes, took
 
     async def run() -> tuple[dict[int, int], list[float]]:
-        lanes = 32
+        lanes = 128  # each lane votes less often than a vote takes: no bursts of our own
         done = await asyncio.gather(*(connection(range(i, count, lanes)) for i in range(lanes)))
         codes: dict[int, int] = {}
         for got, _ in done:
@@ -135,9 +135,15 @@ def main() -> None:
     parser.add_argument("--pace", type=float, default=2.0, help="posts per second")
     parser.add_argument("--voters", type=int, default=2, help="voting processes")
     parser.add_argument("--database-url", default=None, help="Postgres, say (default SQLite)")
+    parser.add_argument("--results-seconds", default="2", help="POLL_RESULTS_SECONDS")
     args = parser.parse_args()
     raise_file_limit()
-    ours = Ours("votes", database_url=args.database_url, votes_per_address_per_hour="0")
+    ours = Ours(
+        "votes",
+        database_url=args.database_url,
+        votes_per_address_per_hour="0",
+        poll_results_seconds=args.results_seconds,
+    )
     port, server = ours.serve()
     client = ours.client(port)
     swarms: Swarms | None = None
@@ -158,9 +164,11 @@ def main() -> None:
             cpu = cpu_seconds(server.pid) - cpu
             rows.append((statistics.median(last), percentile(last, 0.99)))
             vote_p99 = percentile(took, 0.99) * 1000 if took else 0.0
+            slowest = ", ".join(f"{ms:.0f}" for ms in sorted(last)[-5:])
             print(
                 f"{name:>12}: last reader p50 {rows[-1][0]:.1f} ms, p99 {rows[-1][1]:.1f} ms; "
-                f"server CPU {cpu:.1f} s; votes {codes or '-'}, vote p99 {vote_p99:.0f} ms",
+                f"server CPU {cpu:.1f} s; votes {codes or '-'}, vote p99 {vote_p99:.0f} ms; "
+                f"slowest {slowest} ms",
                 flush=True,
             )
         counted = client.get("/api/blogs/surge/polls").json()["polls"][str(entry_id)]["total"]

@@ -24,7 +24,7 @@ from app.domain.polls import is_open
 from app.domain.shapes import PollResults
 from app.store.db import Database
 
-LINGER_SECONDS = 0.05
+LINGER_SECONDS = 0.25
 GROUP_MAX = 1000
 # How long a poll's options are known without asking the database again. Whether it is
 # still open is checked when its votes are written, so a closed poll takes no vote.
