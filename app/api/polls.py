@@ -57,7 +57,9 @@ async def vote(request: Request, slug: str, entry_id: int, option: int, voter: s
     parts = services(request.app)
     poll = await parts.votes.poll(slug, entry_id)
     if poll is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no poll in entry {entry_id} of {slug!r}")
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no entry {entry_id} in blog {slug!r}")
+    if not poll.options:
+        raise HTTPException(status.HTTP_409_CONFLICT, f"entry {entry_id} carries no poll")
     if not poll.open:
         raise HTTPException(status.HTTP_409_CONFLICT, "this poll is closed")
     if option >= poll.options:
@@ -122,8 +124,10 @@ async def close_entry_poll(
     async with Change(db, hub) as change:
         blog = await change.lock(slug)
         entry = await change.session.get(Entry, entry_id, populate_existing=True)
-        if blog is None or entry is None or entry.blog_id != blog.id or not entry.poll:
-            raise HTTPException(status.HTTP_404_NOT_FOUND, f"no poll in entry {entry_id}")
+        if blog is None or entry is None or entry.blog_id != blog.id:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, f"no entry {entry_id} in {slug!r}")
+        if not entry.poll:
+            raise HTTPException(status.HTTP_409_CONFLICT, f"entry {entry_id} carries no poll")
         if entry.status != EntryStatus.published or not is_open(entry.poll, now()):
             raise HTTPException(status.HTTP_409_CONFLICT, "this poll is not open")
         return await close_poll(change, slug, entry, now())

@@ -157,7 +157,7 @@ async def _locked_question(change: Change, slug: str, question_id: int) -> tuple
     "/questions/{question_id}/answer",
     status_code=status.HTTP_201_CREATED,
     response_model=EntryPublic,
-    responses=errors(401, 403, 404, 409, 413),
+    responses=errors(400, 401, 403, 404, 409, 413),
 )
 async def answer_question(
     slug: str,

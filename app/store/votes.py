@@ -41,7 +41,7 @@ class Cast(Enum):
 @dataclass(frozen=True, slots=True)
 class PollSeen:
     blog_id: int
-    options: int
+    options: int  # 0: the entry carries no poll
     open: bool
     until: float  # known until this monotonic time
 
@@ -55,7 +55,8 @@ class VoteWriter:
         self._seen: dict[tuple[str, int], PollSeen] = {}
 
     async def poll(self, slug: str, entry_id: int) -> PollSeen | None:
-        """The entry's poll as lately read (None: no published entry with a poll here)."""
+        """The entry's poll as lately read (`options` 0: it has none; None: no published
+        entry of that blog)."""
         key = (slug, entry_id)
         seen = self._seen.get(key)
         if seen is not None and seen.until > time.monotonic():
@@ -68,15 +69,14 @@ class VoteWriter:
                     .where(col(Blog.slug) == slug, col(Entry.id) == entry_id)
                 )
             ).first()
-        if found is None or not found[0] or found[1] != EntryStatus.published:
+        if found is None or found[1] != EntryStatus.published:
             self._seen.pop(key, None)
             return None
         poll, _, blog_id = found
         if len(self._seen) >= 10_000:
             self._seen.clear()
-        seen = self._seen[key] = PollSeen(
-            blog_id, len(poll["options"]), is_open(poll, now()), time.monotonic() + KNOWN_SECONDS
-        )
+        options, open_ = (len(poll["options"]), is_open(poll, now())) if poll else (0, False)
+        seen = self._seen[key] = PollSeen(blog_id, options, open_, time.monotonic() + KNOWN_SECONDS)
         return seen
 
     async def cast(self, vote: Vote) -> Cast:

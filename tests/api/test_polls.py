@@ -124,7 +124,7 @@ async def test_bad_votes_count_nothing(
     )
     assert (await cast(client, entry["id"], 3)).status_code == 422  # no fourth option
     assert (await cast(client, entry["id"], -1)).status_code == 422
-    assert (await cast(client, plain.json()["id"], 0)).status_code == 404
+    assert (await cast(client, plain.json()["id"], 0)).status_code == 409  # carries none
     assert (await cast(client, draft.json()["id"], 0)).status_code == 404
     assert (await cast(client, 999_999, 0)).status_code == 404
     bad = await client.post(

@@ -56,3 +56,17 @@ async def test_the_newsroom_adds_a_poll(browser: Browser, page: Page, newsroom: 
         card = desk.locator("#entries article").first
         await card.locator("button", has_text="Close the poll").click()
         await expect(page.locator("form.poll .poll-closed")).to_have_text("Poll closed")
+
+
+async def test_a_poll_in_arabic_right_to_left(page: Page, newsroom: Newsroom) -> None:
+    await newsroom.client.patch(
+        "/api/blogs/storm", json={"language": "ar"}, headers=newsroom.tokens.auth("admin")
+    )
+    await newsroom.post("من يفوز؟", poll={"options": ["الأهلي", "الزمالك"]})
+    await open_live(page, newsroom)
+    await expect(page.locator("html")).to_have_attribute("dir", "rtl")
+    await expect(page.locator("[data-total]")).to_have_text("لا أصوات")
+    await page.check("form.poll input[value='1']")
+    await page.click("form.poll button[type=submit]")
+    await expect(page.locator("[data-poll-status]")).to_have_text("شكرًا على تصويتك.")
+    await expect(page.locator("[data-total]")).to_have_text("صوت واحد")
