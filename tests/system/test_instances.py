@@ -55,6 +55,13 @@ def instances(
         process.wait(timeout=30)
 
 
+async def made_blog(api: httpx.AsyncClient, tokens: Tokens) -> None:
+    made = await api.post(
+        "/api/blogs", json={"slug": "multi", "title": "Multi"}, headers=tokens.auth("admin")
+    )
+    assert made.status_code == 201
+
+
 async def ws_offsets(url: str, last: int, ready: asyncio.Event) -> list[int]:
     offsets: list[int] = []
     async with connect(f"ws://{url}/ws/blogs/multi") as ws:
@@ -125,10 +132,7 @@ async def test_the_results_box_reaches_readers_on_every_instance(
     a, b = instances
     box = {"kind": "rows", "title": "Turnout", "rows": [{"label": "By noon", "value": "31%"}]}
     async with httpx.AsyncClient(base_url=f"http://{a}", timeout=30) as api:
-        made = await api.post(
-            "/api/blogs", json={"slug": "multi", "title": "Multi"}, headers=tokens.auth("admin")
-        )
-        assert made.status_code == 201
+        await made_blog(api, tokens)
         async with connect(f"ws://{b}/ws/blogs/multi") as ws:
             hello = orjson.loads(await ws.recv())
             assert hello["blog"]["box"] is None
@@ -146,10 +150,7 @@ async def test_a_question_asked_on_one_instance_reaches_desks_on_the_other(
 ) -> None:
     a, b = instances
     async with httpx.AsyncClient(base_url=f"http://{a}", timeout=30) as api:
-        made = await api.post(
-            "/api/blogs", json={"slug": "multi", "title": "Multi"}, headers=tokens.auth("admin")
-        )
-        assert made.status_code == 201
+        await made_blog(api, tokens)
         await api.patch(
             "/api/blogs/multi", json={"accepts_questions": True}, headers=tokens.auth("admin")
         )
@@ -189,10 +190,7 @@ async def test_votes_on_every_instance_make_one_result(
 ) -> None:
     a, b = instances
     async with httpx.AsyncClient(base_url=f"http://{a}", timeout=30) as api:
-        made = await api.post(
-            "/api/blogs", json={"slug": "multi", "title": "Multi"}, headers=tokens.auth("admin")
-        )
-        assert made.status_code == 201
+        await made_blog(api, tokens)
         entry = await api.post(
             "/api/blogs/multi/entries",
             json={"body": "Poll", "poll": {"options": ["A", "B"]}},
