@@ -1,5 +1,5 @@
-"""The shapes the API reads (Create/Update) and writes (Public), and what their text may
-be: limits apply to the text as sent, then surrounding white space is trimmed."""
+"""The shapes the API reads (Create/Update) and writes (Public); what their text may be is
+text.py's."""
 
 import zoneinfo
 from datetime import datetime
@@ -7,9 +7,6 @@ from functools import cache
 from typing import Annotated, Literal
 
 from pydantic import (
-    AfterValidator,
-    AwareDatetime,
-    BeforeValidator,
     ConfigDict,
     StrictBool,
     StringConstraints,
@@ -18,28 +15,11 @@ from pydantic import (
 )
 from sqlmodel import Field, SQLModel
 
-from app.domain.languages import language_tag
 from app.domain.models import (
-    ASKER_MAX,
-    BODY_MAX,
-    BOX_LABEL_MAX,
-    BOX_NOTE_MAX,
     BOX_ROWS_MAX,
-    BOX_TITLE_MAX,
-    BOX_VALUE_MAX,
-    CORRECTION_MAX,
-    DESCRIPTION_MAX,
-    HEADLINE_MAX,
-    LANGUAGE_MAX,
-    NAME_MAX,
-    NOTICE_MAX,
-    POLL_OPTION_MAX,
     POLL_OPTIONS_MAX,
     POLL_OPTIONS_MIN,
-    QUESTION_MAX,
-    REVIEW_NOTE_MAX,
     SLUG_PATTERN,
-    TITLE_MAX,
     ApiToken,
     Blog,
     BlogStatus,
@@ -48,56 +28,27 @@ from app.domain.models import (
     Question,
     Role,
 )
-from app.domain.questions import ANSWER_MAX
-
-
-def _no_nul(value: str) -> str:
-    # Postgres text cannot hold NUL, and no human wrote one: refuse it everywhere.
-    if "\x00" in value:
-        raise ValueError("must not contain NUL characters")
-    return value
-
-
-def _trim(value: str) -> str:
-    return value.strip()
-
-
-def _not_blank(value: str) -> str:
-    if not value:
-        raise ValueError("must not be blank")
-    return value
-
-
-# Limits apply to the text as sent (as the OpenAPI document says), then surrounding
-# white space is trimmed; required text must not be blank once trimmed.
-Trimmed = AfterValidator(_trim)
-NotBlank = AfterValidator(_not_blank)
-
-
-def _text(max_length: int, min_length: int = 0) -> StringConstraints:
-    return StringConstraints(min_length=min_length, max_length=max_length)
-
-
-def _iso_text(value: object) -> object:
-    # Pydantic would read a number as a Unix time; the API speaks ISO 8601 only.
-    if not isinstance(value, str | datetime):
-        raise ValueError("must be an ISO 8601 date and time with a time zone")
-    return value
-
-
-NoNul = AfterValidator(_no_nul)
-Moment = Annotated[AwareDatetime, BeforeValidator(_iso_text)]
-Title = Annotated[str, _text(TITLE_MAX, min_length=1), Trimmed, NotBlank, NoNul]
-Description = Annotated[str, _text(DESCRIPTION_MAX), Trimmed, NoNul]
-Notice = Annotated[str, _text(NOTICE_MAX), Trimmed, NoNul]
-Headline = Annotated[str, _text(HEADLINE_MAX), Trimmed, NoNul]
-Body = Annotated[str, _text(BODY_MAX, min_length=1), Trimmed, NotBlank, NoNul]
-Name = Annotated[str, _text(NAME_MAX, min_length=1), Trimmed, NotBlank, NoNul]
-CorrectionNote = Annotated[str, _text(CORRECTION_MAX, min_length=1), Trimmed, NotBlank, NoNul]
-ReviewNote = Annotated[str, _text(REVIEW_NOTE_MAX, min_length=1), Trimmed, NotBlank, NoNul]
-
-
-LanguageTag = Annotated[str, _text(LANGUAGE_MAX, min_length=1), AfterValidator(language_tag)]
+from app.domain.text import (
+    Answer,
+    AskerName,
+    Body,
+    BoxLabel,
+    BoxNote,
+    BoxTitle,
+    BoxValue,
+    CorrectionNote,
+    Description,
+    Headline,
+    Honeypot,
+    LanguageTag,
+    Moment,
+    Name,
+    Notice,
+    PollOption,
+    QuestionText,
+    ReviewNote,
+    Title,
+)
 
 
 @cache
@@ -140,12 +91,9 @@ class BlogUpdate(Input):
     accepts_questions: StrictBool | None = None
 
 
-BoxText = Annotated[str, Trimmed, NoNul]
-
-
 class BoxRow(Input):
-    label: Annotated[BoxText, _text(BOX_LABEL_MAX, min_length=1), NotBlank]
-    value: Annotated[BoxText, _text(BOX_VALUE_MAX)] = ""
+    label: BoxLabel
+    value: BoxValue = ""
 
 
 class ResultsBox(Input):
@@ -153,9 +101,9 @@ class ResultsBox(Input):
     `rows` of label and value (seats, medals, turnout), with a title and a note."""
 
     kind: Literal["score", "rows"]
-    title: Annotated[BoxText, _text(BOX_TITLE_MAX)] = ""
+    title: BoxTitle = ""
     rows: Annotated[list[BoxRow], Field(min_length=1, max_length=BOX_ROWS_MAX)]
-    note: Annotated[BoxText, _text(BOX_NOTE_MAX)] = ""
+    note: BoxNote = ""
 
     @model_validator(mode="after")
     def _a_score_has_two_sides(self) -> "ResultsBox":
@@ -209,9 +157,6 @@ def _publication(status: EntryStatus | None, publish_at: datetime | None) -> Non
         raise ValueError(f"publish_at is for scheduled entries, not {status} ones")
     if status == EntryStatus.scheduled and publish_at is None:
         raise ValueError("a scheduled entry needs publish_at")
-
-
-PollOption = Annotated[str, _text(POLL_OPTION_MAX, min_length=1), Trimmed, NotBlank, NoNul]
 
 
 class PollCreate(Input):
@@ -383,16 +328,13 @@ class TokenList(SQLModel):
 
 # --- readers' questions -------------------------------------------------------------------
 
-QuestionText = Annotated[str, _text(QUESTION_MAX, min_length=1), Trimmed, NotBlank, NoNul]
-AskerName = Annotated[str, _text(ASKER_MAX, min_length=1), Trimmed, NotBlank, NoNul]
-
 
 class QuestionAsk(Input):
     """A reader's question. `website` is a honeypot: hidden from people, filled by bots."""
 
     question: QuestionText
     name: AskerName
-    website: Annotated[str, _text(200)] = ""
+    website: Honeypot = ""
 
 
 class QuestionPublic(SQLModel):
@@ -416,6 +358,6 @@ class QuestionList(SQLModel):
 class QuestionAnswer(Input):
     """The newsroom's answer: an entry that quotes the question, then says this."""
 
-    answer: Annotated[str, _text(ANSWER_MAX, min_length=1), Trimmed, NotBlank, NoNul]
+    answer: Answer
     headline: Headline | None = None
     key_event: StrictBool = False
