@@ -1,15 +1,15 @@
 """Dependencies shared by the routers, as Annotated aliases."""
 
-import math
 from collections.abc import AsyncIterator, Callable, Coroutine
 from typing import Annotated, Any
 
-from fastapi import Depends, HTTPException, Request, status
+from fastapi import Depends, HTTPException, Path, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
+from app.api.errors import too_many
 from app.config import Settings
 from app.domain.models import ApiToken, Blog, Role
 from app.live.hub import Hub
@@ -92,6 +92,9 @@ def require_role(*roles: Role) -> Callable[..., Coroutine[Any, Any, ApiToken]]:
     return dependency
 
 
+# Row ids are 32-bit integers on Postgres.
+RowId = Annotated[int, Path(ge=1, le=2**31 - 1)]
+
 AdminToken = Annotated[ApiToken, Depends(require_role(Role.admin))]
 # The newsroom's own staff: everyone but contributors.
 StaffToken = Annotated[ApiToken, Depends(require_role(Role.admin, Role.editor, Role.reporter))]
@@ -102,11 +105,7 @@ async def posting_token(request: Request, token: CurrentToken) -> ApiToken:
     assert token.id is not None
     wait = await services(request.app).post_rate.check(token.id)
     if wait:
-        raise HTTPException(
-            status.HTTP_429_TOO_MANY_REQUESTS,
-            f"too many posts from this token; retry in {math.ceil(wait)} s",
-            headers={"Retry-After": str(math.ceil(wait))},
-        )
+        raise too_many(wait, "posts from this token")
     return token
 
 

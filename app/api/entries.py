@@ -4,7 +4,7 @@ contributors submit theirs for an editor's approval (the rules: app/domain/entry
 import re
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, HTTPException, Path, Query, Response, status
+from fastapi import APIRouter, Header, HTTPException, Query, Response, status
 from sqlalchemy import select
 from sqlmodel import col
 
@@ -15,6 +15,7 @@ from app.api.deps import (
     HubDep,
     MaybeToken,
     PostingToken,
+    RowId,
     SessionDep,
     SettingsDep,
     unauthorized,
@@ -40,8 +41,7 @@ from app.store.publishing import add_published, publish
 
 router = APIRouter(prefix="/api/blogs/{slug}/entries", tags=["entries"])
 
-# Entry ids are 32-bit integers on Postgres.
-EntryId = Annotated[int, Path(ge=1, le=2**31 - 1)]
+EntryId = RowId
 _IF_MATCH = re.compile(r'^\s*(?:W/)?"?(\d{1,18})"?\s*$')
 # The patterns are documented; a header that breaks one answers 400, as the contract says.
 IfMatch = Annotated[str | None, Header(json_schema_extra={"pattern": r'^(\*|(W/)?"?\d{1,18}"?)$'})]

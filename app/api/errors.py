@@ -5,9 +5,10 @@ Every error is `{"detail": ...}`: a sentence, or for a request that fails valida
 FastAPI's list of problems.
 """
 
+import math
 from typing import Any
 
-from fastapi import Request
+from fastapi import HTTPException, Request, status
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict
 
@@ -52,6 +53,17 @@ def errors(*codes: int) -> dict[int | str, dict[str, Any]]:
         model = InvalidRequest if code == 422 else Problem
         answers[code] = {"model": model, "description": _WHY[code]}
     return answers
+
+
+def too_many(wait: float, what: str) -> HTTPException:
+    """429: `what` came too fast (a sentence's end: "posts from this token"); retry after
+    `wait` seconds."""
+    seconds = math.ceil(wait)
+    return HTTPException(
+        status.HTTP_429_TOO_MANY_REQUESTS,
+        f"too many {what}; retry in {seconds} s",
+        headers={"Retry-After": str(seconds)},
+    )
 
 
 REFUSALS: dict[type[Refusal], int] = {NotAllowed: 403, Conflict: 409, Invalid: 422}

@@ -4,25 +4,23 @@ database and pushed to every open page (app/live/polls.py); the newsroom closes 
 or it closes by itself at `closes_at`, which fixes its result."""
 
 import hashlib
-import math
 import re
 import secrets
 from typing import Annotated
 
-from fastapi import APIRouter, Form, HTTPException, Path, Request, Response, status
+from fastapi import APIRouter, Form, HTTPException, Request, Response, status
 from fastapi.responses import RedirectResponse
 from sqlalchemy import select
 from sqlmodel import col
 
-from app.api.deps import DatabaseDep, HubDep, SessionDep, SettingsDep, StaffToken
-from app.api.errors import errors
+from app.api.deps import DatabaseDep, HubDep, RowId, SessionDep, StaffToken
+from app.api.errors import errors, too_many
 from app.domain.models import Blog, Entry, EntryStatus, Vote, now
 from app.domain.polls import is_open
 from app.domain.shapes import EntryPublic, PollResultsList, VoteCast
 from app.live.edge.admission import network_of
 from app.services import services
-from app.site.i18n import language
-from app.site.pages import render
+from app.site.pages import blog_language, render
 from app.store.eventlog import Change
 from app.store.publishing import close_poll
 from app.store.votes import Cast, tallies
@@ -30,7 +28,7 @@ from app.store.votes import Cast, tallies
 router = APIRouter(prefix="/api/blogs/{slug}", tags=["polls"])
 form_router = APIRouter(tags=["polls"])
 
-EntryId = Annotated[int, Path(ge=1, le=2**31 - 1)]
+EntryId = RowId
 VOTER_COOKIE = "lu_voter"
 VOTER_COOKIE_SECONDS = 365 * 24 * 3600
 _COOKIE_VALUE = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
@@ -67,12 +65,7 @@ async def vote(request: Request, slug: str, entry_id: int, option: int, voter: s
     address = request.client.host if request.client else ""
     network = network_of(address, parts.settings.ipv6_prefix_length)
     if wait := await parts.votes_per_address.check(f"{network}:{entry_id}"):
-        seconds = math.ceil(wait)
-        raise HTTPException(
-            status.HTTP_429_TOO_MANY_REQUESTS,
-            f"too many votes from this address; retry in {seconds} s",
-            headers={"Retry-After": str(seconds)},
-        )
+        raise too_many(wait, "votes from this address")
     cast = await parts.votes.cast(
         Vote(entry_id=entry_id, voter=voter, blog_id=poll.blog_id, option=option)
     )
@@ -138,8 +131,6 @@ async def vote_by_form(
     request: Request,
     slug: str,
     entry_id: EntryId,
-    db: DatabaseDep,
-    settings: SettingsDep,
     option: Annotated[int, Form(ge=0, lt=64)],
 ) -> Response:
     """The page's form, without JavaScript: back to the entry once counted, else a page."""
@@ -147,9 +138,7 @@ async def vote_by_form(
     try:
         await vote(request, slug, entry_id, option, voter)
     except HTTPException as refused:
-        async with db.read() as session:
-            blog = await session.scalar(select(Blog).where(col(Blog.slug) == slug))
-        lang = language(blog.language if blog else settings.default_language)
+        lang = await blog_language(request, slug)
         body = render("voted.html", lang, slug=slug, code=refused.status_code)
         answer = Response(body, refused.status_code, media_type="text/html")
     else:

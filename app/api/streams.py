@@ -21,9 +21,10 @@ from app.services import services
 router = APIRouter(tags=["live"])
 
 
-class _EventStream(StreamingResponse):
-    """The stream of a reader that has joined its blog: it leaves when the answer ends,
-    however it ends (sent whole, cut off, or never started)."""
+class EventStream(StreamingResponse):
+    """Server-Sent Events to one follower (a reader that joined its blog, a newsroom desk):
+    it leaves when the answer ends, however it ends (sent whole, cut off, or never
+    started)."""
 
     def __init__(self, stream: AsyncIterator[bytes], leave: Callable[[], None]) -> None:
         super().__init__(
@@ -85,4 +86,4 @@ async def blog_events(
                 return  # too slow: the browser reconnects with Last-Event-ID
             yield b"".join(frame.sse for frame in batch)
 
-    return _EventStream(stream(), lambda: hub.leave(blog_id, reader))
+    return EventStream(stream(), lambda: hub.leave(blog_id, reader))

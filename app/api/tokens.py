@@ -1,17 +1,15 @@
 """API tokens, managed by admins; any token may ask who it is."""
 
-from typing import Annotated
+from fastapi import APIRouter, HTTPException, status
 
-from fastapi import APIRouter, HTTPException, Path, status
-
-from app.api.deps import AdminToken, CurrentToken, DatabaseDep
+from app.api.deps import AdminToken, CurrentToken, DatabaseDep, RowId
 from app.api.errors import errors
 from app.domain.shapes import TokenCreate, TokenCreated, TokenList, TokenPublic
 from app.store.auth import create_token, list_tokens, revoke_token
 
 router = APIRouter(prefix="/api/tokens", tags=["tokens"])
 
-TokenId = Annotated[int, Path(ge=1, le=2**31 - 1)]
+TokenId = RowId
 
 
 @router.post(

@@ -8,7 +8,6 @@ import logging
 import orjson
 
 from app.domain import events
-from app.domain.shapes import PollResults
 from app.live.hub import Hub
 from app.live.wire import NOTICE, Frame
 from app.ops.tasks import Every
@@ -22,7 +21,6 @@ class Polls:
     def __init__(self, hub: Hub, db: Database, interval: float) -> None:
         self.hub = hub
         self.db = db
-        self.latest: dict[int, dict[int, PollResults]] = {}
         self._rounds = Every("counting the polls' votes", interval, self.round, wait_first=True)
         self.interval = interval
 
@@ -40,14 +38,12 @@ class Polls:
         async with self.db.read() as session:
             found = await tallies(session, blog_ids)
         for blog_id in blog_ids:
-            results = found.get(blog_id, {})
-            if results == self.latest.get(blog_id, {}):
+            shown = results_json(found.get(blog_id, {}))
+            if shown == self.hub.poll_results.get(blog_id, {}):
                 continue
-            self.latest[blog_id] = results
-            shown = results_json(results)
             self.hub.poll_results[blog_id] = shown
             self.hub.polls_seen[blog_id] = self.hub.polls_seen.get(blog_id, 0) + 1
             data = orjson.dumps(events.poll_results(shown))
             self.hub.notify(blog_id, Frame(NOTICE, data, events.EventType.POLL_RESULTS))
-        for gone in set(self.latest) - set(blog_ids):
-            del self.latest[gone]
+        for gone in set(self.hub.poll_results) - set(blog_ids):
+            del self.hub.poll_results[gone]  # no reader here: not to greet anyone with

@@ -112,7 +112,7 @@ async def load_view(
             )
             view.oldest_first = True
             view.latest = [EntryPublic.of(e, blog.slug) for e in latest]
-        return await _with_polls(session, view)
+        return await _with_polls(session, view, blog_id)
 
 
 async def load_entry_view(db: Database, blog_id: int, entry_id: int) -> BlogView | None:
@@ -140,13 +140,11 @@ async def load_entry_view(db: Database, blog_id: int, entry_id: int) -> BlogView
         )
         shown = [*reversed(list(newer)), entry]
         view = _view(blog, shown, list(older), await _around(session, blog), entry)
-        return await _with_polls(session, view)
+        return await _with_polls(session, view, blog_id)
 
 
-async def _with_polls(session: AsyncSession, view: BlogView) -> BlogView:
+async def _with_polls(session: AsyncSession, view: BlogView, blog_id: int) -> BlogView:
     """The view, with the results of the polls it shows (counted now)."""
     if any(e.poll for e in [*view.entries, *view.pinned]):
-        blog_id = await session.scalar(select(col(Blog.id)).where(col(Blog.slug) == view.blog.slug))
-        if blog_id is not None:
-            view.polls = (await tallies(session, [blog_id])).get(blog_id, {})
+        view.polls = (await tallies(session, [blog_id])).get(blog_id, {})
     return view

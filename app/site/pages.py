@@ -52,6 +52,14 @@ def render(name: str, lang: Language, **context: Any) -> str:
     return templates.get_template(name).render(**words, **context)
 
 
+async def blog_language(request: Request, slug: str) -> Language:
+    """The language of the blog's pages (the default for a blog that is not there)."""
+    parts = services(request.app)
+    async with parts.db.read() as session:
+        tag = await session.scalar(select(col(Blog.language)).where(col(Blog.slug) == slug))
+    return language(tag or parts.settings.default_language)
+
+
 def script_json(value: Any) -> str:
     """JSON that can sit inside <script>: nothing in it can close the tag or open a comment."""
     text = orjson.dumps(value).decode()

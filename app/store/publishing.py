@@ -102,6 +102,9 @@ async def close_due_polls(db: Database, publisher: Publisher) -> int:
         if not poll or is_open(poll, at) or poll.get("closed_at"):
             continue
         async with Change(db, publisher) as change:
+            if await change.lock(slug) is None:  # first: another instance may be closing it
+                change.abandon()
+                continue
             entry = await change.session.get(Entry, entry_id, populate_existing=True)
             if entry is None or not entry.poll or entry.poll.get("closed_at"):
                 change.abandon()
