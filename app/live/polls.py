@@ -22,10 +22,9 @@ class Polls:
         self.hub = hub
         self.db = db
         self._rounds = Every("counting the polls' votes", interval, self.round, wait_first=True)
-        self.interval = interval
 
     def start(self) -> None:
-        if self.interval > 0:
+        if self._rounds.interval > 0:
             self._rounds.start()
 
     async def stop(self) -> None:
