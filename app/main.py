@@ -17,7 +17,8 @@ from starlette.types import ASGIApp
 
 from app.api import blogs, entries, health, media, polls, questions, streams, tokens
 from app.api.body_size import BodySizeLimitMiddleware
-from app.api.errors import refused
+from app.api.errors import refused, unavailable
+from app.api.polls import VotesMiddleware
 from app.config import Settings
 from app.domain.errors import Refusal
 from app.live.asgi import ReaderSocketsMiddleware
@@ -31,7 +32,6 @@ from app.live.hub import Hub
 from app.live.polls import Polls
 from app.ops import metrics, stuck
 from app.ops.observability import ObservabilityMiddleware
-from app.ops.outages import DATABASE
 from app.ops.security import SecurityHeadersMiddleware
 from app.ops.tasks import Every
 from app.resources import STATIC_VERSION, WEB
@@ -40,7 +40,7 @@ from app.site import pages
 from app.site.cache_middleware import CachedPagesMiddleware, ProxyFreshnessMiddleware
 from app.site.i18n import check_catalogs
 from app.site.pagecache import PageCache
-from app.store.db import Database, timed_out
+from app.store.db import Database
 from app.store.idempotency import forget_expired
 from app.store.publishing import close_due_polls, publish_all_due
 from app.store.rate_limits import SharedRateLimit, make_rate_limit
@@ -181,15 +181,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @app.exception_handler(ConnectionError)
     @app.exception_handler(TimeoutError)
     async def database_unavailable(request: Request, exc: Exception) -> JSONResponse:
-        unreachable = isinstance(exc, OperationalError | InterfaceError)
-        if isinstance(exc, DBAPIError) and not unreachable and not timed_out(exc):
-            raise exc  # not the database being away or slow: a fault of ours, answered 500
-        DATABASE.failed(f"{request.method} {request.url.path}", exc)
-        return JSONResponse(
-            {"detail": "the database is unavailable; retry shortly"},
-            status_code=503,
-            headers={"Retry-After": "2"},
-        )
+        return unavailable(f"{request.method} {request.url.path}", exc)
 
     app.include_router(blogs.router)
     app.include_router(entries.router)
@@ -214,11 +206,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 def serving(app: FastAPI) -> ASGIApp:
     """The ASGI app a server runs: every request observed (id, latency, log), security
     headers on everything, how long the proxy in front may keep an answer, cached pages
-    answered in front of `app`."""
+    and readers' votes answered in front of `app`."""
     settings: Settings = app.state.settings
-    pages = ProxyFreshnessMiddleware(CachedPagesMiddleware(app))
+    front = VotesMiddleware(ProxyFreshnessMiddleware(CachedPagesMiddleware(app)), app)
     return ObservabilityMiddleware(
-        SecurityHeadersMiddleware(pages, settings), log_reads=settings.access_log == "all"
+        SecurityHeadersMiddleware(front, settings), log_reads=settings.access_log == "all"
     )
 
 

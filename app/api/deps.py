@@ -93,7 +93,8 @@ def require_role(*roles: Role) -> Callable[..., Coroutine[Any, Any, ApiToken]]:
 
 
 # Row ids are 32-bit integers on Postgres.
-RowId = Annotated[int, Path(ge=1, le=2**31 - 1)]
+ROW_ID_MAX = 2**31 - 1
+RowId = Annotated[int, Path(ge=1, le=ROW_ID_MAX)]
 
 AdminToken = Annotated[ApiToken, Depends(require_role(Role.admin))]
 # The newsroom's own staff: everyone but contributors.

@@ -11,8 +11,11 @@ from typing import Any
 from fastapi import HTTPException, Request, status
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 from app.domain.errors import Conflict, Invalid, NotAllowed, Refusal
+from app.ops.outages import DATABASE
+from app.store.db import timed_out
 
 
 class Problem(BaseModel):
@@ -73,3 +76,17 @@ async def refused(request: Request, refusal: Exception) -> JSONResponse:
     """The exception handler for the domain's refusals."""
     assert isinstance(refusal, Refusal)
     return JSONResponse({"detail": refusal.detail}, status_code=REFUSALS[type(refusal)])
+
+
+def unavailable(what: str, exc: Exception) -> JSONResponse:
+    """503 when `exc` is the database being away or too slow for `what` ("POST /path");
+    any other fault is raised again (ours: a 500)."""
+    unreachable = isinstance(exc, OperationalError | InterfaceError)
+    if isinstance(exc, DBAPIError) and not unreachable and not timed_out(exc):
+        raise exc
+    DATABASE.failed(what, exc)
+    return JSONResponse(
+        {"detail": "the database is unavailable; retry shortly"},
+        status_code=503,
+        headers={"Retry-After": "2"},
+    )

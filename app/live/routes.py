@@ -1,6 +1,7 @@
 """The paths that are served before the framework sees them: readers' streams (by the reader
-edge or the ASGI middleware) and the pages the page cache answers. One table, and one test
-of a slug (the model's pattern), so that every matcher agrees with what a blog's slug is.
+edge or the ASGI middleware), the pages the page cache answers, and readers' votes. One
+table, and one test of a slug (the model's pattern), so that every matcher agrees with
+what a blog's slug is.
 
 A path segment where a slug goes matches whatever it holds: a reader asking for a slug no
 blog can have is told "no such blog" (close 4404, or 404) without a query."""
@@ -23,6 +24,7 @@ class Route(StrEnum):
     PAGE = "/blogs/{slug}"
     FEED = "/blogs/{slug}/feed.atom"
     ENTRY_PAGE = "/blogs/{slug}/entries/{entry_id}"
+    VOTE = "/api/blogs/{slug}/entries/{entry_id}/votes"
 
 
 def _regex(route: Route) -> re.Pattern[str]:
@@ -49,7 +51,7 @@ class Match:
 
 def match(path: str) -> Match | None:
     """The route `path` (already percent-decoded) takes, with its slug and entry id."""
-    if not path.startswith(("/blogs/", "/ws/blogs/")):
+    if not path.startswith(("/blogs/", "/ws/blogs/", "/api/blogs/")):
         return None
     for route, regex in _MATCHERS:
         found = regex.fullmatch(path)

@@ -12,7 +12,9 @@ import httpx
 import pytest
 from fastapi import FastAPI
 from sqlalchemy import func, select
+from starlette.types import Receive, Scope, Send
 
+from app.api.polls import VotesMiddleware
 from app.domain.models import Vote, now
 from app.live.polls import Polls
 from app.services import services
@@ -276,3 +278,70 @@ async def test_readers_get_results_in_hello_and_every_few_seconds(
             assert hello["polls"] == {
                 str(entry_id): {"results": [0, 0, 1], "total": 1, "closed": False}
             }
+
+
+async def test_votes_answered_in_front_of_the_framework_as_it_answers_them(
+    app: FastAPI, client: httpx.AsyncClient, tokens: Tokens, blog: dict[str, object]
+) -> None:
+    """`VotesMiddleware` counts well-formed votes itself and hands every other to the
+    framework's route; either way the answer is the one the route alone gives."""
+    with_poll = (await post_poll(client, tokens))["id"]
+    closed = (await post_poll(client, tokens))["id"]
+    await client.post(
+        f"/api/blogs/election-night/entries/{closed}/poll/close", headers=tokens.auth("editor")
+    )
+    made = await client.post(
+        "/api/blogs/election-night/entries", json={"body": "No poll"}, headers=tokens.auth("editor")
+    )
+    without_poll = made.json()["id"]
+    reached: list[str] = []
+
+    async def framework(scope: Scope, receive: Receive, send: Send) -> None:
+        reached.append(scope["path"])
+        await app(scope, receive, send)
+
+    json = {"content-type": "application/json"}
+    cases: list[tuple[str, bytes, dict[str, str], bool]] = [
+        (f"election-night/entries/{with_poll}", b'{"option": 1}', json, True),
+        (f"election-night/entries/{with_poll}", b'{"option": 3}', json, True),
+        (f"election-night/entries/{closed}", b'{"option": 0}', json, True),
+        (f"election-night/entries/{without_poll}", b'{"option": 0}', json, True),
+        ("election-night/entries/999999", b'{"option": 0}', json, True),
+        (f"no-such-blog/entries/{with_poll}", b'{"option": 0}', json, True),
+        (f"election-night/entries/{with_poll}", b'{"option": -1}', json, False),
+        (f"election-night/entries/{with_poll}", b'{"option": "x"}', json, False),
+        (f"election-night/entries/{with_poll}", b'{"option": 1, "more": 1}', json, False),
+        (f"election-night/entries/{with_poll}", b'{"option": 1', json, False),
+        (f"election-night/entries/{with_poll}", b"[1]", json, False),
+        (f"election-night/entries/{with_poll}", b'{"option": 1}', {}, False),
+        (f"election-night/entries/{with_poll}", b"option=1", {"content-type": "text/plain"}, False),
+        (f"election-night/entries/{with_poll}", b'{"option":1}' + b" " * 300, json, False),
+        (f"election-night/entries/{2**31}", b'{"option": 0}', json, False),
+    ]
+    front = httpx.ASGITransport(app=VotesMiddleware(framework, app))
+    alone = httpx.ASGITransport(app=app)
+    async with (
+        httpx.AsyncClient(transport=front, base_url="http://test") as served,
+        httpx.AsyncClient(transport=alone, base_url="http://test") as routed,
+    ):
+        for path, body, headers, in_front in cases:
+            url = f"/api/blogs/{path}/votes"
+            answers = []
+            for way in (served, routed):
+                way.cookies.clear()
+                answer = await way.post(url, content=body, headers=headers)
+                answers.append(
+                    (answer.status_code, answer.json(), "lu_voter=" in str(answer.headers))
+                )
+            assert answers[0] == answers[1], (path, body)
+            assert (url not in reached) is in_front, (path, body)
+            reached.clear()
+        # The cookie the front sets is the one it then knows: a second vote is refused.
+        served.cookies.clear()
+        url = f"/api/blogs/election-night/entries/{with_poll}/votes"
+        assert (await served.post(url, json={"option": 0})).status_code == 201
+        again = await served.post(url, json={"option": 2})
+        assert again.status_code == 409
+        assert again.json() == {"detail": "you have voted in this poll"}
+    # Option 1: the first case, and the framework's without a content type and the long one.
+    assert (await results(client))[str(with_poll)]["results"] == [1, 4, 0]
