@@ -19,7 +19,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.api.deps import ROW_ID_MAX, DatabaseDep, HubDep, RowId, SessionDep, StaffToken
 from app.api.errors import errors, too_many, unavailable
-from app.domain.models import Blog, Entry, EntryStatus, Vote, now
+from app.domain.models import Blog, Entry, EntryStatus, now
 from app.domain.polls import is_open
 from app.domain.shapes import EntryPublic, PollResultsList, VoteCast
 from app.live.edge.admission import network_of
@@ -29,7 +29,7 @@ from app.services import Services, services
 from app.site.pages import blog_language, render
 from app.store.eventlog import Change
 from app.store.publishing import close_poll
-from app.store.votes import Cast, tallies
+from app.store.votes import Ballot, Cast, tallies
 
 router = APIRouter(prefix="/api/blogs/{slug}", tags=["polls"])
 form_router = APIRouter(tags=["polls"])
@@ -76,9 +76,7 @@ async def vote(
     network = network_of(address, parts.settings.ipv6_prefix_length)
     if wait := await parts.votes_per_address.check(f"{network}:{entry_id}"):
         raise too_many(wait, "votes from this address")
-    cast = await parts.votes.cast(
-        Vote(entry_id=entry_id, voter=voter, blog_id=poll.blog_id, option=option)
-    )
+    cast = await parts.votes.cast(Ballot(entry_id, voter, poll.blog_id, option))
     if cast is Cast.DUPLICATE:
         raise HTTPException(status.HTTP_409_CONFLICT, "you have voted in this poll")
     if cast is Cast.CLOSED:
