@@ -88,7 +88,7 @@ class Audience:
         self.at = datetime.now(UTC)
         self._rounds += 1
         if self._rounds % READER_NOTICE_ROUNDS == 1:
-            self.tell_readers()
+            await self.tell_readers()
 
     def _key(self, instance: str | bytes) -> str:
         name = instance.decode() if isinstance(instance, bytes) else instance
@@ -119,9 +119,9 @@ class Audience:
                 totals[int(blog)] = totals.get(int(blog), 0) + int(n)
         return totals, len(instances)
 
-    def tell_readers(self) -> None:
+    async def tell_readers(self) -> None:
         """Readers of blogs that show their audience get the count."""
         for blog_id, blog in self.hub.blogs_here().items():
             if blog.get("show_audience"):
                 data = orjson.dumps(events.audience(self.hub.audience_totals.get(blog_id, 0)))
-                self.hub.notify(blog_id, Frame(NOTICE, data, events.EventType.AUDIENCE))
+                await self.hub.notify(blog_id, Frame(NOTICE, data, events.EventType.AUDIENCE))

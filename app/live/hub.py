@@ -58,6 +58,8 @@ class _Follower:
 
 
 _FOLLOWER = _Follower()
+# Readers handed a notice between two turns of the event loop.
+NOTICE_SLICE = 256
 
 
 class Hub:
@@ -242,15 +244,18 @@ class Hub:
         """Readers (people) per blog on this instance, for the blogs that have any."""
         return {blog_id: c.people for blog_id, c in self.channels.items() if c.people > 0}
 
-    def notify(self, blog_id: int, frame: Frame) -> int:
-        """Hand a notice to every reader of the blog here; returns how many took it."""
+    async def notify(self, blog_id: int, frame: Frame) -> None:
+        """Hand a notice to every reader of the blog here, `NOTICE_SLICE` readers at a
+        time, so that an entry published meanwhile is not kept waiting behind all of them
+        (a notice is the latest state, not an event: its order among events is free)."""
         channel = self.channels.get(blog_id)
         if channel is None or channel.last is None:
-            return 0
+            return
         readers = tuple(channel.readers)
-        for reader in readers:
-            reader.notify(frame)
-        return len(readers)
+        for start in range(0, len(readers), NOTICE_SLICE):
+            for reader in readers[start : start + NOTICE_SLICE]:
+                reader.notify(frame)
+            await asyncio.sleep(0)
 
     def blogs_here(self) -> dict[int, dict[str, Any]]:
         """The blogs with a channel on this instance, as of their latest event."""

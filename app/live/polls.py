@@ -43,6 +43,6 @@ class Polls:
             self.hub.poll_results[blog_id] = shown
             self.hub.polls_seen[blog_id] = self.hub.polls_seen.get(blog_id, 0) + 1
             data = orjson.dumps(events.poll_results(shown))
-            self.hub.notify(blog_id, Frame(NOTICE, data, events.EventType.POLL_RESULTS))
+            await self.hub.notify(blog_id, Frame(NOTICE, data, events.EventType.POLL_RESULTS))
         for gone in set(self.hub.poll_results) - set(blog_ids):
             del self.hub.poll_results[gone]  # no reader here: not to greet anyone with

@@ -1,16 +1,18 @@
 """The hub delivers each blog's events once, in offset order, whatever order they arrive in."""
 
 import asyncio
+import contextlib
 import zlib
 
 import orjson
 from fastapi import FastAPI
 
+from app.domain.events import EventType
 from app.domain.models import Blog
 from app.live.broker import RedisBroker
-from app.live.hub import Hub
+from app.live.hub import NOTICE_SLICE, Hub
 from app.live.readers import QueueReader
-from app.live.wire import Frame, close_frame, websocket_frame
+from app.live.wire import NOTICE, Frame, close_frame, websocket_frame
 from app.services import services
 from app.store.db import Database
 from app.store.eventlog import Change, LoggedEvent
@@ -160,3 +162,28 @@ def test_broker_messages_carry_the_event_type_and_older_ones_are_read_too() -> N
     broker._dispatch(broker.instance + b" 7 5 entry.created\n{}")  # our own: skipped
     broker._dispatch(b"garbage")
     assert got == [LoggedEvent(7, 4, "blog.updated", data)] * 2
+
+
+async def test_a_notice_reaches_every_reader_and_lets_an_entry_pass(app: FastAPI) -> None:
+    """Notices (the latest results or audience) are handed out a slice of readers at a
+    time: every reader gets one, and an event published meanwhile does not wait for all."""
+    hub: Hub = services(app).hub
+    db: Database = services(app).db
+    blog_id, _ = await log_events(db, 0)
+    readers = [QueueReader(1 << 20, "websocket") for _ in range(NOTICE_SLICE * 2 + 1)]
+    async with contextlib.AsyncExitStack() as stack:
+        for reader in readers:
+            await stack.enter_async_context(hub.subscribe(blog_id, reader))
+        recorder = Recorder()
+        async with Change(db, recorder) as change:
+            claimed = await change.claim_offset("hub")
+            assert claimed is not None
+            change.append(claimed, {"type": "note"})
+        notice = Frame(NOTICE, b'{"type":"audience","count":1}', EventType.AUDIENCE)
+        spreading = asyncio.create_task(hub.notify(blog_id, notice))
+        await asyncio.sleep(0)  # the first slice has its notice
+        hub.publish(recorder.events[0])  # the entry reaches every reader at once
+        await spreading
+        first = [[f.offset for f in await reader.next_batch() or []] for reader in readers]
+    assert sum(got == [NOTICE, 1] for got in first) == NOTICE_SLICE  # the first slice
+    assert all(sorted(got) == [NOTICE, 1] for got in first)
