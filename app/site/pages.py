@@ -26,6 +26,7 @@ from app.site.metadata import (
     plain_text,
     summary,
 )
+from app.site.oembed import discovery_url
 from app.site.page_data import PUBLISHED, BlogView, load_entry_view, load_view
 from app.site.pagecache import PageKind, respond
 from app.store.db import Database
@@ -98,10 +99,11 @@ def _render_blog(
     url = f"{base}/blogs/{view.blog.slug}"
     zone = view.blog.timezone
     focus = view.focus
-    card = None
+    card, page_url = None, url
     if focus is not None:
+        page_url = base + entry_path(focus)
         card = {
-            "url": base + entry_path(focus),
+            "url": page_url,
             "title": summary(focus, HEADLINE_LENGTH),
             "description": summary(focus, 200)
             if focus.headline is None
@@ -119,6 +121,7 @@ def _render_blog(
         history=history,
         ended=view.blog.status == BlogStatus.ended,
         jsonld=live_blog_posting(view, url, settings.publisher_name, base),
+        oembed=discovery_url(base, page_url),
         polls=view.polls,
         now=datetime.now(UTC),
         local=lambda moment: local_time(moment, zone),
