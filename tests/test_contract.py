@@ -7,7 +7,7 @@ import subprocess
 from pathlib import Path
 
 from app.domain.events import DeskEventType, EventType
-from app.domain.models import EntryStatus
+from app.domain.models import BlogStatus, EntryStatus
 from app.live.wire import CloseCode
 from app.site.metadata import SUMMARY_LENGTH
 
@@ -30,10 +30,11 @@ def test_the_web_client_names_what_the_server_names() -> None:
     assert web["EVENT"] == {kind.name: kind.value for kind in EventType}
     assert web["DESK"] == {kind.name: kind.value for kind in DeskEventType}
     assert web["STATUS"] == {status.name.upper(): status.value for status in EntryStatus}
+    assert web["BLOG_STATUS"] == {status.name.upper(): status.value for status in BlogStatus}
     assert web["SUMMARY_LENGTH"] == SUMMARY_LENGTH
     # The client knows the close codes it acts on: each is the server's, by name and number.
     close = web["CLOSE"]
     assert isinstance(close, dict) and close
     assert close == {name: CloseCode[name].value for name in close}
     assert {"BAD_OFFSET", "STREAM_CHANGED", "NO_SUCH_BLOG"} <= set(close)
-    assert set(web) == {"EVENT", "DESK", "CLOSE", "STATUS", "SUMMARY_LENGTH"}
+    assert set(web) == {"EVENT", "DESK", "CLOSE", "STATUS", "BLOG_STATUS", "SUMMARY_LENGTH"}

@@ -1,7 +1,7 @@
 // @ts-check
 // What the web client and the server must agree on, as the server names it: the events a
 // blog's readers and the newsroom's desks receive (app/domain/events.py), the close codes a reader acts on
-// (app/live/wire.py), entries' statuses (app/domain/models.py) and how long an entry's line of
+// (app/live/wire.py), entries' and blogs' statuses (app/domain/models.py) and how long an entry's line of
 // text may be (app/site/metadata.py). tests/test_contract.py checks each against app/.
 
 export const EVENT = Object.freeze({
@@ -33,6 +33,12 @@ export const STATUS = Object.freeze({
   SCHEDULED: "scheduled", // published by the server at `publish_at`
   SUBMITTED: "submitted", // a contributor's, waiting for an editor's approval
   RETURNED: "returned", // sent back to its contributor with a `review_note`
+});
+
+export const BLOG_STATUS = Object.freeze({
+  UPCOMING: "upcoming", // announced for `starts_at`: live with its first entry
+  LIVE: "live",
+  ENDED: "ended",
 });
 
 // An entry's line in lists (key events, what screen readers are told of a new one).

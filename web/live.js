@@ -8,7 +8,7 @@ import { enablePolls, updateResults } from "./poll.js";
 import { $, el } from "./dom.js";
 import { label, localizeTimes, renderEntry, summary, timeElement } from "./entry.js";
 import { enableEmbeds } from "./embeds.js";
-import { EVENT } from "./events.js";
+import { BLOG_STATUS, EVENT } from "./events.js";
 import { follow } from "./follow.js";
 import { t, tn } from "./i18n.js";
 import {
@@ -46,14 +46,18 @@ function followBlog(seen) {
   const announcer = $("[data-announcer]");
   const baseTitle = document.title;
   let offset = Number(body.dataset.offset) || 0;
-  let ended = body.dataset.status === "ended";
+  let ended = body.dataset.status === BLOG_STATUS.ENDED;
+  let upcoming = body.dataset.status === BLOG_STATUS.UPCOMING;
   let held = []; // new entries waiting behind the "N new updates" button, oldest first
   const oldestFirst = body.dataset.order === "oldest";
   let following = null;
 
   function setStatus(state) {
     body.dataset.connection = state;
-    const text = { live: t("Live"), reconnecting: t("Reconnecting…"), ended: t("Ended"), offline: t("Offline") };
+    const text = {
+      live: upcoming ? t("Starting soon") : t("Live"),
+      reconnecting: t("Reconnecting…"), ended: t("Ended"), offline: t("Offline"),
+    };
     $("[data-status-text]").textContent = text[state];
     $("[data-status-dot]").title = text[state];
   }
@@ -170,10 +174,17 @@ function followBlog(seen) {
     notice.hidden = !blog.notice;
     drawBox($("[data-box]"), blog.box);
     const ask = $("[data-ask]");
-    if (ask) ask.hidden = !blog.accepts_questions || blog.status === "ended";
+    if (ask) ask.hidden = !blog.accepts_questions || blog.status === BLOG_STATUS.ENDED;
     const wasEnded = ended;
-    ended = blog.status === "ended";
+    ended = blog.status === BLOG_STATUS.ENDED;
+    upcoming = blog.status === BLOG_STATUS.UPCOMING;
     body.dataset.status = blog.status;
+    const startsNote = $("[data-starts]");
+    startsNote.hidden = !upcoming;
+    if (upcoming && blog.starts_at) {
+      startsNote.textContent = t("This live blog starts at {time}.", { time: label(new Date(blog.starts_at)) });
+    }
+    if (!ended && body.dataset.connection) setStatus(body.dataset.connection);
     const endedNote = $("[data-ended]");
     endedNote.hidden = !ended;
     if (ended && blog.ended_at) {

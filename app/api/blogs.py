@@ -33,6 +33,7 @@ from app.live.hub import Hub
 from app.services import services
 from app.store.db import Database
 from app.store.eventlog import Change
+from app.store.publishing import published_any
 
 router = APIRouter(prefix="/api/blogs", tags=["blogs"])
 
@@ -47,11 +48,14 @@ async def create_blog(
     payload: BlogCreate, db: DatabaseDep, hub: HubDep, settings: SettingsDep, _: AdminToken
 ) -> BlogPublic:
     """Create a live blog (admin). Its `language` (BCP 47) is `DEFAULT_LANGUAGE` unless
-    given."""
+    given. With `starts_at` it is announced ("upcoming") and goes live with its first
+    entry."""
     try:
         async with db.write() as session:
             blog = Blog(**payload.model_dump(exclude={"language"}))
             blog.language = payload.language or settings.default_language
+            if payload.starts_at is not None:
+                blog.status = BlogStatus.upcoming
             session.add(blog)
             await session.flush()
     except IntegrityError:
@@ -64,8 +68,12 @@ async def create_blog(
 
 @router.get("", response_model=BlogList, responses=errors())
 async def list_blogs(session: SessionDep) -> BlogList:
-    """All blogs, live ones first, newest first."""
-    live_first = case((col(Blog.status) == BlogStatus.live, 0), else_=1)
+    """All blogs, live ones first, then upcoming, then ended; newest first."""
+    live_first = case(
+        (col(Blog.status) == BlogStatus.live, 0),
+        (col(Blog.status) == BlogStatus.upcoming, 1),
+        else_=2,
+    )
     blogs = await session.scalars(
         select(Blog).order_by(live_first, col(Blog.created_at).desc(), col(Blog.id).desc())
     )
@@ -92,7 +100,8 @@ async def update_blog(
     slug: str, payload: BlogUpdate, db: DatabaseDep, hub: HubDep, _: AdminToken
 ) -> BlogPublic:
     """Change a blog's title, description, notice or language, or end (or reopen) it
-    (admin)."""
+    (admin). `starts_at` announces (or moves) its start while no entry is out: the blog is
+    upcoming until then; `status: live` starts it now."""
     changes = payload.model_dump(exclude_unset=True)
     if "title" in changes and changes["title"] is None:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "title cannot be null")
@@ -100,9 +109,14 @@ async def update_blog(
         changes["notice"] = None
     if "description" in changes and changes["description"] is None:
         changes["description"] = ""
-    for optional in ("status", "language", "show_audience", "accepts_questions"):
+    for optional in ("status", "language", "show_audience", "accepts_questions", "starts_at"):
         if optional in changes and changes[optional] is None:
             del changes[optional]
+    if changes.get("status") == BlogStatus.upcoming:
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT,
+            "a blog is upcoming by its starts_at, until its first entry",
+        )
     return await _changed(db, hub, slug, changes)
 
 
@@ -116,8 +130,15 @@ async def _changed(db: Database, hub: Hub, slug: str, changes: dict[str, Any]) -
         if not changes:
             change.abandon()  # and with it the offset just claimed
             return BlogPublic.of(blog).model_copy(update={"offset": blog.last_offset - 1})
+        if "starts_at" in changes:
+            if blog.status == BlogStatus.ended or await published_any(change.session, blog):
+                raise HTTPException(status.HTTP_409_CONFLICT, "this blog has started")
+            if changes.get("status") != BlogStatus.ended:
+                changes["status"] = BlogStatus.upcoming
         if "status" in changes:
             blog.ended_at = now() if changes["status"] == BlogStatus.ended else None
+            if changes["status"] == BlogStatus.live and blog.status == BlogStatus.upcoming:
+                blog.starts_at = now()
         for field, value in changes.items():
             setattr(blog, field, value)
         public = BlogPublic.of(blog)

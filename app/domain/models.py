@@ -72,6 +72,7 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 
 class BlogStatus(StrEnum):
+    upcoming = "upcoming"  # announced for `starts_at`; live with its first entry
     live = "live"
     ended = "ended"
 
@@ -112,6 +113,8 @@ class Blog(SQLModel, table=True):
     show_audience: bool = Field(default=False, sa_column_kwargs={"server_default": "0"})
     created_at: datetime = Field(default_factory=now, sa_type=UTCDateTime)
     ended_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # When coverage starts: as announced while upcoming, then when it went live.
+    starts_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     # The offset of the blog's latest event; bumped in the transaction of each change.
     last_offset: int = Field(default=0)
     # Which stream the offsets count: made with the blog and anew whenever its log could

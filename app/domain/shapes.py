@@ -48,6 +48,7 @@ from app.domain.text import (
     QuestionText,
     ReviewNote,
     Title,
+    UtcMoment,
 )
 
 
@@ -72,6 +73,7 @@ class BlogCreate(Input):
     description: Description = ""
     timezone: str = "UTC"
     language: LanguageTag | None = None  # DEFAULT_LANGUAGE when not given
+    starts_at: UtcMoment | None = None  # announced: the blog is upcoming until its first entry
 
     @field_validator("timezone")
     @classmethod
@@ -89,6 +91,7 @@ class BlogUpdate(Input):
     language: LanguageTag | None = None
     show_audience: StrictBool | None = None
     accepts_questions: StrictBool | None = None
+    starts_at: UtcMoment | None = None
 
 
 class BoxRow(Input):
@@ -127,6 +130,7 @@ class BlogPublic(SQLModel):
     epoch: str
     box: ResultsBox | None = None
     accepts_questions: bool = False
+    starts_at: datetime | None = None
 
     @classmethod
     def of(cls, blog: Blog) -> "BlogPublic":
@@ -145,6 +149,7 @@ class BlogPublic(SQLModel):
             epoch=blog.epoch,
             box=ResultsBox.model_validate(blog.box) if blog.box else None,
             accepts_questions=blog.accepts_questions,
+            starts_at=blog.starts_at,
         )
 
 

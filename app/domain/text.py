@@ -2,7 +2,7 @@
 says), then surrounding white space is trimmed; required text must not be blank once
 trimmed; no NUL anywhere; times are ISO 8601 with a time zone."""
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated
 
 from pydantic import AfterValidator, AwareDatetime, BeforeValidator, StringConstraints
@@ -65,6 +65,7 @@ def _iso_text(value: object) -> object:
 
 NoNul = AfterValidator(_no_nul)
 Moment = Annotated[AwareDatetime, BeforeValidator(_iso_text)]
+UtcMoment = Annotated[Moment, AfterValidator(lambda moment: moment.astimezone(UTC))]
 Title = Annotated[str, bounded(TITLE_MAX, min_length=1), Trimmed, NotBlank, NoNul]
 Description = Annotated[str, bounded(DESCRIPTION_MAX), Trimmed, NoNul]
 Notice = Annotated[str, bounded(NOTICE_MAX), Trimmed, NoNul]

@@ -77,7 +77,7 @@ def live_blog_posting(view: BlogView, url: str, publisher: str, base: str) -> di
         "url": url,
         "datePublished": blog.created_at.isoformat(),
         "dateModified": view.modified.isoformat(),
-        "coverageStartTime": blog.created_at.isoformat(),
+        "coverageStartTime": (blog.starts_at or blog.created_at).isoformat(),
         "publisher": {"@type": "Organization", "name": publisher},
         "liveBlogUpdate": updates,
     }

@@ -120,6 +120,7 @@ def _render_blog(
         before=before,
         history=history,
         ended=view.blog.status == BlogStatus.ended,
+        upcoming=view.blog.status == BlogStatus.upcoming,
         jsonld=live_blog_posting(view, url, settings.publisher_name, base),
         oembed=discovery_url(base, page_url),
         polls=view.polls,

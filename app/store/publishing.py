@@ -2,6 +2,7 @@
 
 A draft or scheduled entry is invisible to readers: it has no event. Publishing gives it
 its `published_at` (the moment it went out) and logs `entry.created`, exactly as a post.
+A blog announced for later ("upcoming") goes live with the first entry published.
 
 Every instance runs `publish_all_due` every SCHEDULE_CHECK_SECONDS. Each due entry is
 published inside a `Change` that holds the blog's lock and checks the entry is still
@@ -12,12 +13,14 @@ publishes it.
 from datetime import datetime
 
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from app.domain import entry_rules, events
-from app.domain.models import Blog, Entry, EntryStatus, now
+from app.domain.events import EventType
+from app.domain.models import Blog, BlogStatus, Entry, EntryStatus, Event, now
 from app.domain.polls import closed, is_open
-from app.domain.shapes import EntryPublic
+from app.domain.shapes import BlogPublic, EntryPublic
 from app.ops.metrics import SCHEDULED_PUBLISHED
 from app.store.db import Database
 from app.store.eventlog import Change, Publisher
@@ -28,6 +31,7 @@ async def publish(change: Change, slug: str, entry: Entry) -> EntryPublic:
     whose blog is locked. `published_at` is now: the moment it went out."""
     blog = await change.claim_offset(slug)
     assert blog is not None
+    blog = await _goes_live(change, blog)
     entry.status = EntryStatus.published
     entry.published_at = now()
     entry.publish_at = None
@@ -42,11 +46,35 @@ async def publish(change: Change, slug: str, entry: Entry) -> EntryPublic:
 async def add_published(change: Change, blog: Blog, entry: Entry) -> EntryPublic:
     """Store `entry`, new and published, in `change`, whose blog's offset it takes; readers
     are told once the change commits."""
+    blog = await _goes_live(change, blog)
     change.session.add(entry)
     await change.session.flush()
     public = EntryPublic.of(entry, blog.slug)
     change.append(blog, events.entry_created(public))
     return public
+
+
+async def _goes_live(change: Change, blog: Blog) -> Blog:
+    """An upcoming blog goes live with its first entry, in the entry's change: the blog's
+    `blog.updated` takes the offset claimed, the entry the next."""
+    if blog.status != BlogStatus.upcoming:
+        return blog
+    blog.status = BlogStatus.live
+    blog.starts_at = now()
+    change.append(blog, events.blog_updated(BlogPublic.of(blog)))
+    claimed = await change.claim_offset(blog.slug)
+    assert claimed is not None
+    return claimed
+
+
+async def published_any(session: AsyncSession, blog: Blog) -> bool:
+    """Whether the blog has had an entry out (published, or published and deleted)."""
+    logged = await session.scalar(
+        select(col(Event.offset))
+        .where(col(Event.blog_id) == blog.id, col(Event.type) == EventType.ENTRY_CREATED)
+        .limit(1)
+    )
+    return logged is not None
 
 
 async def publish_due(db: Database, publisher: Publisher, at: datetime, limit: int = 50) -> int:

@@ -1,0 +1,42 @@
+"""A blog announced for later, in Chromium: the page says when it starts, in the reader's
+own time zone, and "Starting soon"; the first entry takes it live on the open page."""
+
+from playwright.async_api import Browser, expect
+
+from tests.browser.conftest import Newsroom, open_live, open_page
+
+
+async def test_a_reader_who_came_early_sees_it_start(browser: Browser, newsroom: Newsroom) -> None:
+    made = await newsroom.client.post(
+        "/api/blogs",
+        json={"slug": "launch", "title": "Launch day", "starts_at": "2030-06-01T18:00:00Z"},
+        headers=newsroom.tokens.auth("admin"),
+    )
+    assert made.status_code == 201
+    async with open_page(browser, timezone_id="Asia/Tokyo", locale="en-GB") as page:
+        await open_live(page, newsroom, "launch")
+        await expect(page.locator("[data-status-text]")).to_have_text("Starting soon")
+        starts = page.locator("[data-starts]")
+        await expect(starts).to_be_visible()
+        await expect(starts).to_contain_text("03:00")  # 18:00 UTC is 03:00 in Tokyo
+        await newsroom.post("Liftoff.", slug="launch")
+        await expect(page.locator("[data-feed] article")).to_have_count(1)
+        await expect(page.locator("[data-feed] article")).to_contain_text("Liftoff.")
+        await expect(starts).to_be_hidden()
+        await expect(page.locator("[data-status-text]")).to_have_text("Live")
+        await expect(page.locator("body")).to_have_attribute("data-status", "live")
+
+
+async def test_starting_soon_in_arabic(browser: Browser, newsroom: Newsroom) -> None:
+    made = await newsroom.client.post(
+        "/api/blogs",
+        json={"slug": "qariban", "title": "انتخابات", "language": "ar",
+              "starts_at": "2030-06-01T18:00:00Z"},
+        headers=newsroom.tokens.auth("admin"),
+    )  # fmt: skip
+    assert made.status_code == 201
+    async with open_page(browser) as page:
+        await open_live(page, newsroom, "qariban")
+        await expect(page.locator("html")).to_have_attribute("dir", "rtl")
+        await expect(page.locator("[data-status-text]")).to_have_text("تبدأ قريبًا")
+        await expect(page.locator("[data-starts]")).to_contain_text("تبدأ هذه التغطية المباشرة")
