@@ -4,6 +4,7 @@ own time zone, and "Starting soon"; the first entry takes it live on the open pa
 from playwright.async_api import Browser, expect
 
 from tests.browser.conftest import Newsroom, open_live, open_page
+from tests.browser.test_newsroom import sign_in
 
 
 async def test_a_reader_who_came_early_sees_it_start(browser: Browser, newsroom: Newsroom) -> None:
@@ -40,3 +41,30 @@ async def test_starting_soon_in_arabic(browser: Browser, newsroom: Newsroom) -> 
         await expect(page.locator("html")).to_have_attribute("dir", "rtl")
         await expect(page.locator("[data-status-text]")).to_have_text("تبدأ قريبًا")
         await expect(page.locator("[data-starts]")).to_contain_text("تبدأ هذه التغطية المباشرة")
+
+
+async def test_the_newsroom_announces_a_blog_and_saving_keeps_it_upcoming(
+    browser: Browser, newsroom: Newsroom
+) -> None:
+    async with open_page(browser, timezone_id="Europe/Paris") as desk:
+        await sign_in(desk, newsroom, "admin")
+        await desk.fill("#nb-slug", "summit")
+        await desk.fill("#nb-title", "The summit")
+        await desk.fill("#nb-starts", "2030-06-01T20:00")
+        await desk.click("#new-blog-form button[type=submit]")
+        await expect(desk.locator("#nb-result")).to_have_text("Created.")
+        blog = (await newsroom.client.get("/api/blogs/summit")).json()
+        assert (blog["status"], blog["starts_at"]) == ("upcoming", "2030-06-01T18:00:00Z")
+        await expect(desk.locator("#b-status")).to_have_value("upcoming")
+        await expect(desk.locator("#b-starts")).to_have_value("2030-06-01T20:00")
+        await desk.fill("#b-notice", "Doors open at eight.")
+        await desk.click("#blog-form button[type=submit]")
+        await expect(desk.locator("#b-result")).to_have_text("Saved.")
+        blog = (await newsroom.client.get("/api/blogs/summit")).json()
+        assert (blog["status"], blog["notice"]) == ("upcoming", "Doors open at eight.")
+        await desk.fill("#b-starts", "2030-06-01T21:30")
+        await desk.locator("#b-result").evaluate("node => (node.textContent = '')")
+        await desk.click("#blog-form button[type=submit]")
+        await expect(desk.locator("#b-result")).to_have_text("Saved.")
+        blog = (await newsroom.client.get("/api/blogs/summit")).json()
+        assert blog["starts_at"] == "2030-06-01T19:30:00Z"

@@ -3,7 +3,7 @@
 import { $, button, el } from "../dom.js";
 import { lang, t } from "../i18n.js";
 import { api, detail } from "./api.js";
-import { loadBlogs } from "./blogs.js";
+import { loadBlogs, localInput } from "./blogs.js";
 import { state } from "./state.js";
 
 // --- admin -----------------------------------------------------------------------------
@@ -46,6 +46,18 @@ export async function loadTokens() {
   );
 }
 
+/** What the settings form changes of the blog's status and start: only what was changed
+ * (an upcoming blog saved as it is stays upcoming). */
+function blogStart() {
+  const changes = {};
+  const status = $("#b-status").value;
+  if (status !== state.blog?.status) changes.status = status;
+  const starts = $("#b-starts").value;
+  const was = state.blog?.starts_at ? localInput(new Date(state.blog.starts_at)) : "";
+  if (starts && starts !== was) changes.starts_at = new Date(starts).toISOString();
+  return changes;
+}
+
 export function wireAdmin() {
   $("#blog-form").addEventListener("submit", async (submit) => {
     submit.preventDefault();
@@ -54,10 +66,10 @@ export function wireAdmin() {
         title: $("#b-title").value,
         description: $("#b-description").value,
         notice: $("#b-notice").value,
-        status: $("#b-status").value,
         language: $("#b-language").value,
         show_audience: $("#b-show-audience").checked,
         accepts_questions: $("#b-accepts-questions").checked,
+        ...blogStart(),
       },
     }).catch(() => null);
     $("#b-result").textContent = !answer
@@ -76,6 +88,7 @@ export function wireAdmin() {
         title: $("#nb-title").value,
         description: $("#nb-description").value,
         ...($("#nb-language").value ? { language: $("#nb-language").value } : {}),
+        ...($("#nb-starts").value ? { starts_at: new Date($("#nb-starts").value).toISOString() } : {}),
       },
     }).catch(() => null);
     if (!answer || answer.status !== 201) {

@@ -21,9 +21,16 @@ export function showBlogSettings() {
   $("#b-description").value = state.blog.description;
   $("#b-notice").value = state.blog.notice || "";
   $("#b-status").value = state.blog.status;
+  $("#b-starts").value = state.blog.starts_at ? localInput(new Date(state.blog.starts_at)) : "";
   $("#b-language").value = state.blog.language;
   $("#b-show-audience").checked = Boolean(state.blog.show_audience);
   $("#b-accepts-questions").checked = Boolean(state.blog.accepts_questions);
+}
+
+/** A moment as a datetime-local input's value, in this browser's zone. @param {Date} moment */
+export function localInput(moment) {
+  const local = new Date(moment.getTime() - moment.getTimezoneOffset() * 60000);
+  return local.toISOString().slice(0, 16);
 }
 
 export async function loadBlogs(select) {
