@@ -1,7 +1,7 @@
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from app.domain.languages import language_tag
@@ -29,6 +29,9 @@ class Settings(BaseSettings):
     media_max_pixels: int = Field(default=40_000_000, ge=1)
     media_web_width: int = Field(default=1600, ge=100)
     public_url: str = ""
+    # A WebSub hub the Atom feeds name and every change is announced to (PUBLIC_URL needed:
+    # the hub is told the feeds' public addresses); empty: none.
+    websub_hub_url: str = ""
     # Named as the publisher in pages' schema.org data and in feeds.
     publisher_name: str = "liveupdates"
     # A new blog's language (BCP 47) when its creator names none; also the language of the
@@ -145,6 +148,12 @@ class Settings(BaseSettings):
             if value.startswith(prefix):
                 return replacement + value.removeprefix(prefix)
         return value
+
+    @model_validator(mode="after")
+    def _websub_needs_public_url(self) -> "Settings":
+        if self.websub_hub_url and not self.public_url:
+            raise ValueError("WEBSUB_HUB_URL needs PUBLIC_URL: the hub is told the feeds' address")
+        return self
 
     @property
     def mastodon_hosts(self) -> frozenset[str]:

@@ -31,6 +31,7 @@ from app.live.edge.drain import BacklogDrain
 from app.live.edge.heartbeat import Heartbeat
 from app.live.hub import Hub
 from app.live.polls import Polls
+from app.live.websub import WebSub
 from app.ops import metrics, stuck
 from app.ops.observability import ObservabilityMiddleware
 from app.ops.security import SecurityHeadersMiddleware
@@ -113,6 +114,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             heartbeat=heartbeat,
             audience=audience,
         )
+        websub = None
+        if settings.websub_hub_url:
+            websub = WebSub(db, settings.websub_hub_url, settings.public_url)
+            hub.on_change.append(websub.changed)
+            websub.start()
         await hub.start()
         audience.start()
         poll_results.start()
@@ -154,6 +160,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await audience.stop()
             await poll_results.stop()
             await heartbeat.stop()
+            if websub is not None:
+                await websub.stop()
             await hub.stop()
             for limit in (post_rate, asks_per_address, asks_per_blog, votes_per_address):
                 if isinstance(limit, SharedRateLimit):

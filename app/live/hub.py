@@ -17,7 +17,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from sqlalchemy import select
@@ -79,6 +79,8 @@ class Hub:
         self.hold_seconds = hold_seconds
         self.catchup_seconds = catchup_seconds
         self.channels: dict[int, Channel] = {}
+        # Told the blog of each change made here, once committed; never awaited.
+        self.on_change: list[Callable[[int], None]] = []
         self.slugs: dict[str, int] = {}
         self.unknown_slug_seconds = unknown_slug_seconds
         self._unknown: dict[str, float] = {}  # slug -> until when it is known not to exist
@@ -112,9 +114,12 @@ class Hub:
         self.filled += events
 
     def publish(self, event: LoggedEvent) -> None:
-        """Called once a change has committed: deliver here, and tell the other instances."""
+        """Called once a change has committed: deliver here, and tell the other instances
+        (and whatever follows this instance's changes: `on_change`)."""
         self._received(event)
         self.broker.publish(event)
+        for told in self.on_change:
+            told(event.blog_id)
 
     def _received(self, event: LoggedEvent) -> None:
         channel = self.channels.get(event.blog_id)

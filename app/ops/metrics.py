@@ -39,6 +39,11 @@ SLOW_READERS = Counter(
 REPLAYED = Counter(
     "liveupdates_replayed_events", "Events sent to resuming readers from memory or the log"
 )
+WEBSUB_PINGS = Counter(
+    "liveupdates_websub_pings",
+    "Pings to the WebSub hub that a blog's feed changed, by result (sent, failed)",
+    ["result"],
+)
 BROKER_RECONNECTS = Counter(
     "liveupdates_broker_reconnects", "Times the broker subscription was lost and made again"
 )

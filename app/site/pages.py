@@ -279,6 +279,7 @@ async def blog_feed(request: Request, slug: str) -> Response:
             entries=public,
             url=url,
             updated=modified,
+            websub_hub=services(request.app).settings.websub_hub_url,
         )
         return blog.last_offset, modified, body.encode()
 
