@@ -83,6 +83,8 @@ class Settings(BaseSettings):
     idempotency_key_hours: float = Field(default=24.0, gt=0)
     # How often each instance looks for scheduled entries that are due.
     schedule_check_seconds: float = Field(default=1.0, gt=0)
+    # An ended blog is archived this many days after it ended (0: never).
+    archive_after_days: float = Field(default=30.0, ge=0)
 
     # Abuse limits; 0 turns one off. Posts: per token, per minute, with bursts. Sockets
     # open at once per client address, of any kind: readers, requests, half-open ones

@@ -6,6 +6,7 @@ import os
 import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 from secrets import token_hex
 from typing import Any
 
@@ -42,6 +43,7 @@ from app.site import oembed, pages
 from app.site.cache_middleware import CachedPagesMiddleware, ProxyFreshnessMiddleware
 from app.site.i18n import check_catalogs
 from app.site.pagecache import PageCache
+from app.store import archiving
 from app.store.db import Database
 from app.store.idempotency import forget_expired
 from app.store.publishing import close_due_polls, publish_all_due
@@ -139,6 +141,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 lambda: forget_expired(db, settings.idempotency_key_hours),
             ),
         ]
+        if settings.archive_after_days > 0:
+            archive_after = timedelta(days=settings.archive_after_days)
+            jobs.append(
+                Every(
+                    "archiving ended blogs",
+                    archiving.CHECK_SECONDS,
+                    lambda: archiving.archive_ended(db, hub, archive_after),
+                )
+            )
         for job in jobs:
             job.start()
         drain = BacklogDrain(asyncio.get_running_loop())

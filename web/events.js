@@ -25,6 +25,7 @@ export const CLOSE = Object.freeze({
   BAD_OFFSET: 4400, // our offset is no good: start afresh from the page or the API
   STREAM_CHANGED: 4409, // our offset counts in another stream (a restore): start afresh
   NO_SUCH_BLOG: 4404,
+  ARCHIVED: 4410, // the blog is archived: its page is all there is; do not come back
 });
 
 export const STATUS = Object.freeze({

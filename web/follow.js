@@ -96,7 +96,8 @@ export function follow(options) {
       socket = null;
       if (stopped) return;
       if (close.code === CLOSE.BAD_OFFSET || close.code === CLOSE.STREAM_CHANGED) return reset();
-      if (close.code === CLOSE.NO_SUCH_BLOG) return onStatus("offline");
+      // No such blog, or archived (its page is all there is): nothing to come back for.
+      if (close.code === CLOSE.NO_SUCH_BLOG || close.code === CLOSE.ARCHIVED) return onStatus("offline");
       if (!opened) failures++;
       onStatus("reconnecting");
       retry();
@@ -115,16 +116,22 @@ export function follow(options) {
       onStatus("reconnecting");
       if (es.readyState === EventSource.CLOSED) {
         source = null;
-        stillOurs().then((ours) => (ours ? retry() : reset()), retry);
+        stillOurs().then((ours) => {
+          if (ours === "archived") onStatus("offline");
+          else if (ours) retry();
+          else reset();
+        }, retry);
       }
     };
   }
 
-  /** Whether the blog's stream is still the one our offset counts in. */
+  /** Whether the blog's stream is still the one our offset counts in ("archived": there
+   * is no stream to follow any more). @returns {Promise<boolean | "archived">} */
   async function stillOurs() {
     const answer = await fetch(`/api/blogs/${encodeURIComponent(slug)}`, { cache: "no-store" });
     if (!answer.ok) return true; // nothing learnt: try again later
     const blog = await answer.json();
+    if (blog.archived_at) return "archived";
     return (!epoch || blog.epoch === epoch) && blog.offset >= offset;
   }
 

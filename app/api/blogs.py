@@ -137,6 +137,7 @@ async def _changed(db: Database, hub: Hub, slug: str, changes: dict[str, Any]) -
                 changes["status"] = BlogStatus.upcoming
         if "status" in changes:
             blog.ended_at = now() if changes["status"] == BlogStatus.ended else None
+            blog.archived_at = None  # reopened (or ended anew): live readers may come back
             if changes["status"] == BlogStatus.live and blog.status == BlogStatus.upcoming:
                 blog.starts_at = now()
         for field, value in changes.items():

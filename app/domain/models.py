@@ -115,6 +115,8 @@ class Blog(SQLModel, table=True):
     ended_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     # When coverage starts: as announced while upcoming, then when it went live.
     starts_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # An ended blog is archived after ARCHIVE_AFTER_DAYS: a still page, no live readers.
+    archived_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     # The offset of the blog's latest event; bumped in the transaction of each change.
     last_offset: int = Field(default=0)
     # Which stream the offsets count: made with the blog and anew whenever its log could

@@ -131,6 +131,7 @@ class BlogPublic(SQLModel):
     box: ResultsBox | None = None
     accepts_questions: bool = False
     starts_at: datetime | None = None
+    archived_at: datetime | None = None
 
     @classmethod
     def of(cls, blog: Blog) -> "BlogPublic":
@@ -150,6 +151,7 @@ class BlogPublic(SQLModel):
             box=ResultsBox.model_validate(blog.box) if blog.box else None,
             accepts_questions=blog.accepts_questions,
             starts_at=blog.starts_at,
+            archived_at=blog.archived_at,
         )
 
 

@@ -128,7 +128,7 @@ async def _pump(
         while (batch := await reader.next_batch()) is not None:
             for frame in batch:
                 await send_text(frame.data)
-        await close(CloseCode.SLOW_READER, SLOW_READER_REASON)
+        await close(*(reader.closing or (CloseCode.SLOW_READER, SLOW_READER_REASON)))
 
     sender = asyncio.create_task(send())
     receiver = asyncio.create_task(_until_disconnect(receive))

@@ -18,7 +18,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from app.domain.events import EventType
 from app.domain.models import Blog
 from app.domain.shapes import BlogPublic
-from app.live.wire import Frame
+from app.live.wire import ARCHIVED_REASON, CloseCode, Frame
 from app.ops.metrics import DELIVERIES
 from app.ops.outages import DATABASE
 from app.store.db import Database
@@ -49,6 +49,9 @@ class Reader(Protocol):
 
     def notify(self, frame: Frame) -> None:
         """Take a notice (no offset, not logged) if there is room; never awaits."""
+
+    def end(self, code: int, reason: str) -> None:
+        """Close once what was taken is sent (WebSockets: with this code); never awaits."""
 
 
 class Channel:
@@ -116,6 +119,9 @@ class Channel:
             DELIVERIES.inc(len(readers))
             for reader in readers:
                 reader.deliver(frame)
+            if self.blog.get("archived_at"):
+                for reader in readers:  # told by the event; now closed, not to come back
+                    reader.end(CloseCode.ARCHIVED, ARCHIVED_REASON)
         for offset in [o for o in pending if o <= self.last]:
             del pending[offset]
         if pending:

@@ -56,6 +56,9 @@ class _Follower:
     def notify(self, frame: Frame) -> None:
         pass
 
+    def end(self, code: int, reason: str) -> None:
+        pass
+
 
 _FOLLOWER = _Follower()
 # Readers handed a notice between two turns of the event loop.

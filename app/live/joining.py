@@ -19,7 +19,7 @@ from app.domain.models import Blog
 from app.live.channel import REPLAY_PAGE, Reader
 from app.live.hub import Hub
 from app.live.request import ReaderRequest, Refused
-from app.live.wire import CloseCode, Frame
+from app.live.wire import ARCHIVED_REASON, CloseCode, Frame
 from app.ops.metrics import REPLAYED
 from app.store.db import Database
 from app.store.eventlog import read_events
@@ -71,6 +71,8 @@ async def start_reading(
     position = await hub.join(blog_id, reader)
     try:
         blog = hub.blog(blog_id)
+        if blog.get("archived_at"):
+            raise Refused(CloseCode.ARCHIVED, 410, ARCHIVED_REASON)
         since = request.since
         if since is not None and request.epoch is not None and request.epoch != blog["epoch"]:
             raise Refused(

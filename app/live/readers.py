@@ -109,14 +109,20 @@ class TransportReader:
                 self._write(frame)
 
     def drop(self) -> None:
-        if self.dropped:
-            return
+        if not self.dropped:
+            SLOW_READERS.inc()
+            self._close(_SLOW_READER_CLOSE)
+
+    def end(self, code: int, reason: str) -> None:
+        if not self.dropped:
+            self._close(close_frame(code, reason))
+
+    def _close(self, websocket_close: bytes) -> None:
         self.dropped = True
-        SLOW_READERS.inc()
         transport = self.transport
         if not transport.is_closing():
             if self.kind == "websocket":
-                transport.write(_SLOW_READER_CLOSE)
+                transport.write(websocket_close)
             transport.close()  # once what is buffered has left; cut off if it does not
             asyncio.get_running_loop().call_later(CLOSE_GRACE_SECONDS, transport.abort)
 
@@ -128,6 +134,7 @@ class QueueReader:
         self.limit = limit
         self.sent = 0
         self.dropped = False
+        self.closing: tuple[int, str] | None = None  # `end`'s code and reason, once ended
         self._queue: deque[Frame] = deque()
         self._bytes = 0
         self._ready = asyncio.Event()
@@ -156,11 +163,17 @@ class QueueReader:
         self._queue.clear()
         self._ready.set()
 
+    def end(self, code: int, reason: str) -> None:
+        if not self.dropped:
+            self.closing = (code, reason)
+            self._ready.set()
+
     def go_live(self) -> None:
         """Nothing to do: live frames wait in the queue, and `next_batch` skips old ones."""
 
     async def next_batch(self) -> list[Frame] | None:
-        """The frames to send next, in order; None once the reader has been dropped."""
+        """The frames to send next, in order; None once the reader has been dropped, or
+        ended (`closing`) and everything before the end is sent."""
         while True:
             await self._ready.wait()
             self._ready.clear()
@@ -171,4 +184,9 @@ class QueueReader:
             self._bytes = 0
             if batch:
                 self.sent = max(self.sent, max(f.offset for f in batch))
+                if self.closing is not None:
+                    self._ready.set()  # the end comes next
                 return batch
+            if self.closing is not None:
+                self.dropped = True
+                return None

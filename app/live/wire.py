@@ -31,10 +31,12 @@ class CloseCode(IntEnum):
     BAD_OFFSET = 4400
     STREAM_CHANGED = 4409  # the epoch resumed from is not the blog's: start over
     NO_SUCH_BLOG = 4404
+    ARCHIVED = 4410  # the blog is archived: its page is all there is; do not reconnect
     SLOW_READER = 4008
 
 
 SLOW_READER_REASON = "too slow; reconnect with ?since=<last offset>"
+ARCHIVED_REASON = "this live blog is archived: its page has it all"
 
 # Readers get permessage-deflate without context takeover (RFC 7692 §7.1.1.1): each message
 # is compressed on its own, so one compressed frame serves every reader that negotiated it.

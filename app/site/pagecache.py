@@ -35,7 +35,9 @@ class PageKind(StrEnum):
 # The pages answered before the framework, by the route their path takes.
 CACHED_ROUTES = {Route.PAGE: PageKind.PAGE, Route.FEED: PageKind.FEED,
                  Route.ENTRY_PAGE: PageKind.ENTRY}  # fmt: skip
-_Key = tuple[int, PageKind, int]  # blog, kind, entry (0 for a blog's own kinds)
+_Key = tuple[int, PageKind, int]
+# How long an archived blog's pages may be kept: it changes only if it is reopened.
+ARCHIVED_MAX_AGE = 24 * 3600  # blog, kind, entry (0 for a blog's own kinds)
 
 
 @dataclass(frozen=True)
@@ -47,6 +49,7 @@ class Rendered:
     etag: str
     last_modified: datetime
     media_type: str
+    max_age: int = 0  # seconds browsers and caches may keep it (archived blogs': a day)
 
     def answer(
         self, if_none_match: str | None, accept_encoding: str
@@ -55,7 +58,12 @@ class Rendered:
         headers = [
             (b"etag", self.etag.encode()),
             (b"last-modified", format_datetime(self.last_modified, usegmt=True).encode()),
-            (b"cache-control", b"public, max-age=0, must-revalidate"),
+            (
+                b"cache-control",
+                b"public, max-age=%d" % self.max_age
+                if self.max_age
+                else b"public, max-age=0, must-revalidate",
+            ),
             (b"vary", b"Accept-Encoding"),
         ]
         if if_none_match == self.etag:
@@ -150,6 +158,7 @@ class PageCache:
                 etag=f'"{offset}-{digest}"',
                 last_modified=modified,
                 media_type=media_type,
+                max_age=ARCHIVED_MAX_AGE if self.hub.blog(blog_id).get("archived_at") else 0,
             )
             return cached
 

@@ -12,7 +12,7 @@ from app.domain.models import Blog
 from app.live.broker import RedisBroker
 from app.live.hub import NOTICE_SLICE, Hub
 from app.live.readers import QueueReader
-from app.live.wire import NOTICE, Frame, close_frame, websocket_frame
+from app.live.wire import NOTICE, CloseCode, Frame, close_frame, websocket_frame
 from app.services import services
 from app.store.db import Database
 from app.store.eventlog import Change, LoggedEvent
@@ -187,3 +187,13 @@ async def test_a_notice_reaches_every_reader_and_lets_an_entry_pass(app: FastAPI
         first = [[f.offset for f in await reader.next_batch() or []] for reader in readers]
     assert sum(got == [NOTICE, 1] for got in first) == NOTICE_SLICE  # the first slice
     assert all(sorted(got) == [NOTICE, 1] for got in first)
+
+
+async def test_an_ended_queue_reader_sends_what_it_took_then_closes() -> None:
+    reader = QueueReader(1 << 20, "sse")
+    frame = Frame(1, b'{"type":"blog.updated"}', EventType.BLOG_UPDATED)
+    reader.deliver(frame)
+    reader.end(CloseCode.ARCHIVED, "archived")
+    assert await reader.next_batch() == [frame]
+    assert await reader.next_batch() is None
+    assert reader.closing == (CloseCode.ARCHIVED, "archived")

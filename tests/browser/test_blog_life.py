@@ -1,8 +1,13 @@
-"""A blog announced for later, in Chromium: the page says when it starts, in the reader's
-own time zone, and "Starting soon"; the first entry takes it live on the open page."""
+"""A blog's life in Chromium: announced for later, the page says when it starts (in the
+reader's own time zone) and "Starting soon", and the first entry takes it live on the open
+page; archived, its page opens no live connection."""
+
+from datetime import timedelta
 
 from playwright.async_api import Browser, expect
 
+from app.services import services
+from app.store.archiving import archive_ended
 from tests.browser.conftest import Newsroom, open_live, open_page
 from tests.browser.test_newsroom import sign_in
 
@@ -68,3 +73,22 @@ async def test_the_newsroom_announces_a_blog_and_saving_keeps_it_upcoming(
         await expect(desk.locator("#b-result")).to_have_text("Saved.")
         blog = (await newsroom.client.get("/api/blogs/summit")).json()
         assert blog["starts_at"] == "2030-06-01T19:30:00Z"
+
+
+async def test_an_archived_blog_is_read_without_a_connection(
+    browser: Browser, newsroom: Newsroom
+) -> None:
+    await newsroom.post("The storm has passed.")
+    await newsroom.client.patch(
+        "/api/blogs/storm", json={"status": "ended"}, headers=newsroom.tokens.auth("admin")
+    )
+    db = services(newsroom.server.app).db
+    assert await archive_ended(db, services(newsroom.server.app).hub, timedelta(0)) == 1
+    async with open_page(browser) as page:
+        sockets: list[str] = []
+        page.on("websocket", lambda socket: sockets.append(socket.url))
+        await page.goto(f"{newsroom.server.url}/blogs/storm")
+        await expect(page.locator("[data-feed] article")).to_contain_text("The storm has passed.")
+        await expect(page.locator("[data-status-text]")).to_have_text("Ended")
+        await page.wait_for_timeout(500)
+        assert sockets == []
