@@ -32,6 +32,18 @@ class Settings(BaseSettings):
     # A WebSub hub the Atom feeds name and every change is announced to (PUBLIC_URL needed:
     # the hub is told the feeds' public addresses); empty: none.
     websub_hub_url: str = ""
+    # Web Push: the push services subscriptions may name (a host, or any of its subdomains),
+    # so that no reader can make the server post to an address of their choosing; and how a
+    # push service reaches whoever runs this server (VAPID `sub`: mailto: or https:).
+    push_service_hosts: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: [
+            "fcm.googleapis.com",
+            "updates.push.services.mozilla.com",
+            "push.apple.com",
+            "notify.windows.com",
+        ]
+    )
+    push_contact: str = "mailto:liveupdates@localhost"
     # Named as the publisher in pages' schema.org data and in feeds.
     publisher_name: str = "liveupdates"
     # A new blog's language (BCP 47) when its creator names none; also the language of the
@@ -131,7 +143,20 @@ class Settings(BaseSettings):
     def _language_tag(cls, value: str) -> str:
         return language_tag(value)
 
-    @field_validator("allowed_origins", "trusted_proxies", "embed_mastodon_hosts", mode="before")
+    @field_validator("push_contact")
+    @classmethod
+    def _contact(cls, value: str) -> str:
+        if not value.startswith(("mailto:", "https://")):
+            raise ValueError("PUSH_CONTACT is a mailto: or https: address")
+        return value
+
+    @field_validator(
+        "allowed_origins",
+        "trusted_proxies",
+        "embed_mastodon_hosts",
+        "push_service_hosts",
+        mode="before",
+    )
     @classmethod
     def _split_list(cls, value: object) -> object:
         if isinstance(value, str):

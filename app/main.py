@@ -17,7 +17,7 @@ from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.types import ASGIApp
 
-from app.api import blogs, entries, health, media, polls, questions, streams, tokens
+from app.api import blogs, entries, health, media, polls, push, questions, streams, tokens
 from app.api.body_size import BodySizeLimitMiddleware
 from app.api.errors import refused, unavailable
 from app.api.polls import VotesMiddleware
@@ -32,6 +32,7 @@ from app.live.edge.drain import BacklogDrain
 from app.live.edge.heartbeat import Heartbeat
 from app.live.hub import Hub
 from app.live.polls import Polls
+from app.live.push import PushSender
 from app.live.websub import WebSub
 from app.ops import metrics, stuck
 from app.ops.observability import ObservabilityMiddleware
@@ -116,6 +117,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             heartbeat=heartbeat,
             audience=audience,
         )
+        push_sender = PushSender(db, settings.push_contact)
+        hub.on_change.append(push_sender.changed)
+        push_sender.start()
         websub = None
         if settings.websub_hub_url:
             websub = WebSub(db, settings.websub_hub_url, settings.public_url)
@@ -173,6 +177,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await heartbeat.stop()
             if websub is not None:
                 await websub.stop()
+            await push_sender.stop()
             await hub.stop()
             for limit in (post_rate, asks_per_address, asks_per_blog, votes_per_address):
                 if isinstance(limit, SharedRateLimit):
@@ -216,6 +221,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(questions.form_router)
     app.include_router(polls.router)
     app.include_router(polls.form_router)
+    app.include_router(push.router)
     app.include_router(tokens.me_router)
     app.include_router(streams.router)
     app.include_router(pages.router)

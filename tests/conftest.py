@@ -30,7 +30,10 @@ POSTGRES_ADMIN_URL = os.environ.get(
 )
 # One database per test run, so that two runs on one machine never meet.
 POSTGRES_TEST_DB = f"liveupdates_test_{os.getpid()}"
-TABLES = ("idempotencykey", "event", "question", "vote", "entry", "apitoken", "blog")
+TABLES = (
+    "idempotencykey", "event", "question", "vote", "pushjob", "pushsubscription", "pushkey",
+    "entry", "apitoken", "blog",
+)  # fmt: skip
 
 
 async def _recreate_postgres_database(admin_url: str, name: str, create: bool = True) -> None:

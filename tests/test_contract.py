@@ -6,10 +6,10 @@ import shutil
 import subprocess
 from pathlib import Path
 
+from app.domain.alerts import SUMMARY_LENGTH
 from app.domain.events import DeskEventType, EventType
 from app.domain.models import BlogStatus, EntryStatus
 from app.live.wire import CloseCode
-from app.site.metadata import SUMMARY_LENGTH
 
 EVENTS_JS = Path(__file__).resolve().parent.parent / "web" / "events.js"
 

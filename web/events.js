@@ -2,7 +2,7 @@
 // What the web client and the server must agree on, as the server names it: the events a
 // blog's readers and the newsroom's desks receive (app/domain/events.py), the close codes a reader acts on
 // (app/live/wire.py), entries' and blogs' statuses (app/domain/models.py) and how long an entry's line of
-// text may be (app/site/metadata.py). tests/test_contract.py checks each against app/.
+// text may be (app/domain/alerts.py). tests/test_contract.py checks each against app/.
 
 export const EVENT = Object.freeze({
   HELLO: "hello",

@@ -19,7 +19,7 @@ from app.api.deps import (
     StaffToken,
 )
 from app.api.errors import errors
-from app.domain import events
+from app.domain import alerts, events
 from app.domain.models import Blog, BlogStatus, now
 from app.domain.shapes import (
     AudiencePublic,
@@ -31,6 +31,8 @@ from app.domain.shapes import (
 )
 from app.live.hub import Hub
 from app.services import services
+from app.site.i18n import language
+from app.store import push
 from app.store.db import Database
 from app.store.eventlog import Change
 from app.store.publishing import published_any
@@ -135,6 +137,10 @@ async def _changed(db: Database, hub: Hub, slug: str, changes: dict[str, Any]) -
                 raise HTTPException(status.HTTP_409_CONFLICT, "this blog has started")
             if changes.get("status") != BlogStatus.ended:
                 changes["status"] = BlogStatus.upcoming
+        if changes.get("status") == BlogStatus.ended:  # the last notification it sends
+            words = language(blog.language).gettext("This live blog has ended.")
+            assert blog.id is not None
+            await push.enqueue(change.session, blog.id, alerts.ended(blog.title, slug, words))
         if "status" in changes:
             blog.ended_at = now() if changes["status"] == BlogStatus.ended else None
             blog.archived_at = None  # reopened (or ended anew): live readers may come back

@@ -37,7 +37,7 @@ from app.domain.shapes import (
 from app.site.history import History, load_history
 from app.store.eventlog import Change
 from app.store.idempotency import Idempotent, KeyHeader
-from app.store.publishing import add_published, publish
+from app.store.publishing import add_published, alert_key_event, publish
 
 router = APIRouter(prefix="/api/blogs/{slug}/entries", tags=["entries"])
 
@@ -291,6 +291,8 @@ async def update_entry(
                 blog = await change.claim_offset(slug)
                 assert blog is not None
                 change.append(blog, events.entry_updated(public))
+                if changes.get("key_event"):  # made a key event now: its subscribers hear
+                    await alert_key_event(change, blog, public)
         else:
             change.abandon()
             public = EntryPublic.of(entry, slug)

@@ -21,6 +21,7 @@ from app.site.i18n import shipped
 from app.store.auth import create_token, list_tokens, revoke_token
 from app.store.db import Database
 from app.store.eventlog import renew_epochs
+from app.store.push import vapid_keys
 
 
 def _serve(args: argparse.Namespace, settings: Settings) -> int:
@@ -55,6 +56,16 @@ async def _create_token(settings: Settings, name: str, role: Role) -> str:
     async with Database(settings) as db, db.write() as session:
         _, plain = await create_token(session, name, role)
     return plain
+
+
+def _vapid(_args: argparse.Namespace, settings: Settings) -> int:
+    async def keys() -> str:
+        async with Database(settings) as db:
+            return (await vapid_keys(db)).public_key
+
+    migrate.upgrade(settings)
+    print(asyncio.run(keys()))
+    return 0
 
 
 def _migrate(_args: argparse.Namespace, settings: Settings) -> int:
@@ -220,6 +231,10 @@ def build_parser() -> argparse.ArgumentParser:
     restore_cmd.add_argument("file")
     restore_cmd.set_defaults(run=_backup)
 
+    commands.add_parser(
+        "vapid",
+        help="make the server's Web Push (VAPID) keys if there are none; print the public key",
+    ).set_defaults(run=_vapid)
     commands.add_parser(
         "messages",
         help="extract the code's words into the catalogs (app/translations); list untranslated",

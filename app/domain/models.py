@@ -28,6 +28,7 @@ BOX_LABEL_MAX = 100
 BOX_VALUE_MAX = 40
 BOX_NOTE_MAX = 200
 BOX_ROWS_MAX = 20
+PUSH_ENDPOINT_MAX = 1_024  # a Web Push subscription's endpoint URL
 # Polls: an entry may ask readers to choose one of these many options.
 POLL_OPTIONS_MIN = 2
 POLL_OPTIONS_MAX = 6
@@ -221,4 +222,42 @@ class IdempotencyKey(SQLModel, table=True):
     key: str = Field(max_length=IDEMPOTENCY_KEY_MAX, primary_key=True)
     fingerprint: str = Field(max_length=64)
     response: str = Field(sa_type=Text)
+    created_at: datetime = Field(default_factory=now, sa_type=UTCDateTime)
+
+
+class PushKey(SQLModel, table=True):
+    """The server's VAPID key pair (RFC 8292), one for every instance: made by `liveupdates
+    vapid` or at first start, and kept (browsers' subscriptions are bound to it)."""
+
+    id: int = Field(default=1, primary_key=True)
+    private_key: str = Field(max_length=64)  # the P-256 private number, base64url
+    public_key: str = Field(max_length=128)  # the uncompressed point, base64url
+    created_at: datetime = Field(default_factory=now, sa_type=UTCDateTime)
+
+
+class PushSubscription(SQLModel, table=True):
+    """A browser's Web Push subscription to a blog's key events: where its push service
+    takes messages for it, and the keys they are encrypted to (RFC 8291)."""
+
+    __table_args__ = (
+        Index("ux_pushsubscription_blog_endpoint", "blog_id", "endpoint", unique=True),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    blog_id: int = Field(foreign_key="blog.id", ondelete="CASCADE")
+    endpoint: str = Field(max_length=PUSH_ENDPOINT_MAX)
+    p256dh: str = Field(max_length=128)
+    auth: str = Field(max_length=64)
+    created_at: datetime = Field(default_factory=now, sa_type=UTCDateTime)
+
+
+class PushJob(SQLModel, table=True):
+    """One notification for a blog's subscribers, logged with the change that caused it;
+    instances take its subscribers in chunks (`sent_upto`), so each gets it once."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    blog_id: int = Field(foreign_key="blog.id", ondelete="CASCADE", index=True)
+    message: dict[str, Any] = Field(sa_type=JSON)  # title, body, url, tag: the payload
+    upto: int  # the last subscription it is for: later ones did not ask yet
+    sent_upto: int = 0  # subscriptions up to this id have been taken by a sender
     created_at: datetime = Field(default_factory=now, sa_type=UTCDateTime)

@@ -19,6 +19,7 @@ from app.domain.models import (
     BOX_ROWS_MAX,
     POLL_OPTIONS_MAX,
     POLL_OPTIONS_MIN,
+    PUSH_ENDPOINT_MAX,
     SLUG_PATTERN,
     ApiToken,
     Blog,
@@ -368,3 +369,24 @@ class QuestionAnswer(Input):
     answer: Answer
     headline: Headline | None = None
     key_event: StrictBool = False
+
+
+class PushKeys(Input):
+    p256dh: Annotated[str, StringConstraints(min_length=1, max_length=128)]
+    auth: Annotated[str, StringConstraints(min_length=1, max_length=64)]
+
+
+class PushSubscribe(Input):
+    """A browser's `PushSubscription.toJSON()`."""
+
+    endpoint: Annotated[str, StringConstraints(min_length=1, max_length=PUSH_ENDPOINT_MAX)]
+    keys: PushKeys
+    expirationTime: int | None = None  # noqa: N815 (the browser's name)
+
+
+class PushUnsubscribe(Input):
+    endpoint: Annotated[str, StringConstraints(min_length=1, max_length=PUSH_ENDPOINT_MAX)]
+
+
+class PushKeyPublic(SQLModel):
+    public_key: str  # the server's VAPID key: a subscription's applicationServerKey

@@ -39,6 +39,11 @@ SLOW_READERS = Counter(
 REPLAYED = Counter(
     "liveupdates_replayed_events", "Events sent to resuming readers from memory or the log"
 )
+PUSH_SENT = Counter(
+    "liveupdates_push_notifications",
+    "Web Push notifications by result: sent, gone (404/410: forgotten), refused, failed",
+    ["result"],
+)
 WEBSUB_PINGS = Counter(
     "liveupdates_websub_pings",
     "Pings to the WebSub hub that a blog's feed changed, by result (sent, failed)",

@@ -14,10 +14,10 @@ from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
+from app.domain.alerts import plain_text
 from app.domain.events import EventType
 from app.domain.models import Event
 from app.domain.shapes import EntryPublic
-from app.site.metadata import plain_text
 
 WORDS = re.compile(r"\s+|\w+|[^\w\s]")
 

@@ -5,15 +5,9 @@ import html
 import re
 from typing import Any
 
-import nh3
-
+from app.domain.alerts import plain_text, summary
 from app.domain.shapes import EntryPublic, ResultsBox
 from app.site.page_data import BlogView
-
-
-def plain_text(fragment: str) -> str:
-    return re.sub(r"\s+", " ", html.unescape(nh3.clean(fragment, tags=set()))).strip()
-
 
 IMAGE = re.compile(r'<img[^>]*\ssrc="([^"]+)"')
 
@@ -33,17 +27,8 @@ def entry_path(entry: EntryPublic) -> str:
 
 # An entry's line in lists (key events, what screen readers are told of a new one); the web
 # client cuts it the same way (web/events.js: SUMMARY_LENGTH).
-SUMMARY_LENGTH = 90
 # A headline for search engines and cards: Google reads up to 110 characters.
 HEADLINE_LENGTH = 110
-
-
-def summary(entry: EntryPublic, length: int = SUMMARY_LENGTH) -> str:
-    """The entry's headline, or the start of its text (`length` characters at most)."""
-    if entry.headline:
-        return entry.headline
-    text = plain_text(entry.html)
-    return text if len(text) <= length else text[: length - 1].rstrip() + "…"
 
 
 def live_blog_posting(view: BlogView, url: str, publisher: str, base: str) -> dict[str, Any]:

@@ -10,12 +10,13 @@ from fastapi.responses import JSONResponse
 from markupsafe import escape
 from sqlmodel import col, select
 
+from app.domain.alerts import summary
 from app.domain.models import Blog, Entry, EntryStatus
 from app.domain.shapes import EntryPublic
 from app.live.routes import Route
 from app.live.routes import match as match_route
 from app.services import services
-from app.site.metadata import HEADLINE_LENGTH, summary
+from app.site.metadata import HEADLINE_LENGTH
 
 router = APIRouter(include_in_schema=False)
 

@@ -10,6 +10,7 @@ from fastapi.responses import FileResponse
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from sqlmodel import col, select
 
+from app.domain.alerts import plain_text, summary
 from app.domain.models import Blog, BlogStatus, Entry, EntryStatus
 from app.domain.paging import NEWEST_FIRST
 from app.domain.shapes import BlogPublic, EntryPublic
@@ -18,14 +19,7 @@ from app.resources import STATIC_VERSION, TEMPLATES, WEB
 from app.services import services
 from app.site.history import History, load_history
 from app.site.i18n import Language, language, negotiate, preferred, shipped
-from app.site.metadata import (
-    HEADLINE_LENGTH,
-    entry_path,
-    first_image,
-    live_blog_posting,
-    plain_text,
-    summary,
-)
+from app.site.metadata import HEADLINE_LENGTH, entry_path, first_image, live_blog_posting
 from app.site.oembed import discovery_url
 from app.site.page_data import PUBLISHED, BlogView, load_entry_view, load_view
 from app.site.pagecache import PageKind, respond

@@ -16,12 +16,13 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from app.domain import entry_rules, events
+from app.domain import alerts, entry_rules, events
 from app.domain.events import EventType
 from app.domain.models import Blog, BlogStatus, Entry, EntryStatus, Event, now
 from app.domain.polls import closed, is_open
 from app.domain.shapes import BlogPublic, EntryPublic
 from app.ops.metrics import SCHEDULED_PUBLISHED
+from app.store import push
 from app.store.db import Database
 from app.store.eventlog import Change, Publisher
 
@@ -40,6 +41,7 @@ async def publish(change: Change, slug: str, entry: Entry) -> EntryPublic:
     await change.session.flush()
     public = EntryPublic.of(entry, slug)
     change.append(blog, events.entry_created(public))
+    await alert_key_event(change, blog, public)
     return public
 
 
@@ -51,7 +53,15 @@ async def add_published(change: Change, blog: Blog, entry: Entry) -> EntryPublic
     await change.session.flush()
     public = EntryPublic.of(entry, blog.slug)
     change.append(blog, events.entry_created(public))
+    await alert_key_event(change, blog, public)
     return public
+
+
+async def alert_key_event(change: Change, blog: Blog, entry: EntryPublic) -> None:
+    """A key event out: its blog's subscribers are notified once `change` commits."""
+    if entry.key_event and entry.status == EntryStatus.published:
+        assert blog.id is not None
+        await push.enqueue(change.session, blog.id, alerts.key_event(blog.title, entry))
 
 
 async def _goes_live(change: Change, blog: Blog) -> Blog:

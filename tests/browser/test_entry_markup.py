@@ -8,7 +8,7 @@ from typing import Any
 
 from playwright.async_api import Page
 
-from app.site.metadata import SUMMARY_LENGTH
+from app.domain.alerts import SUMMARY_LENGTH
 from tests.browser.conftest import Newsroom, open_live
 
 # Where the two may differ, and why:

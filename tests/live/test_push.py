@@ -1,0 +1,236 @@
+"""Web Push against a push service on loopback that does what real ones do: it checks each
+message's VAPID signature (RFC 8292) and decrypts it with the subscriber's keys (RFC 8291).
+Key events and a blog's end reach each subscriber once, across instances; non-key entries
+reach no one; a subscription the service says is gone is forgotten; bad subscriptions are
+refused and kept nowhere."""
+
+import asyncio
+import base64
+import json
+import secrets
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+
+import http_ece
+import httpx
+import pytest
+import uvicorn
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from py_vapid import Vapid02
+from sqlalchemy import func, select
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from app.domain.models import PushSubscription
+from app.services import services
+from app.store.db import Database
+from tests.conftest import StartServer, Tokens
+from tests.servers import free_port
+
+
+def b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+@dataclass
+class Subscriber:
+    """A browser's side of a subscription: the keys a message is encrypted to."""
+
+    endpoint: str
+    key: ec.EllipticCurvePrivateKey = field(
+        default_factory=lambda: ec.generate_private_key(ec.SECP256R1())
+    )
+    auth: bytes = field(default_factory=lambda: secrets.token_bytes(16))
+
+    def json(self) -> dict[str, object]:
+        point = self.key.public_key().public_bytes(
+            serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint
+        )
+        return {"endpoint": self.endpoint, "expirationTime": None,
+                "keys": {"p256dh": b64(point), "auth": b64(self.auth)}}  # fmt: skip
+
+
+@dataclass
+class PushService:
+    url: str = ""
+    subscribers: dict[str, Subscriber] = field(default_factory=dict)
+    received: dict[str, list[dict[str, str]]] = field(default_factory=dict)
+    gone: set[str] = field(default_factory=set)
+    problems: list[str] = field(default_factory=list)
+    server_key: str = ""  # the app's public VAPID key, once known
+
+    def subscriber(self) -> Subscriber:
+        name = secrets.token_hex(6)
+        found = self.subscribers[name] = Subscriber(f"{self.url}/push/{name}")
+        return found
+
+    async def take(self, request: Request) -> Response:
+        name = request.path_params["name"]
+        auth = request.headers.get("authorization", "")
+        try:
+            assert Vapid02.verify(auth), "the VAPID signature does not verify"
+            parts = dict(p.split("=", 1) for p in auth.split(" ", 1)[1].split(","))
+            assert parts["k"] == self.server_key, "signed with another key than the server's"
+            claims = json.loads(base64.urlsafe_b64decode(parts["t"].split(".")[1] + "=="))
+            assert claims["aud"] == self.url, claims
+            assert claims["exp"] > time.time() and claims["sub"].startswith(("mailto:", "https:"))
+            assert request.headers["content-encoding"] == "aes128gcm"
+            assert int(request.headers["ttl"]) > 0
+            subscriber = self.subscribers[name]
+            plain = http_ece.decrypt(
+                await request.body(), private_key=subscriber.key,
+                auth_secret=subscriber.auth, version="aes128gcm",
+            )  # fmt: skip
+        except Exception as problem:  # a test fails on any
+            self.problems.append(f"{type(problem).__name__}: {problem}")
+            return Response(status_code=400)
+        self.received.setdefault(name, []).append(json.loads(plain))
+        return Response(status_code=410 if name in self.gone else 201)
+
+    def total(self) -> int:
+        return sum(len(messages) for messages in self.received.values())
+
+
+@pytest.fixture
+async def service() -> AsyncIterator[PushService]:
+    found = PushService()
+    port = free_port()
+    app = Starlette(routes=[Route("/push/{name}", found.take, methods=["POST"])])
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
+    server = uvicorn.Server(config)
+    task = asyncio.create_task(server.serve())
+    while not server.started:
+        await asyncio.sleep(0.01)
+    found.url = f"http://127.0.0.1:{port}"
+    yield found
+    server.should_exit = True
+    await task
+
+
+async def until(check: object, seconds: float = 15) -> None:
+    deadline = time.monotonic() + seconds
+    while not check():  # type: ignore[operator]
+        assert time.monotonic() < deadline, "not in time"
+        await asyncio.sleep(0.05)
+
+
+async def prepare(client: httpx.AsyncClient, service: PushService, tokens: Tokens,
+                  language: str = "en") -> None:  # fmt: skip
+    made = await client.post("/api/blogs", json={"slug": "vote", "title": "Vote 2030",
+                             "language": language}, headers=tokens.auth("admin"))  # fmt: skip
+    assert made.status_code == 201
+    service.server_key = (await client.get("/api/push/key")).json()["public_key"]
+
+
+async def subscribed(db: Database) -> int:
+    async with db.read() as session:
+        return int(await session.scalar(select(func.count()).select_from(PushSubscription)) or 0)
+
+
+async def test_key_events_and_the_end_reach_each_subscriber_once(
+    start_server: StartServer, service: PushService, tokens: Tokens
+) -> None:
+    server = await start_server(push_service_hosts=["127.0.0.1"])
+    async with httpx.AsyncClient(base_url=server.url) as client:
+        await prepare(client, service, tokens, language="ru")
+        readers = [service.subscriber() for _ in range(3)]
+        for reader in readers:
+            answer = await client.post("/api/blogs/vote/push", json=reader.json())
+            assert answer.status_code == 201, answer.text
+        again = await client.post("/api/blogs/vote/push", json=readers[0].json())
+        assert again.status_code == 200  # kept once
+        gone = readers[2].endpoint.rsplit("/", 1)[1]
+        service.gone.add(gone)
+        await client.post("/api/blogs/vote/entries", json={"body": "Turnout at noon: 31%"},
+                          headers=tokens.auth("editor"))  # fmt: skip
+        key = await client.post(
+            "/api/blogs/vote/entries",
+            json={"headline": "Polls have closed", "body": "Counting begins.", "key_event": True},
+            headers=tokens.auth("editor"),
+        )
+        entry_id = key.json()["id"]
+        await until(lambda: service.total() >= 3)
+        assert service.problems == []
+        for reader in readers:
+            [message] = service.received[reader.endpoint.rsplit("/", 1)[1]]
+            assert message == {"title": "Vote 2030", "body": "Polls have closed",
+                               "url": f"/blogs/vote/entries/{entry_id}",
+                               "tag": f"vote/{entry_id}"}  # fmt: skip
+        db = services(server.app).db
+        await until(lambda: service.total() == 3)
+        assert await subscribed(db) == 2  # the one its service called gone is forgotten
+        # An edit that makes an entry a key event tells them too; the blog's end, last.
+        plain = await client.post("/api/blogs/vote/entries", json={"body": "A queue at 6pm"},
+                                  headers=tokens.auth("editor"))  # fmt: skip
+        await client.patch(f"/api/blogs/vote/entries/{plain.json()['id']}",
+                           json={"key_event": True}, headers=tokens.auth("editor"))  # fmt: skip
+        await client.patch("/api/blogs/vote", json={"status": "ended"},
+                           headers=tokens.auth("admin"))  # fmt: skip
+        await until(lambda: service.total() == 3 + 2 * 2)
+        last = service.received[readers[0].endpoint.rsplit("/", 1)[1]][-1]
+        assert last == {"title": "Vote 2030", "body": "Трансляция завершена.",
+                        "url": "/blogs/vote", "tag": "vote/end"}  # fmt: skip
+        ended = await client.post("/api/blogs/vote/push", json=service.subscriber().json())
+        assert ended.status_code == 409
+        await asyncio.sleep(1.5)
+        assert service.total() == 7 and service.problems == []
+
+
+async def test_two_instances_send_each_notification_once(
+    start_server: StartServer, service: PushService, tokens: Tokens
+) -> None:
+    first = await start_server(push_service_hosts=["127.0.0.1"])
+    second = await start_server(push_service_hosts=["127.0.0.1"])
+    async with (
+        httpx.AsyncClient(base_url=first.url) as client,
+        httpx.AsyncClient(base_url=second.url) as other,
+    ):
+        await prepare(client, service, tokens)
+        readers = [service.subscriber() for _ in range(1_100)]  # three chunks
+        for n, reader in enumerate(readers):
+            answer = await (client if n % 2 else other).post(
+                "/api/blogs/vote/push", json=reader.json()
+            )
+            assert answer.status_code == 201
+        await client.post("/api/blogs/vote/entries", json={"body": "Result", "key_event": True},
+                          headers=tokens.auth("editor"))  # fmt: skip
+        await until(lambda: service.total() >= len(readers), seconds=60)
+        await asyncio.sleep(1.5)
+        assert service.problems == []
+        assert service.total() == len(readers)
+        assert all(len(got) == 1 for got in service.received.values())
+
+
+async def test_bad_subscriptions_are_refused_and_kept_nowhere(
+    start_server: StartServer, service: PushService, tokens: Tokens
+) -> None:
+    server = await start_server(push_service_hosts=["127.0.0.1"])
+    async with httpx.AsyncClient(base_url=server.url) as client:
+        await prepare(client, service, tokens)
+        good = service.subscriber().json()
+        keys = good["keys"]
+        assert isinstance(keys, dict)
+        for bad in [
+            {**good, "endpoint": "https://attacker.example/collect"},
+            {**good, "endpoint": "http://fcm.googleapis.com/fcm/send/x"},
+            {**good, "endpoint": "ftp://127.0.0.1/x"},
+            {**good, "keys": {**keys, "p256dh": b64(b"\x04" + b"\x01" * 64)}},
+            {**good, "keys": {**keys, "auth": b64(b"short")}},
+            {**good, "keys": {**keys, "auth": "!!!"}},
+            {**good, "endpoint": "x" * 2000},
+            {"endpoint": good["endpoint"]},
+            {**good, "extra": 1},
+        ]:
+            answer = await client.post("/api/blogs/vote/push", json=bad)
+            assert answer.status_code == 422, (bad, answer.text)
+        assert (await client.post("/api/blogs/nope/push", json=good)).status_code == 404
+        assert await subscribed(services(server.app).db) == 0
+        assert (await client.post("/api/blogs/vote/push", json=good)).status_code == 201
+        gone = await client.request("DELETE", "/api/blogs/vote/push",
+                                    json={"endpoint": good["endpoint"]})  # fmt: skip
+        assert gone.status_code == 204
+        assert await subscribed(services(server.app).db) == 0
