@@ -3,6 +3,7 @@
 // in order, and never moves the text under a reader who has scrolled down.
 
 import { enableAsking } from "./ask.js";
+import { enablePush } from "./push.js";
 import { drawBox } from "./box.js";
 import { enablePolls, updateResults } from "./poll.js";
 import { $, el } from "./dom.js";
@@ -19,6 +20,10 @@ const body = document.body;
 const slug = body.dataset.blog;
 
 if (slug) {
+  const pushButton = document.querySelector("[data-push]");
+  if (pushButton && !("archive" in body.dataset)) {
+    enablePush(/** @type {HTMLButtonElement} */ (pushButton), slug);
+  }
   const askForm = document.querySelector("[data-ask-form]");
   if (askForm) enableAsking(/** @type {HTMLFormElement} */ (askForm), slug);
   enablePolls(document);
@@ -173,6 +178,8 @@ function followBlog(seen) {
     notice.textContent = blog.notice || "";
     notice.hidden = !blog.notice;
     drawBox($("[data-box]"), blog.box);
+    const push = document.querySelector(".push");
+    if (push) /** @type {HTMLElement} */ (push).hidden = blog.status === BLOG_STATUS.ENDED;
     const ask = $("[data-ask]");
     if (ask) ask.hidden = !blog.accepts_questions || blog.status === BLOG_STATUS.ENDED;
     const wasEnded = ended;

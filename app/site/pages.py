@@ -375,6 +375,14 @@ async def newsroom(request: Request) -> Response:
     return Response(page, media_type="text/html", headers=headers)
 
 
+@router.get("/push-sw.js")
+async def push_worker() -> FileResponse:
+    """The Web Push service worker, at the root so that it may show every blog's alerts."""
+    return FileResponse(
+        WEB / "push-sw.js", media_type="text/javascript", headers={"Cache-Control": "no-cache"}
+    )
+
+
 @router.get("/embed.js")
 async def embed_script() -> FileResponse:
     """`<script src="/embed.js" data-blog="slug">`: the live blog in an auto-height iframe."""
