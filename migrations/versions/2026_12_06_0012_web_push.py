@@ -34,13 +34,17 @@ def upgrade() -> None:
         sa.Column("auth", sa.String(length=64), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
-            ["blog_id"], ["blog.id"], name=op.f("fk_pushsubscription_blog_id_blog"),
+            ["blog_id"],
+            ["blog.id"],
+            name=op.f("fk_pushsubscription_blog_id_blog"),
             ondelete="CASCADE",
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_pushsubscription")),
     )
     op.create_index(
-        "ux_pushsubscription_blog_endpoint", "pushsubscription", ["blog_id", "endpoint"],
+        "ux_pushsubscription_blog_endpoint",
+        "pushsubscription",
+        ["blog_id", "endpoint"],
         unique=True,
     )
     op.create_table(
