@@ -58,8 +58,13 @@ async def add_published(change: Change, blog: Blog, entry: Entry) -> EntryPublic
 
 
 async def alert_key_event(change: Change, blog: Blog, entry: EntryPublic) -> None:
-    """A key event out: its blog's subscribers are notified once `change` commits."""
-    if entry.key_event and entry.status == EntryStatus.published:
+    """A key event out: its blog's subscribers are notified once `change` commits (never
+    after the blog's end, which was their last notification)."""
+    if (
+        entry.key_event
+        and entry.status == EntryStatus.published
+        and blog.status != BlogStatus.ended
+    ):
         assert blog.id is not None
         await push.enqueue(change.session, blog.id, alerts.key_event(blog.title, entry))
 
