@@ -117,9 +117,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             heartbeat=heartbeat,
             audience=audience,
         )
-        push_sender = PushSender(db, settings.push_contact)
-        hub.on_change.append(push_sender.changed)
-        push_sender.start()
+        # `liveupdates serve` sends alerts from a process of its own (app/live/push.py).
+        push_sender = None if app.state.served else PushSender(db, settings.push_contact)
+        if push_sender is not None:
+            hub.on_change.append(push_sender.changed)
+            push_sender.start()
         websub = None
         if settings.websub_hub_url:
             websub = WebSub(db, settings.websub_hub_url, settings.public_url)
@@ -177,7 +179,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await heartbeat.stop()
             if websub is not None:
                 await websub.stop()
-            await push_sender.stop()
+            if push_sender is not None:
+                await push_sender.stop()
             await hub.stop()
             for limit in (post_rate, asks_per_address, asks_per_blog, votes_per_address):
                 if isinstance(limit, SharedRateLimit):

@@ -16,6 +16,7 @@ from app.config import Settings
 from app.domain.models import ApiToken, Role
 from app.live.edge.admission import raise_open_files_limit
 from app.live.edge.options import uvicorn_options
+from app.live.push import start_sender_process, stop_sender_process
 from app.ops import logs
 from app.site.i18n import shipped
 from app.store.auth import create_token, list_tokens, revoke_token
@@ -35,20 +36,25 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     log_config = logs.configure(args.log_level, settings.log_format)
     raise_open_files_limit()  # before the workers start: they inherit it
     migrate.upgrade(settings)
-    if args.workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-        # Before the workers start: each writes its metrics there, /metrics adds them up.
+    if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        # Before the workers and the push sender start: each writes its metrics there,
+        # /metrics adds them up.
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="liveupdates-metrics-")
-    uvicorn.run(
-        "app.main:app_factory",
-        factory=True,
-        host=args.host,
-        port=args.port,
-        workers=args.workers,
-        **uvicorn_options(settings),
-        log_level=args.log_level,
-        log_config=log_config,
-        access_log=False,  # app.ops.observability logs requests, with their ids
-    )
+    sender = start_sender_process(settings)  # alerts leave the servers' event loops alone
+    try:
+        uvicorn.run(
+            "app.main:app_factory",
+            factory=True,
+            host=args.host,
+            port=args.port,
+            workers=args.workers,
+            **uvicorn_options(settings),
+            log_level=args.log_level,
+            log_config=log_config,
+            access_log=False,  # app.ops.observability logs requests, with their ids
+        )
+    finally:
+        stop_sender_process(sender)
     return 0
 
 

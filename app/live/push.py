@@ -2,7 +2,10 @@
 keys (RFC 8291, aes128gcm, by http_ece) and signed with the server's VAPID key (RFC 8292, by
 py_vapid), POSTed to the subscription's push service.
 
-Every instance runs a sender. It takes the next chunk of a waiting notification's
+Every instance runs a sender: `liveupdates serve` in a process of its own, at a lower CPU
+priority (`start_sender_process`), so that encrypting and posting thousands of messages
+never holds up the event loops that deliver entries; an app served otherwise (tests, other
+servers) sends from its own loop. A sender takes the next chunk of a waiting notification's
 subscribers (app/store/push.py: each chunk is one sender's), encrypts the chunk in a thread
 (the event loop keeps delivering entries), and sends at most `CONCURRENCY` at a time, each
 bounded by `TIMEOUT_SECONDS`. A subscription its push service says is gone (404, 410) is
@@ -11,7 +14,11 @@ database, in its own transaction.
 """
 
 import asyncio
+import contextlib
 import logging
+import multiprocessing
+import os
+import signal
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -23,7 +30,9 @@ import orjson
 from cryptography.hazmat.primitives.asymmetric import ec
 from py_vapid import Vapid02
 
+from app.config import Settings
 from app.domain.models import PushSubscription
+from app.ops import logs, metrics
 from app.ops.metrics import PUSH_SENT
 from app.ops.tasks import Every
 from app.store import push
@@ -36,6 +45,7 @@ TIMEOUT_SECONDS = 10.0
 TTL_SECONDS = 3600  # how long a push service may hold it for an offline browser
 CHECK_SECONDS = 1.0  # for notifications other instances added
 SIGNATURE_SECONDS = 12 * 3600
+SENDER_NICENESS = 10  # the sender process yields the CPU to the servers
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,3 +175,41 @@ class PushSender:
             claims = {"aud": origin, "sub": self.contact, "exp": expires}
             made = self._signatures[origin] = (expires, self._vapid.sign(claims)["Authorization"])
         return made[1]
+
+
+def start_sender_process(settings: Settings) -> multiprocessing.process.BaseProcess:
+    process = multiprocessing.get_context("spawn").Process(
+        target=_sender_process, args=(settings, os.getpid()), name="liveupdates push", daemon=True
+    )
+    process.start()
+    return process
+
+
+def stop_sender_process(process: multiprocessing.process.BaseProcess) -> None:
+    process.terminate()  # SIGTERM: it finishes the request under way and stops
+    process.join(timeout=15)
+    if process.is_alive():
+        process.kill()
+
+
+def _sender_process(settings: Settings, parent: int) -> None:
+    os.nice(SENDER_NICENESS)
+    logs.configure("info", settings.log_format)
+    asyncio.run(_send_until_stopped(settings, parent))
+
+
+async def _send_until_stopped(settings: Settings, parent: int) -> None:
+    stopping = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stopping.set)
+    async with Database(settings) as db:
+        sender = PushSender(db, settings.push_contact)
+        sender.start()
+        try:
+            while not stopping.is_set() and os.getppid() == parent:  # orphaned: stop
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stopping.wait(), 1.0)
+        finally:
+            await sender.stop()
+            metrics.process_exiting()

@@ -79,6 +79,8 @@ def configure(level: str = "info", fmt: str = "json") -> dict[str, Any]:
             "uvicorn.error": {"handlers": [], "propagate": True},
             # Requests are logged by app.ops.observability, with their id and route.
             "uvicorn.access": {"handlers": [], "propagate": False},
+            # A line per request sent (WebSub pings, Web Push) is noise; failures are ours.
+            "httpx": {"level": "WARNING"},
         },
     }
     logging.config.dictConfig(config)
