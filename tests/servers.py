@@ -1,5 +1,6 @@
 """Real servers the tests start and stop on their own: `liveupdates serve` processes,
-Redis and a private Postgres cluster (so that stopping them harms no other test)."""
+Redis and a private Postgres cluster (so that stopping them harms no other test), and the
+other sites a server talks to, served on loopback in the test's loop (`on_loopback`)."""
 
 import asyncio
 import contextlib
@@ -13,9 +14,12 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import httpx
+import uvicorn
+from starlette.types import ASGIApp
 
 from app.config import Settings
 
@@ -272,3 +276,27 @@ class Nginx:
             self.process.terminate()
             self.process.wait(timeout=30)
         shutil.rmtree(self.cache, ignore_errors=True)
+
+
+@contextlib.asynccontextmanager
+async def on_loopback(app: ASGIApp) -> AsyncIterator[str]:
+    """Serve `app` (a WebSub hub, a push service…) on a free loopback port: its URL."""
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    task = asyncio.create_task(server.serve())
+    while not server.started:
+        assert not task.done(), "the server did not start"
+        await asyncio.sleep(0.01)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        await task
+
+
+async def until(check: Callable[[], object], seconds: float = 15) -> None:
+    """Wait for `check()` to be true, failing the test after `seconds`."""
+    deadline = time.monotonic() + seconds
+    while not check():
+        assert time.monotonic() < deadline, "not in time"
+        await asyncio.sleep(0.05)

@@ -12,7 +12,8 @@ from playwright.async_api import Browser, Page, expect
 
 from tests.browser.conftest import Newsroom, open_page
 from tests.conftest import StartServer, Tokens
-from tests.live.test_push import PushService, service, until
+from tests.live.test_push import PushService, service
+from tests.servers import until
 
 __all__ = ["service"]  # the push service on loopback, a fixture
 

@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 import http_ece
 import httpx
 import pytest
-import uvicorn
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from py_vapid import Vapid02
@@ -29,7 +28,7 @@ from app.domain.models import PushSubscription
 from app.services import services
 from app.store.db import Database
 from tests.conftest import StartServer, Tokens
-from tests.servers import free_port
+from tests.servers import on_loopback, until
 
 
 def b64(data: bytes) -> str:
@@ -98,24 +97,10 @@ class PushService:
 @pytest.fixture
 async def service() -> AsyncIterator[PushService]:
     found = PushService()
-    port = free_port()
-    app = Starlette(routes=[Route("/push/{name}", found.take, methods=["POST"])])
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
-    server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve())
-    while not server.started:
-        await asyncio.sleep(0.01)
-    found.url = f"http://127.0.0.1:{port}"
-    yield found
-    server.should_exit = True
-    await task
-
-
-async def until(check: object, seconds: float = 15) -> None:
-    deadline = time.monotonic() + seconds
-    while not check():  # type: ignore[operator]
-        assert time.monotonic() < deadline, "not in time"
-        await asyncio.sleep(0.05)
+    routes = [Route("/push/{name}", found.take, methods=["POST"])]
+    async with on_loopback(Starlette(routes=routes)) as url:
+        found.url = url
+        yield found
 
 
 async def prepare(client: httpx.AsyncClient, service: PushService, tokens: Tokens,

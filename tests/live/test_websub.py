@@ -9,7 +9,6 @@ from dataclasses import dataclass, field
 
 import httpx
 import pytest
-import uvicorn
 from pydantic import ValidationError
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -18,7 +17,7 @@ from starlette.routing import Route
 
 from app.config import Settings
 from tests.conftest import StartServer, Tokens
-from tests.servers import free_port
+from tests.servers import free_port, on_loopback, until
 
 
 @dataclass
@@ -48,23 +47,9 @@ class Hub:
 @pytest.fixture
 async def hub() -> AsyncIterator[Hub]:
     found = Hub()
-    port = free_port()
-    app = Starlette(routes=[Route("/", found.publish, methods=["POST"])])
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    task = asyncio.create_task(server.serve())
-    while not server.started:
-        await asyncio.sleep(0.01)
-    found.url = f"http://127.0.0.1:{port}/"
-    yield found
-    server.should_exit = True
-    await task
-
-
-async def until(check: object, seconds: float = 10) -> None:
-    deadline = time.monotonic() + seconds
-    while not check():  # type: ignore[operator]
-        assert time.monotonic() < deadline, "not in time"
-        await asyncio.sleep(0.05)
+    async with on_loopback(Starlette(routes=[Route("/", found.publish, methods=["POST"])])) as url:
+        found.url = url + "/"
+        yield found
 
 
 async def websub_server(start_server: StartServer, hub: Hub) -> str:

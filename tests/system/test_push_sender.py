@@ -10,8 +10,8 @@ import httpx
 
 from app.config import Settings
 from tests.conftest import Tokens
-from tests.live.test_push import PushService, service, until
-from tests.servers import AppServer
+from tests.live.test_push import PushService, service
+from tests.servers import AppServer, until
 
 __all__ = ["service"]
 
