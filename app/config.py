@@ -112,6 +112,8 @@ class Settings(BaseSettings):
     # how often readers are sent the results (0: never, but in their hello).
     votes_per_address_per_hour: int = Field(default=30, ge=0)
     poll_results_seconds: float = Field(default=2.0, ge=0)
+    # Web Push subscriptions per address (IPv6: per network) an hour, in bursts as large.
+    push_subscribes_per_address_per_hour: int = Field(default=60, ge=0)
     # Addresses are counted as IPv4 addresses and IPv6 networks of this prefix length.
     # Reader connects are paced only while this many readers or more are joining at once
     # (a reconnect storm; 0: always), so that a crowd behind one NAT comes back at once.

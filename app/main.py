@@ -93,6 +93,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             settings.votes_per_address_per_hour / 60,
             max(1, settings.votes_per_address_per_hour),
         )
+        subscribes_per_address = make_rate_limit(
+            settings.broker_url,
+            "push-subscribes",
+            settings.push_subscribes_per_address_per_hour / 60,
+            max(1, settings.push_subscribes_per_address_per_hour),
+        )
         poll_results = Polls(hub, db, settings.poll_results_seconds)
         heartbeat = Heartbeat(settings.heartbeat_seconds)
         audience = Audience(hub, settings, f"{socket.gethostname()}-{os.getpid()}-{token_hex(3)}")
@@ -106,6 +112,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             questions_per_blog=asks_per_blog,
             votes=VoteWriter(db),
             votes_per_address=votes_per_address,
+            push_subscribes_per_address=subscribes_per_address,
             admission=Admission(
                 settings.ws_connections_per_address,
                 settings.reader_connects_per_second,
@@ -182,7 +189,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             if push_sender is not None:
                 await push_sender.stop()
             await hub.stop()
-            for limit in (post_rate, asks_per_address, asks_per_blog, votes_per_address):
+            limits = (
+                post_rate, asks_per_address, asks_per_blog, votes_per_address,
+                subscribes_per_address,
+            )  # fmt: skip
+            for limit in limits:
                 if isinstance(limit, SharedRateLimit):
                     await limit.close()
             await db.dispose()

@@ -32,6 +32,7 @@ class Services:
     questions_per_blog: RateLimit | SharedRateLimit
     votes: VoteWriter
     votes_per_address: RateLimit | SharedRateLimit
+    push_subscribes_per_address: RateLimit | SharedRateLimit
     admission: Admission
     heartbeat: Heartbeat
     audience: Audience

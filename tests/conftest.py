@@ -96,6 +96,7 @@ def settings(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFa
         questions_per_address_per_hour=0,
         questions_per_blog_per_minute=0,
         votes_per_address_per_hour=0,
+        push_subscribes_per_address_per_hour=0,
         ws_connections_per_address=0,
         reader_connects_per_second=0,
     )

@@ -6,13 +6,15 @@ import ipaddress
 from urllib.parse import urlsplit
 
 from cryptography.hazmat.primitives.asymmetric import ec
-from fastapi import APIRouter, HTTPException, Response, status
+from fastapi import APIRouter, HTTPException, Request, Response, status
 
 from app.api.deps import BlogDep, DatabaseDep, SettingsDep
-from app.api.errors import errors
+from app.api.errors import errors, too_many
 from app.config import Settings
 from app.domain.models import BlogStatus
 from app.domain.shapes import PushKeyPublic, PushSubscribe, PushUnsubscribe
+from app.live.edge.admission import network_of
+from app.services import services
 from app.store import push
 
 router = APIRouter(tags=["push"])
@@ -61,9 +63,10 @@ async def push_key(db: DatabaseDep) -> PushKeyPublic:
 @router.post(
     "/api/blogs/{slug}/push",
     status_code=status.HTTP_201_CREATED,
-    responses=errors(400, 404, 409, 413),
+    responses=errors(400, 404, 409, 413, 429),
 )
 async def subscribe(
+    request: Request,
     response: Response,
     blog: BlogDep,
     subscription: PushSubscribe,
@@ -75,6 +78,10 @@ async def subscribe(
     check_subscription(subscription, settings)
     if blog.status == BlogStatus.ended:
         raise HTTPException(status.HTTP_409_CONFLICT, f"blog {blog.slug!r} has ended")
+    address = request.client.host if request.client else ""
+    network = network_of(address, settings.ipv6_prefix_length)
+    if wait := await services(request.app).push_subscribes_per_address.check(network):
+        raise too_many(wait, "subscriptions from this address")
     assert blog.id is not None
     async with db.write() as session:
         new = await push.subscribe(

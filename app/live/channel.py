@@ -113,13 +113,15 @@ class Channel:
                 break
             self.last = frame.offset
             self.recent.append(frame)
+            archived = False
             if frame.type == EventType.BLOG_UPDATED:
                 self.blog = orjson.loads(frame.data)["blog"]
+                archived = bool(self.blog.get("archived_at"))
             readers = tuple(self.readers)
             DELIVERIES.inc(len(readers))
             for reader in readers:
                 reader.deliver(frame)
-            if self.blog.get("archived_at"):
+            if archived:
                 for reader in readers:  # told by the event; now closed, not to come back
                     reader.end(CloseCode.ARCHIVED, ARCHIVED_REASON)
         for offset in [o for o in pending if o <= self.last]:

@@ -65,6 +65,7 @@ class PushSender:
         self._rounds = Every("sending notifications", CHECK_SECONDS, self.send_waiting)
         self._client: httpx.AsyncClient | None = None
         self._sending = asyncio.Lock()
+        self._tasks: set[asyncio.Task[None]] = set()
 
     def start(self) -> None:
         self._client = httpx.AsyncClient(
@@ -82,7 +83,15 @@ class PushSender:
     def changed(self, blog_id: int) -> None:
         """A change was made here: a notification may be waiting (never waits)."""
         if not self._sending.locked():
-            asyncio.get_running_loop().create_task(self.send_waiting())
+            task = asyncio.get_running_loop().create_task(self._send_now())
+            self._tasks.add(task)  # kept until done: the loop holds tasks weakly
+            task.add_done_callback(self._tasks.discard)
+
+    async def _send_now(self) -> None:
+        try:
+            await self.send_waiting()
+        except Exception as error:  # the timer's round tries again
+            log.warning("push: sending failed: %s", error)
 
     async def send_waiting(self) -> None:
         """Send chunks until no notification waits."""

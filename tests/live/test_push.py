@@ -219,3 +219,20 @@ async def test_bad_subscriptions_are_refused_and_kept_nowhere(
                                     json={"endpoint": good["endpoint"]})  # fmt: skip
         assert gone.status_code == 204
         assert await subscribed(services(server.app).db) == 0
+
+
+async def test_subscriptions_from_one_address_are_capped(
+    start_server: StartServer, service: PushService, tokens: Tokens
+) -> None:
+    server = await start_server(
+        push_service_hosts=["127.0.0.1"], push_subscribes_per_address_per_hour=2
+    )
+    async with httpx.AsyncClient(base_url=server.url) as client:
+        await prepare(client, service, tokens)
+        for _ in range(2):
+            answer = await client.post("/api/blogs/vote/push", json=service.subscriber().json())
+            assert answer.status_code == 201
+        refused = await client.post("/api/blogs/vote/push", json=service.subscriber().json())
+        assert refused.status_code == 429
+        assert int(refused.headers["retry-after"]) > 0
+        assert await subscribed(services(server.app).db) == 2
