@@ -36,8 +36,12 @@ def _loopback(host: str) -> bool:
 def check_subscription(subscription: PushSubscribe, settings: Settings) -> None:
     """A push service we may post to (PUSH_SERVICE_HOSTS; https, or http on loopback), and
     keys a message can be encrypted to: 422 otherwise."""
-    url = urlsplit(subscription.endpoint)
-    host = (url.hostname or "").lower()
+    try:
+        url = urlsplit(subscription.endpoint)
+        host = (url.hostname or "").lower()
+        url.port  # noqa: B018 (raises for a port that is not one)
+    except ValueError:
+        raise _invalid("endpoint is not a URL") from None
     if not any(
         host == known or host.endswith("." + known) for known in settings.push_service_hosts
     ):

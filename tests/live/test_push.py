@@ -203,6 +203,8 @@ async def test_bad_subscriptions_are_refused_and_kept_nowhere(
             {**good, "endpoint": "https://attacker.example/collect"},
             {**good, "endpoint": "http://fcm.googleapis.com/fcm/send/x"},
             {**good, "endpoint": "ftp://127.0.0.1/x"},
+            {**good, "endpoint": "http://[::1"},
+            {**good, "endpoint": "http://127.0.0.1:99999/x"},
             {**good, "keys": {**keys, "p256dh": b64(b"\x04" + b"\x01" * 64)}},
             {**good, "keys": {**keys, "auth": b64(b"short")}},
             {**good, "keys": {**keys, "auth": "!!!"}},
