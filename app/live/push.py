@@ -213,6 +213,10 @@ async def _send_until_stopped(settings: Settings, parent: int) -> None:
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stopping.set)
     async with Database(settings) as db:
+        try:
+            await push.vapid_keys(db)  # made at the first start, if `liveupdates vapid` was not run
+        except Exception as error:  # the database is away: made when first needed
+            log.warning("push: the VAPID keys are not made yet: %s", error)
         sender = PushSender(db, settings.push_contact)
         sender.start()
         try:

@@ -11,7 +11,7 @@ import httpx
 from app.config import Settings
 from tests.conftest import Tokens
 from tests.live.test_push import PushService, service
-from tests.servers import AppServer, until
+from tests.servers import AppServer, run_cli, until
 
 __all__ = ["service"]
 
@@ -48,6 +48,8 @@ async def test_the_served_sender_alerts_from_its_own_process(
             await client.post("/api/blogs", json={"slug": "vote", "title": "Vote 2030"},
                               headers=tokens.auth("admin"))  # fmt: skip
             service.server_key = (await client.get("/api/push/key")).json()["public_key"]
+            made = run_cli(settings.database_url, "vapid")  # the pair made at the first start
+            assert made.stdout.strip().splitlines()[-1] == service.server_key
             reader = service.subscriber()
             assert (
                 await client.post("/api/blogs/vote/push", json=reader.json())
