@@ -36,9 +36,10 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     log_config = logs.configure(args.log_level, settings.log_format)
     raise_open_files_limit()  # before the workers start: they inherit it
     migrate.upgrade(settings)
-    if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    if args.workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         # Before the workers and the push sender start: each writes its metrics there,
-        # /metrics adds them up.
+        # /metrics adds them up. (One worker serves in this process, whose metrics were
+        # set up at import: set the variable before the start to have the sender's too.)
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="liveupdates-metrics-")
     sender = start_sender_process(settings)  # alerts leave the servers' event loops alone
     try:

@@ -33,7 +33,14 @@ def children(pid: int) -> list[int]:
 async def test_the_served_sender_alerts_from_its_own_process(
     settings: Settings, service: PushService, tmp_path: Path, tokens: Tokens, clean_db: None
 ) -> None:
-    server = AppServer(settings, tmp_path, push_service_hosts="127.0.0.1")
+    metrics_dir = tmp_path / "metrics"
+    metrics_dir.mkdir()
+    server = AppServer(
+        settings,
+        tmp_path,
+        push_service_hosts="127.0.0.1",
+        prometheus_multiproc_dir=str(metrics_dir),  # one worker: the sender counts there too
+    )
     try:
         await server.start()
         assert server.process is not None
