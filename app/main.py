@@ -127,7 +127,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # `liveupdates serve` sends alerts from a process of its own (app/live/push.py).
         push_sender = None if app.state.served else PushSender(db, settings.push_contact)
         if push_sender is not None:
-            hub.on_change.append(push_sender.changed)
             push_sender.start()
         websub = None
         if settings.websub_hub_url:

@@ -34,6 +34,7 @@ from app.config import Settings
 from app.domain.models import PushSubscription
 from app.ops import logs, metrics
 from app.ops.metrics import PUSH_SENT
+from app.ops.outages import DATABASE, Outage
 from app.ops.tasks import Every
 from app.store import push
 from app.store.db import Database
@@ -43,7 +44,7 @@ log = logging.getLogger("liveupdates.push")
 CONCURRENCY = 64
 TIMEOUT_SECONDS = 10.0
 TTL_SECONDS = 3600  # how long a push service may hold it for an offline browser
-CHECK_SECONDS = 1.0  # for notifications other instances added
+CHECK_SECONDS = 1.0  # how often a sender looks for notifications waiting
 SIGNATURE_SECONDS = 12 * 3600
 SENDER_NICENESS = 10  # the sender process yields the CPU to the servers
 
@@ -57,15 +58,15 @@ class Outgoing:
 
 
 class PushSender:
-    def __init__(self, db: Database, contact: str) -> None:
+    def __init__(self, db: Database, contact: str, outage: Outage = DATABASE) -> None:
         self.db = db
         self.contact = contact  # the VAPID `sub`: how a push service reaches the sender
         self._vapid: Vapid02 | None = None
         self._signatures: dict[str, tuple[float, str]] = {}  # push service origin -> header
-        self._rounds = Every("sending notifications", CHECK_SECONDS, self.send_waiting)
+        self._rounds = Every(
+            "sending notifications", CHECK_SECONDS, self.send_waiting, outage=outage
+        )
         self._client: httpx.AsyncClient | None = None
-        self._sending = asyncio.Lock()
-        self._tasks: set[asyncio.Task[None]] = set()
 
     def start(self) -> None:
         self._client = httpx.AsyncClient(
@@ -80,29 +81,13 @@ class PushSender:
         if self._client is not None:
             await self._client.aclose()
 
-    def changed(self, blog_id: int) -> None:
-        """A change was made here: a notification may be waiting (never waits)."""
-        if not self._sending.locked():
-            task = asyncio.get_running_loop().create_task(self._send_now())
-            self._tasks.add(task)  # kept until done: the loop holds tasks weakly
-            task.add_done_callback(self._tasks.discard)
-
-    async def _send_now(self) -> None:
-        try:
-            await self.send_waiting()
-        except Exception as error:  # the timer's round tries again
-            log.warning("push: sending failed: %s", error)
-
     async def send_waiting(self) -> None:
-        """Send chunks until no notification waits."""
-        if self._sending.locked():
-            return  # the one under way will find it
-        async with self._sending:
-            while (chunk := await push.claim(self.db)) is not None:
-                if self._vapid is None:  # made at the first start, kept since
-                    keys = await push.vapid_keys(self.db)
-                    self._vapid = Vapid02.from_raw(keys.private_key.encode())
-                await self._send(chunk)
+        """Send chunks until no notification waits (a round of the timer)."""
+        while (chunk := await push.claim(self.db)) is not None:
+            if self._vapid is None:  # made at the first start, kept since
+                keys = await push.vapid_keys(self.db)
+                self._vapid = Vapid02.from_raw(keys.private_key.encode())
+            await self._send(chunk)
 
     async def _send(self, chunk: push.Chunk) -> None:
         outgoing = await asyncio.to_thread(self._prepare, chunk.message, chunk.subscriptions)
@@ -217,7 +202,9 @@ async def _send_until_stopped(settings: Settings, parent: int) -> None:
             await push.vapid_keys(db)  # made at the first start, if `liveupdates vapid` was not run
         except Exception as error:  # the database is away: made when first needed
             log.warning("push: the VAPID keys are not made yet: %s", error)
-        sender = PushSender(db, settings.push_contact)
+        # The servers tell of the database's outage (ERROR, once); this process, quieter.
+        quiet = Outage("database", lost_level=logging.WARNING)
+        sender = PushSender(db, settings.push_contact, quiet)
         sender.start()
         try:
             while not stopping.is_set() and os.getppid() == parent:  # orphaned: stop

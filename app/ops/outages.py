@@ -13,9 +13,12 @@ log = logging.getLogger("liveupdates.outages")
 class Outage:
     """The state of one dependency, as its users find it."""
 
-    def __init__(self, dependency: str, repeat_seconds: float = 60.0) -> None:
+    def __init__(
+        self, dependency: str, repeat_seconds: float = 60.0, lost_level: int = logging.ERROR
+    ) -> None:
         self.dependency = dependency
         self.repeat_seconds = repeat_seconds
+        self.lost_level = lost_level  # a helper process says it quieter than the servers
         self.since: float | None = None  # when it went away; None while it answers
         self._said = 0.0
         self._up = DEPENDENCY_UP.labels(dependency)
@@ -31,7 +34,9 @@ class Outage:
             self.since = self._said = now
             self._up.set(0)
             DEPENDENCY_EVENTS.labels(self.dependency, "lost").inc()
-            log.error("%s is unavailable: %s failed (%r)", self.dependency, what, error)
+            log.log(
+                self.lost_level, "%s is unavailable: %s failed (%r)", self.dependency, what, error
+            )
         elif now - self._said >= self.repeat_seconds:
             self._said = now
             DEPENDENCY_EVENTS.labels(self.dependency, "still_lost").inc()
