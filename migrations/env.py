@@ -12,6 +12,7 @@ from sqlmodel.sql.sqltypes import AutoString
 from app.config import Settings
 from app.domain.models import UTCDateTime
 from app.store.db import make_engine
+from app.store.search import MANAGED_HERE
 
 config = context.config
 if config.config_file_name is not None and config.attributes.get("configure_logging", True):
@@ -34,6 +35,11 @@ def _render_item(kind: str, obj: Any, _context: Any) -> str | bool:
     return False
 
 
+def _include_name(name: str | None, type_: str, _parents: Any) -> bool:
+    """The search index is made per database by its migration, not from the models."""
+    return not (type_ == "table" and name in MANAGED_HERE)
+
+
 def run_migrations_offline() -> None:
     context.configure(
         url=_settings().database_url,
@@ -53,6 +59,7 @@ def _run(connection: Connection) -> None:
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
         render_item=_render_item,
+        include_name=_include_name,
     )
     with context.begin_transaction():
         context.run_migrations()

@@ -21,7 +21,8 @@ from app.api.deps import (
     unauthorized,
 )
 from app.api.errors import errors
-from app.domain import entry_rules, events
+from app.domain import entry_rules, events, tags
+from app.domain.alerts import plain_text
 from app.domain.models import BlogStatus, Entry, EntryStatus, Role, now
 from app.domain.paging import NEWEST_FIRST, encode_cursor, older_than
 from app.domain.polls import poll_of
@@ -99,11 +100,13 @@ async def create_entry(
         if blog.status == BlogStatus.ended:
             raise HTTPException(status.HTTP_409_CONFLICT, f"blog {slug!r} has ended")
         assert blog.id is not None
+        html = render_markdown(payload.body, settings.mastodon_hosts)
         entry = Entry(
             blog_id=blog.id,
             headline=payload.headline or None,
             body=payload.body,
-            html=render_markdown(payload.body, settings.mastodon_hosts),
+            html=html,
+            tags=tags.of_entry(payload.tags, plain_text(html)),
             key_event=payload.key_event,
             pinned=payload.pinned,
             author=token.name,
@@ -266,8 +269,14 @@ async def update_entry(
         )
         if review_note is not None:
             entry.review_note = review_note
-        if "body" in changes:
-            entry.html = render_markdown(changes["body"], settings.mastodon_hosts)
+        if "body" in changes or "tags" in changes:
+            html = render_markdown(changes.get("body", entry.body), settings.mastodon_hosts)
+            retagged = tags.retagged(
+                entry.tags, plain_text(entry.html), plain_text(html), changes.pop("tags", None)
+            )
+            if retagged != entry.tags:
+                changes["tags"] = retagged
+            entry.html = html
         if was_published and ("body" in changes or "headline" in changes):
             entry.updated_at = now()
         for field, value in changes.items():

@@ -16,7 +16,8 @@ from sqlmodel import col
 from app.api.deps import BlogDep, DatabaseDep, HubDep, RowId, SessionDep, SettingsDep, StaffToken
 from app.api.errors import errors, too_many
 from app.api.streams import EventStream
-from app.domain import events
+from app.domain import events, tags
+from app.domain.alerts import plain_text
 from app.domain.models import Blog, BlogStatus, Entry, EntryStatus, Question
 from app.domain.questions import answer_body
 from app.domain.render import render_markdown
@@ -159,11 +160,13 @@ async def answer_question(
             raise HTTPException(status.HTTP_409_CONFLICT, f"blog {slug!r} has ended")
         blog_id = blog.id
         body = answer_body(question.text, question.name, answer.answer)
+        html = render_markdown(body, settings.mastodon_hosts)
         entry = Entry(
             blog_id=blog_id,
             headline=answer.headline or None,
             body=body,
-            html=render_markdown(body, settings.mastodon_hosts),
+            html=html,
+            tags=tags.of_entry([], plain_text(html)),
             key_event=answer.key_event,
             author=token.name,
             author_token_id=token.id,

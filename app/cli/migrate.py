@@ -1,10 +1,19 @@
-"""Apply the Alembic migrations: the only way the schema comes to exist."""
+"""Apply the Alembic migrations: the only way the schema comes to exist. Then index what
+the search index lacks (entries published before it came)."""
+
+import asyncio
 
 from alembic import command
 from alembic.config import Config
 
 from app.config import Settings
+from app.domain import events
+from app.domain.shapes import EntryPublic
 from app.resources import ALEMBIC_INI, MIGRATIONS
+from app.store import entry_index, search
+from app.store.db import Database
+
+INDEX_BATCH = 500
 
 
 def alembic_config(settings: Settings) -> Config:
@@ -17,3 +26,24 @@ def alembic_config(settings: Settings) -> Config:
 
 def upgrade(settings: Settings, revision: str = "head") -> None:
     command.upgrade(alembic_config(settings), revision)
+    if revision == "head":
+        asyncio.run(complete_index(settings))
+
+
+async def complete_index(settings: Settings) -> int:
+    """Index the published entries the index lacks, a batch per transaction; how many."""
+    db = Database(settings)
+    count = 0
+    try:
+        while True:
+            async with db.write() as session:
+                missing = await search.unindexed(session, INDEX_BATCH)
+                for entry, blog in missing:
+                    assert blog.id is not None
+                    event = events.entry_updated(EntryPublic.of(entry, blog.slug))
+                    await entry_index.follow(session, blog.id, blog.language, event)
+            count += len(missing)
+            if len(missing) < INDEX_BATCH:
+                return count
+    finally:
+        await db.dispose()

@@ -17,7 +17,7 @@ from app.domain.models import EntryStatus, Role
 # readers (like drafts), seen in the newsroom by editors and by their own contributor.
 SUBMISSIONS = (EntryStatus.submitted, EntryStatus.returned)
 # What a contributor may change in a submission.
-CONTRIBUTOR_FIELDS = frozenset({"headline", "body"})
+CONTRIBUTOR_FIELDS = frozenset({"headline", "body", "tags"})
 TEXT_FIELDS = frozenset({"headline", "body"})
 
 
@@ -87,7 +87,9 @@ def check_edit(
     the status `wanted`, a schedule, a correction note, a review note."""
     if role == Role.contributor:
         if set(fields) - CONTRIBUTOR_FIELDS or correction or review_note:
-            raise NotAllowed("contributors may change only the headline and body of a submission")
+            raise NotAllowed(
+                "contributors may change only the headline, body and tags of a submission"
+            )
         if wanted not in (None, EntryStatus.submitted) or publish_at is not None:
             raise NotAllowed("contributors submit entries; an editor publishes or schedules them")
     if (wanted == EntryStatus.returned) != review_note:

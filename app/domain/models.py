@@ -9,6 +9,8 @@ from sqlalchemy import JSON, DateTime, Index, Text, TypeDecorator
 from sqlalchemy.engine import Dialect
 from sqlmodel import Field, SQLModel
 
+from app.domain.tags import TAG_STORED_MAX
+
 # Limits a client can rely on; docs/API.md and the README repeat them.
 SLUG_PATTERN = r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$"
 TITLE_MAX = 200
@@ -167,6 +169,20 @@ class Entry(SQLModel, table=True):
     # A poll the entry carries (shapes.py: PollPublic, without its results), or None:
     # {"options": [...], "closes_at": ISO time or None, "closed_at": ISO time or None}.
     poll: dict[str, Any] | None = Field(default=None, sa_type=JSON(none_as_null=True))
+    # Its tags, as shown (app/domain/tags.py): given by the newsroom, and its #hashtags.
+    tags: list[str] = Field(
+        default_factory=list, sa_type=JSON, sa_column_kwargs={"server_default": "[]"}
+    )
+
+
+class EntryTag(SQLModel, table=True):
+    """A published entry's tag, to filter by (kept with the entry's events: entry_index.py)."""
+
+    __table_args__ = (Index("ix_entrytag_blog_tag", "blog_id", "tag", "entry_id"),)
+
+    entry_id: int = Field(foreign_key="entry.id", ondelete="CASCADE", primary_key=True)
+    tag: str = Field(max_length=TAG_STORED_MAX, primary_key=True)
+    blog_id: int = Field(foreign_key="blog.id", ondelete="CASCADE")
 
 
 class Vote(SQLModel, table=True):

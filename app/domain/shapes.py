@@ -29,6 +29,7 @@ from app.domain.models import (
     Question,
     Role,
 )
+from app.domain.tags import TAGS_MAX
 from app.domain.text import (
     Answer,
     AskerName,
@@ -48,6 +49,7 @@ from app.domain.text import (
     PollOption,
     QuestionText,
     ReviewNote,
+    Tag,
     Title,
     UtcMoment,
 )
@@ -215,6 +217,8 @@ class EntryCreate(Input):
     status: EntryStatus | None = None
     publish_at: Moment | None = None
     poll: PollCreate | None = None
+    # Its #hashtags join these (app/domain/tags.py), up to TAGS_MAX in all.
+    tags: Annotated[list[Tag], Field(max_length=TAGS_MAX)] = []
 
     @model_validator(mode="after")
     def _consistent(self) -> "EntryCreate":
@@ -235,6 +239,8 @@ class EntryUpdate(Input):
     correction: CorrectionNote | None = None
     # Why a submission goes back to its contributor (with `status: "returned"`).
     review_note: ReviewNote | None = None
+    # The tags it is given in place of those before (its #hashtags join them).
+    tags: Annotated[list[Tag], Field(max_length=TAGS_MAX)] | None = None
 
     @model_validator(mode="after")
     def _consistent(self) -> "EntryUpdate":
@@ -273,6 +279,7 @@ class EntryPublic(SQLModel):
     corrections: list[CorrectionPublic] = []
     review_note: str | None = None  # to a contributor, on a returned submission
     poll: PollPublic | None = None
+    tags: list[str] = []
 
     @classmethod
     def of(cls, entry: Entry, blog_slug: str) -> "EntryPublic":
@@ -294,6 +301,7 @@ class EntryPublic(SQLModel):
             corrections=[CorrectionPublic.model_validate(c) for c in entry.corrections or ()],
             review_note=entry.review_note,
             poll=PollPublic.model_validate(entry.poll) if entry.poll else None,
+            tags=list(entry.tags or ()),
         )
 
 

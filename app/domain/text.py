@@ -27,6 +27,7 @@ from app.domain.models import (
     TITLE_MAX,
 )
 from app.domain.questions import ANSWER_MAX
+from app.domain.tags import TAG_MAX, TAG_PATTERN, valid
 
 
 def _no_nul(value: str) -> str:
@@ -86,3 +87,7 @@ QuestionText = Annotated[str, bounded(QUESTION_MAX, min_length=1), Trimmed, NotB
 AskerName = Annotated[str, bounded(ASKER_MAX, min_length=1), Trimmed, NotBlank, NoNul]
 Answer = Annotated[str, bounded(ANSWER_MAX, min_length=1), Trimmed, NotBlank, NoNul]
 Honeypot = Annotated[str, bounded(200)]
+# A tag as given ("Kharkiv" or "#Kharkiv"), kept as shown: lower case, without its "#".
+Tag = Annotated[
+    str, StringConstraints(max_length=TAG_MAX + 1, pattern=TAG_PATTERN), AfterValidator(valid)
+]

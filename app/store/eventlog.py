@@ -24,6 +24,7 @@ from sqlmodel import col
 
 from app.domain.models import Blog, Event, new_epoch
 from app.ops.metrics import EVENTS_PUBLISHED
+from app.store import entry_index
 from app.store.db import Database
 
 log = logging.getLogger("liveupdates.events")
@@ -57,6 +58,7 @@ class Change:
         self._publisher = publisher
         # Each event with its log line: type, then blog, offset and entry id.
         self._events: list[tuple[LoggedEvent, str, dict[str, Any]]] = []
+        self._indexed: list[tuple[int, str, dict[str, Any]]] = []  # entry_index.follow's
         self._abandoned = False
 
     async def __aenter__(self) -> Self:
@@ -74,6 +76,13 @@ class Change:
             # Leave as if by an error, so the transaction rolls back.
             await self._context.__aexit__(_Abandoned, _Abandoned(), None)
             return
+        if exc is None:
+            try:
+                for blog_id, language, event in self._indexed:
+                    await entry_index.follow(self.session, blog_id, language, event)
+            except BaseException as error:
+                await self._context.__aexit__(type(error), error, error.__traceback__)
+                raise
         await self._context.__aexit__(exc_type, exc, tb)
         if exc is None:
             for event, kind, fields in self._events:
@@ -119,6 +128,8 @@ class Change:
             )
         )
         fields = {"blog": blog.slug, "offset": blog.last_offset, "entry_id": entry_id}
+        if entry_id is not None:
+            self._indexed.append((blog.id, blog.language, event))
         logged = LoggedEvent(blog.id, blog.last_offset, event["type"], data)
         self._events.append((logged, event["type"], fields))
         return data

@@ -1,0 +1,30 @@
+"""What readers can find follows what they were told: each entry event a change logs
+updates the entry's tags (to filter by) and its place in the search index, in the change's
+own transaction. Drafts and the like have no events, so they are in neither."""
+
+from typing import Any
+
+from sqlalchemy import delete, insert
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
+
+from app.domain.events import EventType
+from app.domain.models import EntryTag
+from app.store import search
+
+_TAGS = EntryTag.__table__  # type: ignore[attr-defined]
+
+
+async def follow(session: AsyncSession, blog_id: int, language: str, event: dict[str, Any]) -> None:
+    """Index what `event` (of the blog's, in its language) says of an entry."""
+    kind = event["type"]
+    if kind in (EventType.ENTRY_CREATED, EventType.ENTRY_UPDATED):
+        entry = event["entry"]
+        await session.execute(delete(EntryTag).where(col(EntryTag.entry_id) == entry["id"]))
+        if entry["tags"]:
+            rows = [{"entry_id": entry["id"], "tag": t, "blog_id": blog_id} for t in entry["tags"]]
+            await session.execute(insert(_TAGS), rows)
+        await search.index(session, entry["id"], blog_id, language, entry)
+    elif kind == EventType.ENTRY_DELETED:
+        await session.execute(delete(EntryTag).where(col(EntryTag.entry_id) == event["entry_id"]))
+        await search.unindex(session, event["entry_id"])

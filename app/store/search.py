@@ -1,0 +1,150 @@
+"""The search index of published entries, and searching it: SQLite's FTS5 or Postgres's
+full-text search, each blog's entries stemmed in its language (app/domain/search.py).
+
+The index is not SQLModel's: FTS5 is a virtual table and `tsvector` is Postgres's alone, so
+migration 0014 makes it per database, and `MANAGED_HERE` keeps it out of the comparison of
+models and migrations. It follows the entries' events (entry_index.py): a change and its
+index rows commit together.
+"""
+
+from dataclasses import dataclass
+
+from sqlalchemy import bindparam, column, select, table, text
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
+
+from app.domain import search
+from app.domain.alerts import plain_text
+from app.domain.models import Blog, Entry, EntryStatus
+from app.domain.shapes import EntryPublic
+
+TABLE = "entrysearch"
+# The tables the index is made of (FTS5 keeps its data in shadow tables).
+MANAGED_HERE = frozenset(
+    {TABLE, *(f"{TABLE}_{part}" for part in ("data", "idx", "content", "docsize", "config"))}
+)
+HEADLINE_WEIGHT = 4.0  # a word in the headline counts this many in the body (FTS5 bm25)
+
+
+def _sqlite(session: AsyncSession) -> bool:
+    return session.bind.dialect.name == "sqlite"
+
+
+def searchable_text(entry: dict[str, object]) -> tuple[str, str]:
+    """What of an entry (as its event carries it) is searched: headline; text and tags."""
+    tags = " ".join(str(tag) for tag in entry.get("tags") or ())  # type: ignore[attr-defined]
+    return str(entry.get("headline") or ""), f"{plain_text(str(entry['html']))} {tags}".strip()
+
+
+async def index(
+    session: AsyncSession, entry_id: int, blog_id: int, language: str, entry: dict[str, object]
+) -> None:
+    """Put the entry (as its event carries it) in the index, in place of what was there."""
+    headline, body = searchable_text(entry)
+    algorithm = search.config(language)
+    if _sqlite(session):
+        await session.execute(text(f"DELETE FROM {TABLE} WHERE rowid = :id"), {"id": entry_id})
+        await session.execute(
+            text(f"INSERT INTO {TABLE} (rowid, headline, body) VALUES (:id, :headline, :body)"),
+            {"id": entry_id, "headline": search.terms(headline, algorithm),
+             "body": search.terms(body, algorithm)},
+        )  # fmt: skip
+        return
+    await session.execute(
+        text(
+            f"INSERT INTO {TABLE} (entry_id, blog_id, config, document) VALUES (:id, :blog,"
+            " CAST(:config AS regconfig),"
+            " setweight(to_tsvector(CAST(:config AS regconfig), :headline), 'A')"
+            " || setweight(to_tsvector(CAST(:config AS regconfig), :body), 'B'))"
+            " ON CONFLICT (entry_id) DO UPDATE SET config = excluded.config,"
+            " document = excluded.document"
+        ),
+        {"id": entry_id, "blog": blog_id, "config": algorithm,
+         "headline": search.normalise(headline), "body": search.normalise(body)},
+    )  # fmt: skip
+
+
+async def unindex(session: AsyncSession, entry_id: int) -> None:
+    key = "rowid" if _sqlite(session) else "entry_id"
+    await session.execute(text(f"DELETE FROM {TABLE} WHERE {key} = :id"), {"id": entry_id})
+
+
+@dataclass
+class Found:
+    entry: EntryPublic
+    snippet: str  # HTML: the entry's text around what matched, matches in <mark>
+
+
+async def find(
+    session: AsyncSession, query: search.Query, blogs: list[Blog], offset: int, limit: int
+) -> list[Found]:
+    """Published entries of `blogs` matching `query`, best first (then newest), from
+    `offset`."""
+    if not query or not blogs:
+        return []
+    by_id = {blog.id: blog for blog in blogs}
+    ids = list(by_id)
+    algorithms = list(dict.fromkeys(search.config(blog.language) for blog in blogs))
+    if _sqlite(session):
+        statement = text(
+            f"SELECT e.id FROM {TABLE} JOIN entry e ON e.id = {TABLE}.rowid"
+            f" WHERE {TABLE} MATCH :match AND e.blog_id IN :blogs"
+            f" ORDER BY bm25({TABLE}, {HEADLINE_WEIGHT}, 1.0), e.published_at DESC, e.id DESC"
+            " LIMIT :limit OFFSET :offset"
+        ).bindparams(bindparam("blogs", expanding=True))
+        params = {"match": search.fts5(query, algorithms)}
+    else:
+        tsquery = " || ".join(
+            f"websearch_to_tsquery(CAST(:config{i} AS regconfig), :query)"
+            for i in range(len(algorithms))
+        )
+        statement = text(
+            f"SELECT s.entry_id FROM {TABLE} s JOIN entry e ON e.id = s.entry_id,"
+            f" (SELECT {tsquery} AS q) AS q WHERE s.document @@ q.q AND s.blog_id IN :blogs"
+            " ORDER BY ts_rank_cd(s.document, q.q) DESC, e.published_at DESC, e.id DESC"
+            " LIMIT :limit OFFSET :offset"
+        ).bindparams(bindparam("blogs", expanding=True))
+        params = {"query": search.postgres(query)}
+        params |= {f"config{i}": algorithm for i, algorithm in enumerate(algorithms)}
+    found = [
+        row[0]
+        for row in await session.execute(
+            statement, {**params, "blogs": ids, "limit": limit, "offset": offset}
+        )
+    ]
+    if not found:
+        return []
+    entries = {
+        entry.id: entry
+        for entry in await session.scalars(
+            select(Entry).where(
+                col(Entry.id).in_(found), col(Entry.status) == EntryStatus.published
+            )
+        )
+    }
+    results = []
+    for entry_id in found:
+        entry = entries.get(entry_id)
+        if entry is None:
+            continue
+        blog = by_id[entry.blog_id]
+        public = EntryPublic.of(entry, blog.slug)
+        algorithm = search.config(blog.language)
+        results.append(Found(public, search.snippet(plain_text(entry.html), query, algorithm)))
+    return results
+
+
+async def unindexed(session: AsyncSession, limit: int) -> list[tuple[Entry, Blog]]:
+    """Published entries the index lacks (those from before it): `complete` indexes them."""
+    key = "rowid" if _sqlite(session) else "entry_id"
+    rows = await session.execute(
+        select(Entry, Blog)
+        .join(Blog, col(Blog.id) == col(Entry.blog_id))
+        .where(
+            col(Entry.status) == EntryStatus.published,
+            col(Entry.id).not_in(select(column(key)).select_from(table(TABLE))),
+        )
+        .order_by(col(Entry.id))
+        .limit(limit)
+    )
+    return [(entry, blog) for entry, blog in rows]
