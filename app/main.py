@@ -17,7 +17,18 @@ from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.types import ASGIApp
 
-from app.api import blogs, entries, health, media, polls, push, questions, streams, tokens
+from app.api import (
+    blogs,
+    entries,
+    finding,
+    health,
+    media,
+    polls,
+    push,
+    questions,
+    streams,
+    tokens,
+)
 from app.api.body_size import BodySizeLimitMiddleware
 from app.api.errors import refused, unavailable
 from app.api.polls import VotesMiddleware
@@ -235,6 +246,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(polls.router)
     app.include_router(polls.form_router)
     app.include_router(push.router)
+    app.include_router(finding.router)
     app.include_router(tokens.me_router)
     app.include_router(streams.router)
     app.include_router(pages.router)

@@ -23,6 +23,7 @@ from app.api.deps import (
 from app.api.errors import errors
 from app.domain import entry_rules, events, tags
 from app.domain.alerts import plain_text
+from app.domain.filters import Filter
 from app.domain.models import BlogStatus, Entry, EntryStatus, Role, now
 from app.domain.paging import NEWEST_FIRST, encode_cursor, older_than
 from app.domain.polls import poll_of
@@ -35,6 +36,7 @@ from app.domain.shapes import (
     EntryPublic,
     EntryUpdate,
 )
+from app.domain.tags import TAG_MAX
 from app.site.history import History, load_history
 from app.store.eventlog import Change
 from app.store.idempotency import Idempotent, KeyHeader
@@ -107,6 +109,7 @@ async def create_entry(
             body=payload.body,
             html=html,
             tags=tags.of_entry(payload.tags, plain_text(html)),
+            given_tags=payload.tags,
             key_event=payload.key_event,
             pinned=payload.pinned,
             author=token.name,
@@ -140,13 +143,19 @@ async def list_entries(
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     before: Annotated[str | None, Query(max_length=64)] = None,
     status_: Annotated[EntryStatus, Query(alias="status")] = EntryStatus.published,
+    tag: Annotated[str | None, Query(max_length=TAG_MAX + 1)] = None,
+    key_events: bool = False,
 ) -> EntryPage:
     """Entries newest first by `published_at`; pass `next` back as `before` for older ones.
+    Published entries may be filtered: `tag` (with or without its `#`), `key_events`.
     Drafts and scheduled entries (`status=draft|scheduled`) are listed to newsroom tokens;
     submissions (`status=submitted|returned`) too, and to a contributor only their own."""
     if status_ != EntryStatus.published and token is None:
         raise unauthorized()
+    assert blog.id is not None
     query = select(Entry).where(col(Entry.blog_id) == blog.id, col(Entry.status) == status_)
+    if status_ == EntryStatus.published:
+        query = query.where(*Filter.of(tag, key_events).conditions(blog.id))
     if token is not None and status_ != EntryStatus.published:
         entry_rules.may_list(Role(token.role), status_)
         if token.role == Role.contributor:
@@ -257,6 +266,7 @@ async def update_entry(
         )
         _check_if_match(if_match, entry)
         was_published = entry.status == EntryStatus.published
+        given = changes.pop("tags", entry.given_tags)  # the shown ones are `tags`, below
         changes = {k: v for k, v in changes.items() if getattr(entry, k) != v}
         next_status, next_publish_at = entry_rules.edited(
             EntryStatus(entry.status),
@@ -269,13 +279,12 @@ async def update_entry(
         )
         if review_note is not None:
             entry.review_note = review_note
-        if "body" in changes or "tags" in changes:
+        if "body" in changes or given != entry.given_tags:
             html = render_markdown(changes.get("body", entry.body), settings.mastodon_hosts)
-            retagged = tags.retagged(
-                entry.tags, plain_text(entry.html), plain_text(html), changes.pop("tags", None)
-            )
-            if retagged != entry.tags:
-                changes["tags"] = retagged
+            shown = tags.of_entry(given, plain_text(html))
+            entry.given_tags = given
+            if shown != entry.tags:
+                changes["tags"] = shown
             entry.html = html
         if was_published and ("body" in changes or "headline" in changes):
             entry.updated_at = now()

@@ -169,8 +169,11 @@ class Entry(SQLModel, table=True):
     # A poll the entry carries (shapes.py: PollPublic, without its results), or None:
     # {"options": [...], "closes_at": ISO time or None, "closed_at": ISO time or None}.
     poll: dict[str, Any] | None = Field(default=None, sa_type=JSON(none_as_null=True))
-    # Its tags, as shown (app/domain/tags.py): given by the newsroom, and its #hashtags.
+    # Its tags, as shown (app/domain/tags.py): those the newsroom gave, then its #hashtags.
     tags: list[str] = Field(
+        default_factory=list, sa_type=JSON, sa_column_kwargs={"server_default": "[]"}
+    )
+    given_tags: list[str] = Field(
         default_factory=list, sa_type=JSON, sa_column_kwargs={"server_default": "[]"}
     )
 

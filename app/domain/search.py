@@ -149,7 +149,5 @@ def snippet(text: str, query: Query, algorithm: str, width: int = SNIPPET_WORDS)
         word = html.escape(text[a:b])
         out.append(f"<mark>{word}</mark>" if hits[index] else word)
         position = b
-    end = spans[shown[-1]][1]
-    if end < len(text):
-        out.append(html.escape(text[position:end]) + "…")
+    out.append(html.escape(text[position:]) if shown[-1] == len(spans) - 1 else "…")
     return "".join(out).strip()

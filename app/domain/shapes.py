@@ -310,6 +310,25 @@ class EntryPage(SQLModel):
     next: str | None
 
 
+class TagCount(SQLModel):
+    tag: str
+    entries: int  # published entries that carry it
+
+
+class TagList(SQLModel):
+    tags: list[TagCount]  # the most used first
+
+
+class SearchResult(SQLModel):
+    entry: EntryPublic
+    snippet: str  # HTML: the entry's text around what matched, each match in <mark>
+
+
+class SearchPage(SQLModel):
+    results: list[SearchResult]
+    next_page: int | None  # pass back as `page` for more
+
+
 class TokenCreate(Input):
     name: Name
     role: Role

@@ -37,12 +37,3 @@ def of_entry(given: list[str], text: str) -> list[str]:
     """An entry's tags: those given, then the hashtags in its text, each once, TAGS_MAX at
     most."""
     return list(dict.fromkeys([*given, *hashtags(text)]))[:TAGS_MAX]
-
-
-def retagged(current: list[str], old_text: str, text: str, given: list[str] | None) -> list[str]:
-    """An edited entry's tags: those `given`, else those it was given before (its tags but
-    the hashtags of its `old_text`); with the hashtags of its `text` now."""
-    if given is None:
-        dropped = set(hashtags(old_text))
-        given = [tag for tag in current if tag not in dropped]
-    return of_entry(given, text)

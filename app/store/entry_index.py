@@ -4,7 +4,7 @@ own transaction. Drafts and the like have no events, so they are in neither."""
 
 from typing import Any
 
-from sqlalchemy import delete, insert
+from sqlalchemy import delete, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -28,3 +28,16 @@ async def follow(session: AsyncSession, blog_id: int, language: str, event: dict
     elif kind == EventType.ENTRY_DELETED:
         await session.execute(delete(EntryTag).where(col(EntryTag.entry_id) == event["entry_id"]))
         await search.unindex(session, event["entry_id"])
+
+
+async def top_tags(session: AsyncSession, blog_id: int, limit: int) -> list[tuple[str, int]]:
+    """The blog's most used tags, with how many published entries carry each."""
+    count = func.count().label("entries")
+    rows = await session.execute(
+        select(col(EntryTag.tag), count)
+        .where(col(EntryTag.blog_id) == blog_id)
+        .group_by(col(EntryTag.tag))
+        .order_by(count.desc(), col(EntryTag.tag))
+        .limit(limit)
+    )
+    return [(tag, entries) for tag, entries in rows]

@@ -19,6 +19,7 @@ depends_on: str | Sequence[str] | None = None
 def upgrade() -> None:
     # A plain ADD COLUMN (a batch rebuild of `entry` on SQLite would cascade to events).
     op.add_column("entry", sa.Column("tags", sa.JSON(), nullable=False, server_default="[]"))
+    op.add_column("entry", sa.Column("given_tags", sa.JSON(), nullable=False, server_default="[]"))
     op.create_table(
         "entrytag",
         sa.Column("entry_id", sa.Integer(), nullable=False),
@@ -41,4 +42,5 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_index("ix_entrytag_blog_tag", table_name="entrytag")
     op.drop_table("entrytag")
+    op.drop_column("entry", "given_tags")
     op.drop_column("entry", "tags")
