@@ -47,7 +47,7 @@ export function timeElement(iso, className) {
  * @typedef {{id: number, blog: string, headline: string | null, html: string,
  *   author: string, key_event: boolean, pinned: boolean, published_at: string,
  *   updated_at: string | null, version: number, status?: string,
- *   publish_at?: string | null, corrections?: Correction[]}} Entry
+ *   publish_at?: string | null, corrections?: Correction[], tags?: string[]}} Entry
  * @typedef {{note: string, at: string, version: number}} Correction
  */
 
@@ -71,6 +71,7 @@ export function renderEntry(entry, options = {}) {
   article.id = `${prefix}-${entry.id}`;
   article.dataset.id = String(entry.id);
   article.dataset.version = String(entry.version);
+  article.dataset.published = entry.published_at;
   const meta = el("header", "entry-meta");
   const permalink = /** @type {HTMLAnchorElement} */ (el("a", "permalink"));
   permalink.href = link;
@@ -86,6 +87,7 @@ export function renderEntry(entry, options = {}) {
   enableEmbeds(content);
   article.append(content);
   if (entry.poll) article.append(renderPoll(entry, options.voting ?? true));
+  if (entry.tags?.length) article.append(tagList(entry));
   const foot = el("footer", "entry-foot");
   foot.append(el("bdi", "author", entry.author));
   if (entry.updated_at) {
@@ -107,6 +109,23 @@ export function renderEntry(entry, options = {}) {
   if (entry.corrections?.length) article.append(corrections(entry.corrections));
   localizeTimes(article);
   return article;
+}
+
+/**
+ * An entry's tags, each a link to the blog's page filtered by it. @param {Entry} entry
+ */
+function tagList(entry) {
+  const list = el("ul", "tags");
+  list.setAttribute("aria-label", t("Tags"));
+  for (const tag of entry.tags ?? []) {
+    const link = /** @type {HTMLAnchorElement} */ (el("a", "", `#${tag}`));
+    link.href = `/blogs/${encodeURIComponent(entry.blog)}?tag=${encodeURIComponent(tag)}`;
+    link.rel = "tag";
+    const item = el("li");
+    item.append(link);
+    list.append(item);
+  }
+  return list;
 }
 
 /**

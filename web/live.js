@@ -10,6 +10,7 @@ import { $, el } from "./dom.js";
 import { label, localizeTimes, renderEntry, summary, timeElement } from "./entry.js";
 import { enableEmbeds } from "./embeds.js";
 import { BLOG_STATUS, EVENT } from "./events.js";
+import { filterParams, filtering, lets, pageFilter } from "./filter.js";
 import { follow } from "./follow.js";
 import { t, tn } from "./i18n.js";
 import {
@@ -55,6 +56,7 @@ function followBlog(seen) {
   let upcoming = body.dataset.status === BLOG_STATUS.UPCOMING;
   let held = []; // new entries waiting behind the "N new updates" button, oldest first
   const oldestFirst = body.dataset.order === "oldest";
+  const filter = pageFilter(body.dataset);
   let following = null;
 
   function setStatus(state) {
@@ -92,7 +94,33 @@ function followBlog(seen) {
     if (held.length && !readerIsBelowTheTop()) showHeld();
   }, { passive: true });
 
+  // Change the feed above the reader without moving what they are reading.
+  function keepingPlace(change) {
+    const anchor = [...feed.querySelectorAll(":scope > article")].find(
+      (article) => article.getBoundingClientRect().bottom > 0,
+    );
+    const top = anchor?.getBoundingClientRect().top;
+    change();
+    if (anchor?.isConnected && top !== undefined && top < 0) {
+      window.scrollBy(0, anchor.getBoundingClientRect().top - top);
+    }
+  }
+
+  // An entry the filter now lets through, where it belongs among those shown (by its
+  // published time); not at all if that is on a later page.
+  function place(article, entry) {
+    const at = Date.parse(entry.published_at);
+    const comes = (other) => Date.parse(other.dataset.published);
+    const next = [...feed.querySelectorAll(":scope > article")].find(
+      (other) => (oldestFirst ? comes(other) > at : comes(other) < at),
+    );
+    $("[data-feed-empty]")?.remove();
+    if (next) keepingPlace(() => next.before(article));
+    else if (!$(oldestFirst ? "[data-newer]" : "[data-older]")) feed.append(article);
+  }
+
   function upsertPinned(entry) {
+    if (filtering(filter)) return; // a filtered page shows no pinned area
     const existing = document.getElementById(`pinned-${entry.id}`);
     if (entry.pinned) {
       const article = renderEntry(entry, { prefix: "pinned" });
@@ -126,6 +154,8 @@ function followBlog(seen) {
     if (document.getElementById(`entry-${entry.id}`) || held.some((a) => a.dataset.id == entry.id)) {
       return updated(entry); // already on the page (rendered after its event was logged)
     }
+    upsertKeyEvent(entry); // the key events of the whole blog, whatever the filter
+    if (!lets(filter, entry)) return;
     const article = renderEntry(entry);
     $("[data-feed-empty]")?.remove();
     if (oldestFirst) {
@@ -138,7 +168,6 @@ function followBlog(seen) {
       feed.prepend(article);
     }
     upsertPinned(entry);
-    upsertKeyEvent(entry);
     seen(entry.published_at);
     announcer.textContent = t("New update: {summary}", { summary: summary(entry) });
   }
@@ -146,14 +175,25 @@ function followBlog(seen) {
   function updated(entry) {
     const article = renderEntry(entry);
     const existing = document.getElementById(`entry-${entry.id}`);
-    if (existing) existing.replaceWith(article); // in place: edits never reorder
-    held = held.map((a) => (a.dataset.id == entry.id ? article : a));
+    const isHeld = held.some((a) => a.dataset.id == entry.id);
+    if (!lets(filter, entry)) { // edited out of what the page shows
+      if (existing) keepingPlace(() => existing.remove());
+      held = held.filter((a) => a.dataset.id != entry.id);
+      updateButton();
+    } else if (existing) {
+      existing.replaceWith(article); // in place: edits never reorder
+    } else if (isHeld) {
+      held = held.map((a) => (a.dataset.id == entry.id ? article : a));
+    } else {
+      place(article, entry); // edited into what the page shows
+    }
     upsertPinned(entry);
     upsertKeyEvent(entry);
   }
 
   function removed(id) {
-    for (const node of document.querySelectorAll(`#entry-${id}, #pinned-${id}`)) node.remove();
+    const nodes = document.querySelectorAll(`#entry-${id}, #pinned-${id}`);
+    keepingPlace(() => nodes.forEach((node) => node.remove()));
     keyList.querySelector(`li[data-id="${id}"]`)?.remove();
     $("[data-key-events-empty]").hidden = Boolean(keyList.querySelector("li"));
     pinnedArea.hidden = !pinnedArea.querySelector("article");
@@ -260,7 +300,8 @@ function keepReadingOrder() {
   const wanted = localStorage.getItem(key);
   const params = new URLSearchParams(location.search);
   if (wanted === "oldest" && !params.has("order") && !params.has("before")) {
-    location.replace(`?order=oldest${location.hash}`);
+    params.set("order", "oldest");
+    location.replace(`?${params}${location.hash}`);
     return true;
   }
   return false;
@@ -273,7 +314,10 @@ function enableOlder() {
   if (!link) return;
   link.addEventListener("click", async (click) => {
     click.preventDefault();
-    const url = `/api/blogs/${encodeURIComponent(slug)}/entries?limit=20&before=${encodeURIComponent(link.dataset.older)}`;
+    const params = filterParams(pageFilter(body.dataset));
+    params.set("limit", "20");
+    params.set("before", link.dataset.older);
+    const url = `/api/blogs/${encodeURIComponent(slug)}/entries?${params}`;
     const response = await fetch(url);
     if (!response.ok) return (location.href = link.href);
     const page = await response.json();
@@ -283,7 +327,9 @@ function enableOlder() {
     }
     if (page.next) {
       link.dataset.older = page.next;
-      link.href = `?before=${page.next}`;
+      params.set("before", page.next);
+      params.delete("limit");
+      link.href = `?${params}`;
     } else {
       link.parentElement.remove();
     }

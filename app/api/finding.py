@@ -9,15 +9,14 @@ from app.api.deps import BlogDep, SessionDep
 from app.api.errors import errors
 from app.domain import search as searching
 from app.domain.models import Blog
-from app.domain.shapes import SearchPage, SearchResult, TagCount, TagList
+from app.domain.shapes import SearchPage, TagCount, TagList
 from app.store import entry_index, search
 
 router = APIRouter(tags=["finding"])
 
 TAGS_LISTED = 50
-PAGES_MAX = 50
 QueryText = Annotated[str, Query(min_length=1, max_length=searching.QUERY_MAX)]
-Page = Annotated[int, Query(ge=1, le=PAGES_MAX)]
+Page = Annotated[int, Query(ge=1, le=searching.PAGES_MAX)]
 Limit = Annotated[int, Query(ge=1, le=50)]
 
 
@@ -29,20 +28,13 @@ async def blog_tags(blog: BlogDep, session: SessionDep) -> TagList:
     return TagList(tags=[TagCount(tag=tag, entries=entries) for tag, entries in counted])
 
 
-async def find(session: SessionDep, blogs: list[Blog], q: str, page: int, limit: int) -> SearchPage:
-    found = await search.find(session, searching.parse(q), blogs, (page - 1) * limit, limit + 1)
-    results = [SearchResult(entry=f.entry, snippet=f.snippet) for f in found[:limit]]
-    more = len(found) > limit and page < PAGES_MAX
-    return SearchPage(results=results, next_page=page + 1 if more else None)
-
-
 @router.get("/api/blogs/{slug}/search", response_model=SearchPage, responses=errors(404))
 async def search_blog(
     blog: BlogDep, session: SessionDep, q: QueryText, page: Page = 1, limit: Limit = 20
 ) -> SearchPage:
     """Published entries of the blog matching `q`, best first: words (stemmed in the blog's
     language), `"a phrase"`, `-excluded`, `a OR b`. Each with a snippet, matches marked."""
-    return await find(session, [blog], q, page, limit)
+    return await search.page(session, [blog], q, page, limit)
 
 
 @router.get("/api/search", response_model=SearchPage, responses=errors())
@@ -51,4 +43,4 @@ async def search_all(
 ) -> SearchPage:
     """Published entries of every blog matching `q`, best first (as a blog's search)."""
     blogs = list(await session.scalars(select(Blog).order_by(col(Blog.id))))
-    return await find(session, blogs, q, page, limit)
+    return await search.page(session, blogs, q, page, limit)

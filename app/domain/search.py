@@ -15,6 +15,7 @@ from functools import cache
 import Stemmer
 
 QUERY_MAX = 200
+PAGES_MAX = 50  # a search is read this many pages deep at most
 TERMS_MAX = 16
 SNIPPET_WORDS = 30
 

@@ -8,6 +8,7 @@ from fastapi import HTTPException, status
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
+from app.domain.filters import Filter
 from app.domain.models import Blog, Entry, EntryStatus
 from app.domain.paging import (
     NEWEST_FIRST,
@@ -19,11 +20,13 @@ from app.domain.paging import (
 )
 from app.domain.shapes import BlogPublic, EntryPublic, PollResults
 from app.store.db import Database
+from app.store.entry_index import top_tags
 from app.store.votes import tallies
 
 PAGE_SIZE = 20
 PINNED_MAX = 5
 KEY_EVENTS_MAX = 30
+TAGS_SHOWN = 12  # in the filter bar
 NEWER_AROUND = 5  # an entry's page: this many newer entries above it, a page of older below
 
 
@@ -40,8 +43,11 @@ class BlogView:
     oldest_first: bool = False  # the reading order `?order=oldest`
     latest: list[EntryPublic] | None = None  # for JSON-LD, whatever order the page is in
     polls: dict[int, PollResults] = field(default_factory=dict)  # by entry id, those voted in
+    filter: Filter = Filter()  # the entries shown are those it lets through
+    tags: list[tuple[str, int]] = field(default_factory=list)  # the most used, with counts
 
 
+EVERY_ENTRY = Filter()
 # Drafts and scheduled entries are the newsroom's business.
 PUBLISHED = col(Entry.status) == EntryStatus.published
 
@@ -89,23 +95,30 @@ def _view(
 
 
 async def load_view(
-    db: Database, blog_id: int, cursor: str | None = None, oldest_first: bool = False
+    db: Database,
+    blog_id: int,
+    cursor: str | None = None,
+    oldest_first: bool = False,
+    only: Filter = EVERY_ENTRY,
 ) -> BlogView:
     """A page of the blog: the latest entries and, with `cursor`, those before it; or, when
-    `oldest_first`, the first entries and those after the cursor."""
+    `oldest_first`, the first entries and those after the cursor; of those, `only` the ones
+    the filter lets through."""
     async with db.read() as session:
         # The blog (and its offset) first: whatever is read after it is at least as new,
         # so a client that resumes from this offset can miss nothing.
         blog = await session.get(Blog, blog_id)
         if blog is None:
             raise HTTPException(status.HTTP_404_NOT_FOUND, "no such blog")
-        of_blog = (col(Entry.blog_id) == blog_id, PUBLISHED)
+        of_blog = (col(Entry.blog_id) == blog_id, PUBLISHED, *only.conditions(blog_id))
         query = select(Entry).where(*of_blog)
         if cursor is not None:
             query = query.where(newer_than_cursor(cursor) if oldest_first else older_than(cursor))
         order = OLDEST_FIRST if oldest_first else NEWEST_FIRST
         entries = list(await session.scalars(query.order_by(*order).limit(PAGE_SIZE + 1)))
         view = _view(blog, [], entries, await _around(session, blog))
+        view.filter = only
+        view.tags = await top_tags(session, blog_id, TAGS_SHOWN)
         if oldest_first:  # the JSON-LD lists the latest, whatever the order
             latest = await session.scalars(
                 select(Entry).where(*of_blog).order_by(*NEWEST_FIRST).limit(PAGE_SIZE)
@@ -140,6 +153,7 @@ async def load_entry_view(db: Database, blog_id: int, entry_id: int) -> BlogView
         )
         shown = [*reversed(list(newer)), entry]
         view = _view(blog, shown, list(older), await _around(session, blog), entry)
+        view.tags = await top_tags(session, blog_id, TAGS_SHOWN)
         return await _with_polls(session, view, blog_id)
 
 

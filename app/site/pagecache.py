@@ -35,9 +35,9 @@ class PageKind(StrEnum):
 # The pages answered before the framework, by the route their path takes.
 CACHED_ROUTES = {Route.PAGE: PageKind.PAGE, Route.FEED: PageKind.FEED,
                  Route.ENTRY_PAGE: PageKind.ENTRY}  # fmt: skip
-_Key = tuple[int, PageKind, int]
+_Key = tuple[int, PageKind, int | str]  # blog, kind, entry id or filter (0 or "": none)
 # How long an archived blog's pages may be kept: it changes only if it is reopened.
-ARCHIVED_MAX_AGE = 24 * 3600  # blog, kind, entry (0 for a blog's own kinds)
+ARCHIVED_MAX_AGE = 24 * 3600
 
 
 @dataclass(frozen=True)
@@ -80,8 +80,9 @@ class Rendered:
 
 
 class PageCache:
-    """Renderings per (blog, kind, entry). Entry pages are many, so the cache keeps the
-    `MAX_KEPT` most recently rendered, oldest out first."""
+    """Renderings per (blog, kind, part): `part` is an entry (of an entry's kinds) or a
+    filter's query (of a page's). Those are many, so the cache keeps the `MAX_KEPT` most
+    recently rendered, oldest out first."""
 
     MAX_KEPT = 2000
 
@@ -128,9 +129,9 @@ class PageCache:
         kind: PageKind,
         render: Callable[[], Awaitable[tuple[int, datetime, bytes]]],
         media_type: str,
-        entry_id: int | None = None,
+        part: int | str | None = None,
     ) -> Rendered:
-        key = (blog_id, kind, entry_id or 0)
+        key = (blog_id, kind, part or 0)
         current = await self.offset(blog_id)
         cached = self._rendered.get(key)
         if self._current(cached, blog_id, current):

@@ -10,10 +10,13 @@ from fastapi.responses import FileResponse
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from sqlmodel import col, select
 
+from app.domain import search as searching
 from app.domain.alerts import plain_text, summary
+from app.domain.filters import Filter
 from app.domain.models import Blog, BlogStatus, Entry, EntryStatus
 from app.domain.paging import NEWEST_FIRST
-from app.domain.shapes import BlogPublic, EntryPublic
+from app.domain.shapes import BlogPublic, EntryPublic, SearchPage
+from app.domain.tags import TAG_MAX
 from app.live.routes import Route
 from app.resources import STATIC_VERSION, TEMPLATES, WEB
 from app.services import services
@@ -23,11 +26,13 @@ from app.site.metadata import HEADLINE_LENGTH, entry_path, first_image, live_blo
 from app.site.oembed import discovery_url
 from app.site.page_data import PUBLISHED, BlogView, load_entry_view, load_view
 from app.site.pagecache import PageKind, respond
+from app.store import search
 from app.store.db import Database
 
 router = APIRouter(include_in_schema=False)
 
 FEED_SIZE = 50
+SEARCH_PAGE_SIZE = 20
 
 
 templates = Environment(
@@ -131,34 +136,40 @@ async def blog_page(
     before: Annotated[str | None, Query(max_length=64)] = None,
     order: Annotated[Literal["newest", "oldest"], Query()] = "newest",
     after: Annotated[str | None, Query(max_length=64)] = None,
+    tag: Annotated[str | None, Query(max_length=TAG_MAX + 1)] = None,
+    key_events: bool = False,
 ) -> Response:
     """The reader's page: complete without JavaScript, live with it. `?order=oldest` reads
-    it from the start (`after` pages on); `before` pages back from the latest."""
+    it from the start (`after` pages on); `before` pages back from the latest. `tag` and
+    `key_events` show only the entries they let through, and keep doing so live."""
     blog_id = await _blog_id(request, slug)
+    only = Filter.of(tag, key_events)
     db: Database = services(request.app).db
     cache = services(request.app).page_cache
     media_type = "text/html; charset=utf-8"
     if order == "oldest":
         if after is not None:  # rendered as asked, not cached
-            view = await load_view(db, blog_id, after, oldest_first=True)
+            view = await load_view(db, blog_id, after, oldest_first=True, only=only)
             return Response(_render_blog(request, view, after), media_type="text/html")
 
         async def render_oldest() -> tuple[int, datetime, bytes]:
-            view = await load_view(db, blog_id, oldest_first=True)
+            view = await load_view(db, blog_id, oldest_first=True, only=only)
             return view.offset, view.modified, _render_blog(request, view, None)
 
-        return respond(
-            request, await cache.get(blog_id, PageKind.OLDEST_FIRST, render_oldest, media_type)
+        oldest = await cache.get(
+            blog_id, PageKind.OLDEST_FIRST, render_oldest, media_type, only.query
         )
+        return respond(request, oldest)
     if before is not None:  # older pages are rare: rendered as asked, not cached
-        view = await load_view(db, blog_id, before)
+        view = await load_view(db, blog_id, before, only=only)
         return Response(_render_blog(request, view, before), media_type="text/html")
 
     async def render_latest() -> tuple[int, datetime, bytes]:
-        view = await load_view(db, blog_id)
+        view = await load_view(db, blog_id, only=only)
         return view.offset, view.modified, _render_blog(request, view, None)
 
-    return respond(request, await cache.get(blog_id, PageKind.PAGE, render_latest, media_type))
+    latest = await cache.get(blog_id, PageKind.PAGE, render_latest, media_type, only.query)
+    return respond(request, latest)
 
 
 class _NoEntry(Exception):
@@ -282,6 +293,63 @@ async def blog_feed(request: Request, slug: str) -> Response:
         blog_id, PageKind.FEED, render_feed, "application/atom+xml; charset=utf-8"
     )
     return respond(request, feed)
+
+
+@router.get("/blogs/{slug}/search")
+async def blog_search_page(
+    request: Request,
+    slug: str,
+    q: Annotated[str, Query(max_length=searching.QUERY_MAX)] = "",
+    page: Annotated[int, Query(ge=1, le=searching.PAGES_MAX)] = 1,
+) -> Response:
+    """Search within a blog, as a page that works without JavaScript."""
+    blog_id = await _blog_id(request, slug)
+    async with services(request.app).db.read() as session:
+        blog = await session.get(Blog, blog_id)
+        assert blog is not None
+        found = await search.page(session, [blog], q, page, SEARCH_PAGE_SIZE) if q else None
+    url = f"{_base_url(request)}/blogs/{blog.slug}"
+    return _search_page(request, language(blog.language), q, page, found, [blog], url)
+
+
+@router.get("/search")
+async def search_page(
+    request: Request,
+    q: Annotated[str, Query(max_length=searching.QUERY_MAX)] = "",
+    page: Annotated[int, Query(ge=1, le=searching.PAGES_MAX)] = 1,
+) -> Response:
+    """Search every blog, as a page that works without JavaScript."""
+    async with services(request.app).db.read() as session:
+        blogs = list(await session.scalars(select(Blog).order_by(col(Blog.id))))
+        found = await search.page(session, blogs, q, page, SEARCH_PAGE_SIZE) if q else None
+    lang = language(services(request.app).settings.default_language)
+    return _search_page(request, lang, q, page, found, blogs, None)
+
+
+def _search_page(
+    request: Request,
+    lang: Language,
+    q: str,
+    page: int,
+    found: SearchPage | None,
+    blogs: list[Blog],
+    url: str | None,
+) -> Response:
+    zones = {blog.slug: ZoneInfo(blog.timezone) for blog in blogs}
+    body = render(
+        "search.html",
+        lang,
+        q=q.strip(),
+        blog=BlogPublic.of(blogs[0]) if url else None,
+        url=url,
+        results=found.results if found else [],
+        next_page=found.next_page if found else None,
+        first=(page - 1) * SEARCH_PAGE_SIZE + 1,
+        titles={blog.slug: blog.title for blog in blogs},
+        local=lambda slug: lambda moment: moment.astimezone(zones[slug]),
+        today=lambda slug: datetime.now(UTC).astimezone(zones[slug]).date(),
+    )
+    return Response(body, media_type="text/html", headers={"Cache-Control": "no-cache"})
 
 
 @router.get("/")

@@ -16,7 +16,7 @@ from sqlmodel import col
 from app.domain import search
 from app.domain.alerts import plain_text
 from app.domain.models import Blog, Entry, EntryStatus
-from app.domain.shapes import EntryPublic
+from app.domain.shapes import EntryPublic, SearchPage, SearchResult
 
 TABLE = "entrysearch"
 # The tables the index is made of (FTS5 keeps its data in shadow tables).
@@ -27,7 +27,7 @@ HEADLINE_WEIGHT = 4.0  # a word in the headline counts this many in the body (FT
 
 
 def _sqlite(session: AsyncSession) -> bool:
-    return session.bind.dialect.name == "sqlite"
+    return session.get_bind().dialect.name == "sqlite"
 
 
 def searchable_text(entry: dict[str, object]) -> tuple[str, str]:
@@ -132,6 +132,16 @@ async def find(
         algorithm = search.config(blog.language)
         results.append(Found(public, search.snippet(plain_text(entry.html), query, algorithm)))
     return results
+
+
+async def page(
+    session: AsyncSession, blogs: list[Blog], q: str, number: int, limit: int
+) -> SearchPage:
+    """Page `number` (from 1) of what the query `q` finds in `blogs`."""
+    found = await find(session, search.parse(q), blogs, (number - 1) * limit, limit + 1)
+    results = [SearchResult(entry=f.entry, snippet=f.snippet) for f in found[:limit]]
+    more = len(found) > limit and number < search.PAGES_MAX
+    return SearchPage(results=results, next_page=number + 1 if more else None)
 
 
 async def unindexed(session: AsyncSession, limit: int) -> list[tuple[Entry, Blog]]:

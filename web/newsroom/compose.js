@@ -5,7 +5,7 @@ import { STATUS } from "../events.js";
 import { enableEmbeds } from "../embeds.js";
 import { t } from "../i18n.js";
 import { NetworkError, api, detail } from "./api.js";
-import { say, track } from "./entries.js";
+import { say, tagList, track } from "./entries.js";
 import { OUTBOX_KEY, composeKey, state } from "./state.js";
 
 // --- composing and the outbox ----------------------------------------------------------
@@ -14,6 +14,7 @@ export function composeFields() {
   return {
     headline: $("#c-headline").value,
     body: $("#c-body").value,
+    tags: $("#c-tags").value,
     key_event: $("#c-key").checked,
     pinned: $("#c-pinned").checked,
     when: $("#c-when").value,
@@ -34,6 +35,7 @@ export function restoreCompose() {
   }
   $("#c-headline").value = saved.headline || "";
   $("#c-body").value = saved.body || "";
+  $("#c-tags").value = saved.tags || "";
   $("#c-key").checked = Boolean(saved.key_event);
   $("#c-pinned").checked = Boolean(saved.pinned);
   $("#c-when").value = saved.when || "now";
@@ -70,6 +72,7 @@ export function renderOutbox(items) {
           button(t("Back to the editor"), () => {
             $("#c-headline").value = item.payload.headline || "";
             $("#c-body").value = item.payload.body;
+            $("#c-tags").value = (item.payload.tags || []).join(", ");
             writeOutbox(readOutbox().filter((i) => i.key !== item.key));
             saveCompose();
             preview();
@@ -87,6 +90,8 @@ export function post() {
   if (!fields.body.trim() || !state.slug) return;
   const payload = { body: fields.body, key_event: fields.key_event, pinned: fields.pinned };
   if (fields.headline.trim()) payload.headline = fields.headline;
+  const tags = tagList(fields.tags);
+  if (tags.length) payload.tags = tags;
   const options = [...document.querySelectorAll(".c-option")]
     .map((input) => /** @type {HTMLInputElement} */ (input).value.trim()).filter(Boolean);
   if (options.length === 1) {
@@ -111,6 +116,7 @@ export function post() {
   writeOutbox([...readOutbox(), item]);
   $("#c-headline").value = "";
   $("#c-body").value = "";
+  $("#c-tags").value = "";
   $("#c-key").checked = false;
   $("#c-pinned").checked = false;
   for (const input of document.querySelectorAll(".c-option")) /** @type {HTMLInputElement} */ (input).value = "";

@@ -144,6 +144,11 @@ export async function remove(entry) {
 
 // Edit in place, with the version it started from: a save over someone else's change is
 // refused by the server (412) and shown, never silently overwritten.
+/** Tags as typed: separated by commas or spaces, `#` or not. @param {string} text */
+export function tagList(text) {
+  return text.split(/[\s,]+/).filter(Boolean);
+}
+
 export function edit(article, entry) {
   article.classList.add("editing");
   const form = el("form", "edit-form");
@@ -154,6 +159,11 @@ export function edit(article, entry) {
   const body = el("textarea");
   body.value = entry.body;
   body.setAttribute("aria-label", t("Body"));
+  const tags = /** @type {HTMLInputElement} */ (el("input", "edit-tags"));
+  tags.value = (entry.tags || []).join(", ");
+  const tagsBefore = tags.value;
+  tags.placeholder = t("Tags, e.g. kharkiv, energy");
+  tags.setAttribute("aria-label", t("Tags"));
   // A published entry's edit may say what it corrects; readers see the note.
   const correction = /** @type {HTMLInputElement} */ (el("input", "correction-note"));
   correction.maxLength = 500;
@@ -166,7 +176,7 @@ export function edit(article, entry) {
   let version = entry.version;
   const save = el("button", "", t("Save"));
   save.type = "submit";
-  form.append(headline, body, correction, conflict, el("div", "actions"));
+  form.append(headline, body, tags, correction, conflict, el("div", "actions"));
   form.lastChild.append(
     save,
     button(t("Cancel"), () => {
@@ -180,6 +190,8 @@ export function edit(article, entry) {
       json: {
         headline: headline.value,
         body: body.value,
+        // Sent only when changed: the list shows the entry's #hashtags too.
+        ...(tags.value !== tagsBefore ? { tags: tagList(tags.value) } : {}),
         ...(correction.value.trim() ? { correction: correction.value } : {}),
       },
       headers: { "If-Match": `"${version}"` },
