@@ -29,7 +29,8 @@ _SNOWBALL = {
     "nb": "norwegian", "pt": "portuguese", "ro": "romanian", "ru": "russian", "sr": "serbian",
     "sv": "swedish", "ta": "tamil", "tr": "turkish", "yi": "yiddish",
 }  # fmt: skip
-_WORD = re.compile(r"[^\W_]+")
+# A word: letters and digits, with the marks that sit on them (Arabic vowels, accents).
+_WORD = re.compile(r"(?:[^\W_][\u0300-\u036f\u0610-\u061a\u064b-\u065f\u0670]*)+")
 # Arabic: short vowels and other marks, and the tatweel, go; letter variants become one.
 _ARABIC_MARKS = re.compile("[\u0610-\u061a\u064b-\u065f\u0670\u06d6-\u06ed\u0640]")
 _ARABIC_LETTERS = str.maketrans({"أ": "ا", "إ": "ا", "آ": "ا", "ٱ": "ا", "ى": "ي", "ة": "ه"})
