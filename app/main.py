@@ -18,6 +18,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.types import ASGIApp
 
 from app.api import (
+    authors,
     blogs,
     entries,
     finding,
@@ -247,6 +248,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(polls.form_router)
     app.include_router(push.router)
     app.include_router(finding.router)
+    app.include_router(authors.router)
     app.include_router(tokens.me_router)
     app.include_router(streams.router)
     app.include_router(pages.router)

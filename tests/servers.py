@@ -3,6 +3,7 @@ Redis and a private Postgres cluster (so that stopping them harms no other test)
 other sites a server talks to, served on loopback in the test's loop (`on_loopback`)."""
 
 import asyncio
+import inspect
 import contextlib
 import os
 import re
@@ -295,8 +296,13 @@ async def on_loopback(app: ASGIApp) -> AsyncIterator[str]:
 
 
 async def until(check: Callable[[], object], seconds: float = 15) -> None:
-    """Wait for `check()` to be true, failing the test after `seconds`."""
+    """Wait for `check()` (a value, or an awaitable of one) to be true, failing the test
+    after `seconds`."""
     deadline = time.monotonic() + seconds
-    while not check():
+    while not await _value(check()):
         assert time.monotonic() < deadline, "not in time"
         await asyncio.sleep(0.05)
+
+
+async def _value(result: object) -> object:
+    return await result if inspect.isawaitable(result) else result

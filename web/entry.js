@@ -47,7 +47,10 @@ export function timeElement(iso, className) {
  * @typedef {{id: number, blog: string, headline: string | null, html: string,
  *   author: string, key_event: boolean, pinned: boolean, published_at: string,
  *   updated_at: string | null, version: number, status?: string,
- *   publish_at?: string | null, corrections?: Correction[], tags?: string[]}} Entry
+ *   publish_at?: string | null, corrections?: Correction[], tags?: string[],
+ *   authors?: Author[]}} Entry
+ * @typedef {{id: number, name: string, role: string, photo_url: string | null,
+ *   url: string | null}} Author
  * @typedef {{note: string, at: string, version: number}} Correction
  */
 
@@ -89,7 +92,13 @@ export function renderEntry(entry, options = {}) {
   if (entry.poll) article.append(renderPoll(entry, options.voting ?? true));
   if (entry.tags?.length) article.append(tagList(entry));
   const foot = el("footer", "entry-foot");
-  foot.append(el("bdi", "author", entry.author));
+  if (entry.authors?.length) {
+    const names = el("span", "bylines");
+    names.append(...entry.authors.map((author) => renderByline(author, entry.blog)));
+    foot.append(names);
+  } else {
+    foot.append(el("bdi", "author", entry.author));
+  }
   if (entry.updated_at) {
     const updated = el("span", "updated");
     updated.append(...parts(t("Updated {time}"), { time: timeElement(entry.updated_at, "updated-time") }));
@@ -109,6 +118,37 @@ export function renderEntry(entry, options = {}) {
   if (entry.corrections?.length) article.append(corrections(entry.corrections));
   localizeTimes(article);
   return article;
+}
+
+/**
+ * One author of an entry, as app/site/templates/_byline.html draws it: photo, name (a link
+ * to their entries in the blog), role, a link to their profile.
+ * @param {Author} author
+ * @param {string} slug
+ */
+export function renderByline(author, slug) {
+  const byline = el("span", "byline");
+  byline.dataset.author = String(author.id);
+  if (author.photo_url) {
+    const photo = /** @type {HTMLImageElement} */ (el("img", "byline-photo"));
+    photo.src = author.photo_url;
+    photo.alt = "";
+    photo.width = photo.height = 32;
+    photo.loading = "lazy";
+    byline.append(photo);
+  }
+  const name = /** @type {HTMLAnchorElement} */ (el("a", "byline-name"));
+  name.href = `/blogs/${encodeURIComponent(slug)}?author=${author.id}`;
+  name.append(el("bdi", "", author.name));
+  byline.append(name);
+  if (author.role) byline.append(" ", el("span", "byline-role", author.role));
+  if (author.url && /^https?:\/\//.test(author.url)) {
+    const profile = /** @type {HTMLAnchorElement} */ (el("a", "byline-profile", t("Profile")));
+    profile.href = author.url;
+    profile.rel = "author";
+    byline.append(" ", profile);
+  }
+  return byline;
 }
 
 /**

@@ -10,6 +10,7 @@ export const EVENT = Object.freeze({
   ENTRY_UPDATED: "entry.updated",
   ENTRY_DELETED: "entry.deleted",
   BLOG_UPDATED: "blog.updated",
+  AUTHOR_UPDATED: "author.updated", // a profile in the blog's bylines changed
   AUDIENCE: "audience", // a notice, without an offset: how many read the blog now
   POLL_RESULTS: "poll.results", // a notice, without an offset: the polls' results
 });

@@ -7,7 +7,9 @@ import { enablePush } from "./push.js";
 import { drawBox } from "./box.js";
 import { enablePolls, updateResults } from "./poll.js";
 import { $, el } from "./dom.js";
-import { label, localizeTimes, renderEntry, summary, timeElement } from "./entry.js";
+import {
+  label, localizeTimes, renderByline, renderEntry, summary, timeElement,
+} from "./entry.js";
 import { enableEmbeds } from "./embeds.js";
 import { BLOG_STATUS, EVENT } from "./events.js";
 import { filterParams, filtering, lets, pageFilter } from "./filter.js";
@@ -201,6 +203,14 @@ function followBlog(seen) {
     updateButton();
   }
 
+  // A profile changed: every byline of it on the page (and held back) shows it so.
+  function renamed(author) {
+    const held_ = held.flatMap((article) => [...article.querySelectorAll(".byline")]);
+    for (const byline of [...document.querySelectorAll(".byline"), ...held_]) {
+      if (byline.dataset.author == author.id) byline.replaceWith(renderByline(author, slug));
+    }
+  }
+
   function showAudience(readers) {
     const audience = $("[data-audience]");
     audience.textContent = tn("{n} reading", "{n} reading", readers);
@@ -252,6 +262,7 @@ function followBlog(seen) {
       case EVENT.ENTRY_UPDATED: return updated(event.entry);
       case EVENT.ENTRY_DELETED: return removed(event.entry_id);
       case EVENT.BLOG_UPDATED: return applyBlog(event.blog);
+      case EVENT.AUTHOR_UPDATED: return renamed(event.author);
     }
   }
 

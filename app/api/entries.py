@@ -24,7 +24,7 @@ from app.api.errors import errors
 from app.domain import entry_rules, events, tags
 from app.domain.alerts import plain_text
 from app.domain.filters import Filter
-from app.domain.models import BlogStatus, Entry, EntryStatus, Role, now
+from app.domain.models import ApiToken, BlogStatus, Entry, EntryStatus, Role, now
 from app.domain.paging import NEWEST_FIRST, encode_cursor, older_than
 from app.domain.polls import poll_of
 from app.domain.render import render_markdown
@@ -38,6 +38,7 @@ from app.domain.shapes import (
 )
 from app.domain.tags import TAG_MAX
 from app.site.history import History, load_history
+from app.store import bylines
 from app.store.eventlog import Change
 from app.store.idempotency import Idempotent, KeyHeader
 from app.store.publishing import add_published, alert_key_event, publish
@@ -102,6 +103,7 @@ async def create_entry(
         if blog.status == BlogStatus.ended:
             raise HTTPException(status.HTTP_409_CONFLICT, f"blog {slug!r} has ended")
         assert blog.id is not None
+        author_ids = await _byline(change, token, payload.authors)
         html = render_markdown(payload.body, settings.mastodon_hosts)
         entry = Entry(
             blog_id=blog.id,
@@ -114,6 +116,7 @@ async def create_entry(
             pinned=payload.pinned,
             author=token.name,
             author_token_id=token.id,
+            author_ids=author_ids,
             status=status_,
             publish_at=publish_at,
             poll=None if payload.poll is None else poll_of(payload.poll),
@@ -123,12 +126,23 @@ async def create_entry(
         else:
             change.session.add(entry)
             await change.session.flush()
-            public = EntryPublic.of(entry, slug)
+            public = await bylines.public(change.session, entry, slug)
         if idempotent is not None:
             idempotent.remember(change.session, public)
     response.headers["Location"] = f"/api/blogs/{slug}/entries/{entry.id}"
     response.headers["ETag"] = f'"{entry.version}"'
     return public
+
+
+async def _byline(change: Change, token: ApiToken, named: list[int] | None) -> list[int]:
+    """The authors of a token's new entry: those it names (422 for an unknown profile; a
+    contributor names none), else its own profile."""
+    assert token.id is not None
+    if named is not None and token.role == Role.contributor:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, "contributors' entries carry their byline")
+    if named and (unknown := await bylines.missing(change.session, named)):
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, f"no author {unknown[0]}")
+    return await bylines.byline(change.session, token, named)
 
 
 # Reading needs no token; one shows drafts too.
@@ -145,9 +159,11 @@ async def list_entries(
     status_: Annotated[EntryStatus, Query(alias="status")] = EntryStatus.published,
     tag: Annotated[str | None, Query(max_length=TAG_MAX + 1)] = None,
     key_events: bool = False,
+    author: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
 ) -> EntryPage:
     """Entries newest first by `published_at`; pass `next` back as `before` for older ones.
-    Published entries may be filtered: `tag` (with or without its `#`), `key_events`.
+    Published entries may be filtered: `tag` (with or without its `#`), `key_events`,
+    `author` (a profile's id).
     Drafts and scheduled entries (`status=draft|scheduled`) are listed to newsroom tokens;
     submissions (`status=submitted|returned`) too, and to a contributor only their own."""
     if status_ != EntryStatus.published and token is None:
@@ -155,7 +171,7 @@ async def list_entries(
     assert blog.id is not None
     query = select(Entry).where(col(Entry.blog_id) == blog.id, col(Entry.status) == status_)
     if status_ == EntryStatus.published:
-        query = query.where(*Filter.of(tag, key_events).conditions(blog.id))
+        query = query.where(*Filter.of(tag, key_events, author).conditions(blog.id))
     if token is not None and status_ != EntryStatus.published:
         entry_rules.may_list(Role(token.role), status_)
         if token.role == Role.contributor:
@@ -168,7 +184,7 @@ async def list_entries(
     more = len(entries) > limit
     entries = entries[:limit]
     return EntryPage(
-        entries=[EntryPublic.of(e, blog.slug) for e in entries],
+        entries=await bylines.publics(session, entries, blog.slug),
         next=encode_cursor(entries[-1]) if more else None,
     )
 
@@ -192,7 +208,7 @@ async def get_entry(
     if not entry_rules.may_see(role, own, EntryStatus(entry.status)):
         raise _not_found(blog.slug, entry_id)
     response.headers["ETag"] = f'"{entry.version}"'
-    return EntryPublic.of(entry, blog.slug)
+    return await bylines.public(session, entry, blog.slug)
 
 
 async def _locked_entry(change: Change, slug: str, entry_id: int) -> Entry:
@@ -267,6 +283,13 @@ async def update_entry(
         _check_if_match(if_match, entry)
         was_published = entry.status == EntryStatus.published
         given = changes.pop("tags", entry.given_tags)  # the shown ones are `tags`, below
+        if "authors" in changes:
+            named = changes.pop("authors") or []
+            if unknown := await bylines.missing(change.session, named):
+                raise HTTPException(
+                    status.HTTP_422_UNPROCESSABLE_CONTENT, f"no author {unknown[0]}"
+                )
+            changes["author_ids"] = list(dict.fromkeys(named))
         changes = {k: v for k, v in changes.items() if getattr(entry, k) != v}
         next_status, next_publish_at = entry_rules.edited(
             EntryStatus(entry.status),
@@ -304,7 +327,7 @@ async def update_entry(
                 note = {"note": correction, "at": entry.updated_at.isoformat()}
                 entry.corrections = [*entry.corrections, {**note, "version": entry.version}]
             await change.session.flush()
-            public = EntryPublic.of(entry, slug)
+            public = await bylines.public(change.session, entry, slug)
             if was_published:
                 blog = await change.claim_offset(slug)
                 assert blog is not None
@@ -313,7 +336,7 @@ async def update_entry(
                     await alert_key_event(change, blog, public)
         else:
             change.abandon()
-            public = EntryPublic.of(entry, slug)
+            public = await bylines.public(change.session, entry, slug)
     response.headers["ETag"] = f'"{public.version}"'
     return public
 

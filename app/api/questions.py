@@ -33,6 +33,7 @@ from app.live.hub import Hub
 from app.live.wire import SSE_KEEP_ALIVE
 from app.services import services
 from app.site.pages import blog_language, render
+from app.store import bylines
 from app.store.db import Database
 from app.store.eventlog import Change
 from app.store.publishing import add_published
@@ -170,6 +171,7 @@ async def answer_question(
             key_event=answer.key_event,
             author=token.name,
             author_token_id=token.id,
+            author_ids=await bylines.of_tied(change.session, token),
             status=EntryStatus.published,
         )
         await change.session.delete(question)

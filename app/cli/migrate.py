@@ -8,9 +8,8 @@ from alembic.config import Config
 
 from app.config import Settings
 from app.domain import events
-from app.domain.shapes import EntryPublic
 from app.resources import ALEMBIC_INI, MIGRATIONS
-from app.store import entry_index, search
+from app.store import bylines, entry_index, search
 from app.store.db import Database
 
 INDEX_BATCH = 500
@@ -40,7 +39,8 @@ async def complete_index(settings: Settings) -> int:
                 missing = await search.unindexed(session, INDEX_BATCH)
                 for entry, blog in missing:
                     assert blog.id is not None
-                    event = events.entry_updated(EntryPublic.of(entry, blog.slug))
+                    public = await bylines.public(session, entry, blog.slug)
+                    event = events.entry_updated(public)
                     await entry_index.follow(session, blog.id, blog.language, event)
             count += len(missing)
             if len(missing) < INDEX_BATCH:

@@ -7,7 +7,7 @@ as it joins and is never logged. The web clients use the same names (web/events.
 from enum import StrEnum
 from typing import Any
 
-from app.domain.shapes import BlogPublic, EntryPublic, QuestionPublic
+from app.domain.shapes import AuthorPublic, BlogPublic, EntryPublic, QuestionPublic
 
 
 class EventType(StrEnum):
@@ -15,6 +15,7 @@ class EventType(StrEnum):
     ENTRY_UPDATED = "entry.updated"
     ENTRY_DELETED = "entry.deleted"
     BLOG_UPDATED = "blog.updated"
+    AUTHOR_UPDATED = "author.updated"  # a profile in the blog's bylines changed
     HELLO = "hello"
     AUDIENCE = "audience"  # a notice: never logged, no offset
     POLL_RESULTS = "poll.results"  # a notice: the blog's polls' results, every few seconds
@@ -34,6 +35,11 @@ def entry_deleted(entry_id: int) -> dict[str, Any]:
 
 def blog_updated(blog: BlogPublic) -> dict[str, Any]:
     return {"type": EventType.BLOG_UPDATED, "blog": blog.model_dump(mode="json")}
+
+
+def author_updated(author: AuthorPublic) -> dict[str, Any]:
+    """A profile changed: every entry of the blog bylined with it shows it so."""
+    return {"type": EventType.AUTHOR_UPDATED, "author": author.model_dump(mode="json")}
 
 
 def audience(readers: int) -> dict[str, Any]:

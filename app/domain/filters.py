@@ -1,6 +1,6 @@
 """Which of a blog's published entries a reader asked for: those with a tag, the key
-events, or one author's. The same filter narrows the API's list and the reader's page,
-and the live client applies it to new and edited entries (web/filter.js)."""
+events, one author's (or all of these at once). The same filter narrows the API's list and
+the reader's page, and the live client applies it to new and edited entries (web/filter.js)."""
 
 from dataclasses import dataclass
 from typing import Any
@@ -9,20 +9,24 @@ from urllib.parse import urlencode
 from sqlmodel import col, select
 
 from app.domain import tags
-from app.domain.models import Entry, EntryTag
+from app.domain.models import Entry, EntryAuthor, EntryTag
 
 
 @dataclass(frozen=True)
 class Filter:
     tag: str | None = None
     key_events: bool = False
+    author: int | None = None  # a profile's id
 
     @classmethod
-    def of(cls, tag: str | None = None, key_events: bool | None = False) -> "Filter":
-        return cls(tag=tags.normal(tag) if tag else None, key_events=bool(key_events))
+    def of(
+        cls, tag: str | None = None, key_events: bool | None = False, author: int | None = None
+    ) -> "Filter":
+        return cls(tag=tags.normal(tag) if tag else None, key_events=bool(key_events),
+                   author=author)  # fmt: skip
 
     def __bool__(self) -> bool:
-        return self.tag is not None or self.key_events
+        return self.tag is not None or self.key_events or self.author is not None
 
     def conditions(self, blog_id: int) -> list[Any]:
         """SQL conditions on `Entry` for this filter (of a blog's published entries)."""
@@ -34,6 +38,11 @@ class Filter:
             where.append(col(Entry.id).in_(tagged))
         if self.key_events:
             where.append(col(Entry.key_event))
+        if self.author is not None:
+            bylined = select(col(EntryAuthor.entry_id)).where(
+                col(EntryAuthor.blog_id) == blog_id, col(EntryAuthor.author_id) == self.author
+            )
+            where.append(col(Entry.id).in_(bylined))
         return where
 
     @property
@@ -44,4 +53,6 @@ class Filter:
             params.append(("tag", self.tag))
         if self.key_events:
             params.append(("key_events", "1"))
+        if self.author is not None:
+            params.append(("author", str(self.author)))
         return urlencode(params)

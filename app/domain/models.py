@@ -36,6 +36,10 @@ POLL_OPTIONS_MIN = 2
 POLL_OPTIONS_MAX = 6
 POLL_OPTION_MAX = 100
 VOTER_MAX = 64  # a voter is the SHA-256 of the reader's cookie, in hex
+# Bylines: author profiles, several to an entry.
+AUTHORS_MAX = 10  # on one entry
+AUTHOR_ROLE_MAX = 100  # "Kyiv correspondent"
+URL_MAX = 1_024
 # Readers' questions to the newsroom.
 QUESTION_MAX = 500
 ASKER_MAX = 60
@@ -176,6 +180,11 @@ class Entry(SQLModel, table=True):
     given_tags: list[str] = Field(
         default_factory=list, sa_type=JSON, sa_column_kwargs={"server_default": "[]"}
     )
+    # Its byline: author profiles' ids, in order (shown by their current names); none: the
+    # posting token's name (`author`).
+    author_ids: list[int] = Field(
+        default_factory=list, sa_type=JSON, sa_column_kwargs={"server_default": "[]"}
+    )
 
 
 class EntryTag(SQLModel, table=True):
@@ -186,6 +195,29 @@ class EntryTag(SQLModel, table=True):
     entry_id: int = Field(foreign_key="entry.id", ondelete="CASCADE", primary_key=True)
     tag: str = Field(max_length=TAG_STORED_MAX, primary_key=True)
     blog_id: int = Field(foreign_key="blog.id", ondelete="CASCADE")
+
+
+class EntryAuthor(SQLModel, table=True):
+    """A published entry's author, to filter by (kept with the entry's events, as tags)."""
+
+    __table_args__ = (Index("ix_entryauthor_blog_author", "blog_id", "author_id", "entry_id"),)
+
+    entry_id: int = Field(foreign_key="entry.id", ondelete="CASCADE", primary_key=True)
+    author_id: int = Field(foreign_key="author.id", ondelete="CASCADE", primary_key=True)
+    blog_id: int = Field(foreign_key="blog.id", ondelete="CASCADE")
+
+
+class Author(SQLModel, table=True):
+    """An author profile: a byline as readers see it. Admins keep them; a token may be tied
+    to one, whose entries then carry it."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=NAME_MAX)
+    role: str = Field(default="", max_length=AUTHOR_ROLE_MAX)  # what they do: "Data editor"
+    photo_url: str | None = Field(default=None, max_length=URL_MAX)
+    url: str | None = Field(default=None, max_length=URL_MAX)  # their page
+    created_at: datetime = Field(default_factory=now, sa_type=UTCDateTime)
+    updated_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
 class Vote(SQLModel, table=True):
@@ -232,6 +264,14 @@ class ApiToken(SQLModel, table=True):
     token_hash: str = Field(max_length=64, unique=True)
     created_at: datetime = Field(default_factory=now, sa_type=UTCDateTime)
     revoked_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class TokenAuthor(SQLModel, table=True):
+    """The profile a token is tied to: its entries are bylined with it (unless an entry
+    names its authors)."""
+
+    token_id: int = Field(foreign_key="apitoken.id", ondelete="CASCADE", primary_key=True)
+    author_id: int = Field(foreign_key="author.id", ondelete="CASCADE", index=True)
 
 
 class IdempotencyKey(SQLModel, table=True):

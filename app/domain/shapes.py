@@ -2,6 +2,7 @@
 text.py's."""
 
 import zoneinfo
+from collections.abc import Mapping
 from datetime import datetime
 from functools import cache
 from typing import Annotated, Literal
@@ -16,12 +17,14 @@ from pydantic import (
 from sqlmodel import Field, SQLModel
 
 from app.domain.models import (
+    AUTHORS_MAX,
     BOX_ROWS_MAX,
     POLL_OPTIONS_MAX,
     POLL_OPTIONS_MIN,
     PUSH_ENDPOINT_MAX,
     SLUG_PATTERN,
     ApiToken,
+    Author,
     Blog,
     BlogStatus,
     Entry,
@@ -33,6 +36,7 @@ from app.domain.tags import TAGS_MAX
 from app.domain.text import (
     Answer,
     AskerName,
+    AuthorRole,
     Body,
     BoxLabel,
     BoxNote,
@@ -42,6 +46,7 @@ from app.domain.text import (
     Description,
     Headline,
     Honeypot,
+    ImageUrl,
     LanguageTag,
     Moment,
     Name,
@@ -52,6 +57,7 @@ from app.domain.text import (
     Tag,
     Title,
     UtcMoment,
+    WebUrl,
 )
 
 
@@ -208,6 +214,50 @@ class VoteCast(Input):
     option: Annotated[int, Field(ge=0, lt=POLL_OPTIONS_MAX)]
 
 
+# --- bylines ------------------------------------------------------------------------------
+
+
+class AuthorCreate(Input):
+    name: Name
+    role: AuthorRole = ""
+    photo_url: ImageUrl | None = None
+    url: WebUrl | None = None
+
+
+class AuthorUpdate(Input):
+    name: Name | None = None
+    role: AuthorRole | None = None
+    photo_url: ImageUrl | None = None
+    url: WebUrl | None = None
+
+
+class AuthorPublic(SQLModel):
+    id: int
+    name: str
+    role: str
+    photo_url: str | None
+    url: str | None
+
+    @classmethod
+    def of(cls, author: Author) -> "AuthorPublic":
+        assert author.id is not None
+        return cls(
+            id=author.id,
+            name=author.name,
+            role=author.role,
+            photo_url=author.photo_url,
+            url=author.url,
+        )
+
+
+class AuthorList(SQLModel):
+    authors: list[AuthorPublic]
+
+
+ProfileId = Annotated[int, Field(ge=1, le=2**31 - 1)]
+AuthorIds = Annotated[list[ProfileId], Field(max_length=AUTHORS_MAX)]
+
+
 class EntryCreate(Input):
     headline: Headline | None = None
     body: Body
@@ -219,6 +269,8 @@ class EntryCreate(Input):
     poll: PollCreate | None = None
     # Its #hashtags join these (app/domain/tags.py), up to TAGS_MAX in all.
     tags: Annotated[list[Tag], Field(max_length=TAGS_MAX)] = []
+    # Its byline: author profiles, in order; by default its token's profile, if it has one.
+    authors: AuthorIds | None = None
 
     @model_validator(mode="after")
     def _consistent(self) -> "EntryCreate":
@@ -241,6 +293,7 @@ class EntryUpdate(Input):
     review_note: ReviewNote | None = None
     # The tags it is given in place of those before (its #hashtags join them).
     tags: Annotated[list[Tag], Field(max_length=TAGS_MAX)] | None = None
+    authors: AuthorIds | None = None  # its byline, in place of the one before
 
     @model_validator(mode="after")
     def _consistent(self) -> "EntryUpdate":
@@ -280,10 +333,16 @@ class EntryPublic(SQLModel):
     review_note: str | None = None  # to a contributor, on a returned submission
     poll: PollPublic | None = None
     tags: list[str] = []
+    # Its byline, as the profiles are now; empty: `author` (its token's name) is the byline.
+    authors: list[AuthorPublic] = []
 
     @classmethod
-    def of(cls, entry: Entry, blog_slug: str) -> "EntryPublic":
+    def of(
+        cls, entry: Entry, blog_slug: str, profiles: Mapping[int, AuthorPublic] | None = None
+    ) -> "EntryPublic":
+        """The entry; `profiles`: those of its `author_ids` (app/store/bylines.py loads them)."""
         assert entry.id is not None
+        assert profiles is not None or not entry.author_ids, "bylines not loaded"
         return cls(
             id=entry.id,
             blog=blog_slug,
@@ -302,6 +361,7 @@ class EntryPublic(SQLModel):
             review_note=entry.review_note,
             poll=PollPublic.model_validate(entry.poll) if entry.poll else None,
             tags=list(entry.tags or ()),
+            authors=[profiles[i] for i in entry.author_ids if i in profiles] if profiles else [],
         )
 
 
@@ -332,6 +392,11 @@ class SearchPage(SQLModel):
 class TokenCreate(Input):
     name: Name
     role: Role
+    author_id: ProfileId | None = None  # the profile its entries are bylined with
+
+
+class TokenUpdate(Input):
+    author_id: ProfileId | None  # None: tied to none
 
 
 class TokenPublic(SQLModel):
@@ -340,9 +405,10 @@ class TokenPublic(SQLModel):
     role: Role
     created_at: datetime
     revoked_at: datetime | None
+    author_id: int | None = None  # the profile its entries are bylined with
 
     @classmethod
-    def of(cls, token: ApiToken) -> "TokenPublic":
+    def of(cls, token: ApiToken, author_id: int | None = None) -> "TokenPublic":
         assert token.id is not None
         return cls(
             id=token.id,
@@ -350,6 +416,7 @@ class TokenPublic(SQLModel):
             role=Role(token.role),
             created_at=token.created_at,
             revoked_at=token.revoked_at,
+            author_id=author_id,
         )
 
 

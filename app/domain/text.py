@@ -10,6 +10,7 @@ from pydantic import AfterValidator, AwareDatetime, BeforeValidator, StringConst
 from app.domain.languages import language_tag
 from app.domain.models import (
     ASKER_MAX,
+    AUTHOR_ROLE_MAX,
     BODY_MAX,
     BOX_LABEL_MAX,
     BOX_NOTE_MAX,
@@ -25,6 +26,7 @@ from app.domain.models import (
     QUESTION_MAX,
     REVIEW_NOTE_MAX,
     TITLE_MAX,
+    URL_MAX,
 )
 from app.domain.questions import ANSWER_MAX
 from app.domain.tags import TAG_MAX, TAG_PATTERN, valid
@@ -90,4 +92,11 @@ Honeypot = Annotated[str, bounded(200)]
 # A tag as given ("Kharkiv" or "#Kharkiv"), kept as shown: lower case, without its "#".
 Tag = Annotated[
     str, StringConstraints(max_length=TAG_MAX + 1, pattern=TAG_PATTERN), AfterValidator(valid)
+]
+AuthorRole = Annotated[str, bounded(AUTHOR_ROLE_MAX), Trimmed, NoNul]
+# A link readers follow: http(s) only (never `javascript:`), no spaces or angle brackets.
+WebUrl = Annotated[str, StringConstraints(max_length=URL_MAX, pattern=r"^https?://[^\s<>\"]+$")]
+# An image: on the web, or uploaded here (POST /api/media answers with a /media/ address).
+ImageUrl = Annotated[
+    str, StringConstraints(max_length=URL_MAX, pattern=r"^(https?://|/media/)[^\s<>\"]+$")
 ]

@@ -31,6 +31,24 @@ def entry_path(entry: EntryPublic) -> str:
 HEADLINE_LENGTH = 110
 
 
+def people(entry: EntryPublic, base: str) -> list[dict[str, Any]]:
+    """The entry's authors as schema.org Persons (its token's name when it names none)."""
+    if not entry.authors:
+        return [{"@type": "Person", "name": entry.author}]
+    found = []
+    for author in entry.authors:
+        person: dict[str, Any] = {"@type": "Person", "name": author.name}
+        if author.role:
+            person["jobTitle"] = author.role
+        if author.photo_url:
+            photo = author.photo_url
+            person["image"] = base + photo if photo.startswith("/") else photo
+        if author.url:
+            person["url"] = author.url
+        found.append(person)
+    return found
+
+
 def live_blog_posting(view: BlogView, url: str, publisher: str, base: str) -> dict[str, Any]:
     blog = view.blog
     updates = []
@@ -42,7 +60,7 @@ def live_blog_posting(view: BlogView, url: str, publisher: str, base: str) -> di
             "dateModified": (entry.updated_at or entry.published_at).isoformat(),
             "articleBody": plain_text(entry.html),
             "url": base + entry_path(entry),
-            "author": {"@type": "Person", "name": entry.author},
+            "author": people(entry, base),
         }
         if (image := first_image(entry, base)) is not None:
             update["image"] = image

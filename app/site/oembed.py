@@ -65,7 +65,7 @@ async def oembed(
         if entry is None or entry.blog_id != blog.id or entry.status != EntryStatus.published:
             raise HTTPException(status.HTTP_404_NOT_FOUND, "no such entry")
         src = f"{src}/entries/{entry.id}"
-        title = summary(EntryPublic.of(entry, blog.slug), HEADLINE_LENGTH)
+        title = summary(EntryPublic.of(entry, blog.slug, {}), HEADLINE_LENGTH)
     width = min(WIDTH, maxwidth or WIDTH)
     height = min(HEIGHTS[found.route], maxheight or HEIGHTS[found.route])
     frame = (

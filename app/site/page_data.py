@@ -19,6 +19,7 @@ from app.domain.paging import (
     older_than,
 )
 from app.domain.shapes import BlogPublic, EntryPublic, PollResults
+from app.store import bylines
 from app.store.db import Database
 from app.store.entry_index import top_tags
 from app.store.votes import tallies
@@ -45,6 +46,7 @@ class BlogView:
     polls: dict[int, PollResults] = field(default_factory=dict)  # by entry id, those voted in
     filter: Filter = Filter()  # the entries shown are those it lets through
     tags: list[tuple[str, int]] = field(default_factory=list)  # the most used, with counts
+    author_name: str | None = None  # the name of the profile filtered by
 
 
 EVERY_ENTRY = Filter()
@@ -69,7 +71,8 @@ async def _around(session: AsyncSession, blog: Blog) -> tuple[list[Entry], list[
     return list(pinned), list(key_events)
 
 
-def _view(
+async def _view(
+    session: AsyncSession,
     blog: Blog,
     shown: list[Entry],
     older: list[Entry],
@@ -77,20 +80,26 @@ def _view(
     focus: Entry | None = None,
 ) -> BlogView:
     """`shown` newest first; `older`: what follows, one more than a page if there is more."""
-    public = [EntryPublic.of(e, blog.slug) for e in shown + older[:PAGE_SIZE]]
+    every = [*shown, *older, *around[0], *around[1]]
+    named = await bylines.profiles(session, (i for e in every for i in e.author_ids))
+
+    def public(entry: Entry) -> EntryPublic:
+        return EntryPublic.of(entry, blog.slug, named)
+
+    entries = [public(e) for e in shown + older[:PAGE_SIZE]]
     more = len(older) > PAGE_SIZE
     return BlogView(
         blog=BlogPublic.of(blog),
         offset=blog.last_offset,
-        entries=public,
-        pinned=[EntryPublic.of(e, blog.slug) for e in around[0]],
-        key_events=[EntryPublic.of(e, blog.slug) for e in around[1]],
+        entries=entries,
+        pinned=[public(e) for e in around[0]],
+        key_events=[public(e) for e in around[1]],
         older=encode_cursor(older[PAGE_SIZE - 1]) if more else None,
         modified=max(
             [blog.created_at, blog.ended_at or blog.created_at]
-            + [e.updated_at or e.published_at for e in public]
+            + [e.updated_at or e.published_at for e in entries]
         ),
-        focus=EntryPublic.of(focus, blog.slug) if focus is not None else None,
+        focus=public(focus) if focus is not None else None,
     )
 
 
@@ -116,15 +125,18 @@ async def load_view(
             query = query.where(newer_than_cursor(cursor) if oldest_first else older_than(cursor))
         order = OLDEST_FIRST if oldest_first else NEWEST_FIRST
         entries = list(await session.scalars(query.order_by(*order).limit(PAGE_SIZE + 1)))
-        view = _view(blog, [], entries, await _around(session, blog))
+        view = await _view(session, blog, [], entries, await _around(session, blog))
         view.filter = only
         view.tags = await top_tags(session, blog_id, TAGS_SHOWN)
+        if only.author is not None:
+            found = await bylines.profiles(session, [only.author])
+            view.author_name = found[only.author].name if found else None
         if oldest_first:  # the JSON-LD lists the latest, whatever the order
             latest = await session.scalars(
                 select(Entry).where(*of_blog).order_by(*NEWEST_FIRST).limit(PAGE_SIZE)
             )
             view.oldest_first = True
-            view.latest = [EntryPublic.of(e, blog.slug) for e in latest]
+            view.latest = await bylines.publics(session, list(latest), blog.slug)
         return await _with_polls(session, view, blog_id)
 
 
@@ -152,7 +164,8 @@ async def load_entry_view(db: Database, blog_id: int, entry_id: int) -> BlogView
             .limit(PAGE_SIZE + 1)
         )
         shown = [*reversed(list(newer)), entry]
-        view = _view(blog, shown, list(older), await _around(session, blog), entry)
+        around = await _around(session, blog)
+        view = await _view(session, blog, shown, list(older), around, entry)
         view.tags = await top_tags(session, blog_id, TAGS_SHOWN)
         return await _with_polls(session, view, blog_id)
 

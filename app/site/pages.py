@@ -15,7 +15,7 @@ from app.domain.alerts import plain_text, summary
 from app.domain.filters import Filter
 from app.domain.models import Blog, BlogStatus, Entry, EntryStatus
 from app.domain.paging import NEWEST_FIRST
-from app.domain.shapes import BlogPublic, EntryPublic, SearchPage
+from app.domain.shapes import BlogPublic, SearchPage
 from app.domain.tags import TAG_MAX
 from app.live.routes import Route
 from app.resources import STATIC_VERSION, TEMPLATES, WEB
@@ -26,7 +26,7 @@ from app.site.metadata import HEADLINE_LENGTH, entry_path, first_image, live_blo
 from app.site.oembed import discovery_url
 from app.site.page_data import PUBLISHED, BlogView, load_entry_view, load_view
 from app.site.pagecache import PageKind, respond
-from app.store import search
+from app.store import bylines, search
 from app.store.db import Database
 
 router = APIRouter(include_in_schema=False)
@@ -138,12 +138,14 @@ async def blog_page(
     after: Annotated[str | None, Query(max_length=64)] = None,
     tag: Annotated[str | None, Query(max_length=TAG_MAX + 1)] = None,
     key_events: bool = False,
+    author: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
 ) -> Response:
     """The reader's page: complete without JavaScript, live with it. `?order=oldest` reads
-    it from the start (`after` pages on); `before` pages back from the latest. `tag` and
-    `key_events` show only the entries they let through, and keep doing so live."""
+    it from the start (`after` pages on); `before` pages back from the latest. `tag`,
+    `key_events` and `author` show only the entries they let through, and keep doing so
+    live."""
     blog_id = await _blog_id(request, slug)
-    only = Filter.of(tag, key_events)
+    only = Filter.of(tag, key_events, author)
     db: Database = services(request.app).db
     cache = services(request.app).page_cache
     media_type = "text/html; charset=utf-8"
@@ -271,7 +273,7 @@ async def blog_feed(request: Request, slug: str) -> Response:
                     .limit(FEED_SIZE)
                 )
             )
-        public = [EntryPublic.of(e, blog.slug) for e in entries]
+            public = await bylines.publics(session, entries, blog.slug)
         modified = max(
             [blog.created_at, blog.ended_at or blog.created_at]
             + [e.updated_at or e.published_at for e in public]

@@ -1,6 +1,6 @@
 """What readers can find follows what they were told: each entry event a change logs
-updates the entry's tags (to filter by) and its place in the search index, in the change's
-own transaction. Drafts and the like have no events, so they are in neither."""
+updates the entry's tags and authors (to filter by) and its place in the search index, in
+the change's own transaction. Drafts and the like have no events, so they are in none."""
 
 from typing import Any
 
@@ -9,10 +9,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from app.domain.events import EventType
-from app.domain.models import EntryTag
+from app.domain.models import EntryAuthor, EntryTag
 from app.store import search
 
 _TAGS = EntryTag.__table__  # type: ignore[attr-defined]
+_AUTHORS = EntryAuthor.__table__  # type: ignore[attr-defined]
 
 
 async def follow(session: AsyncSession, blog_id: int, language: str, event: dict[str, Any]) -> None:
@@ -20,14 +21,25 @@ async def follow(session: AsyncSession, blog_id: int, language: str, event: dict
     kind = event["type"]
     if kind in (EventType.ENTRY_CREATED, EventType.ENTRY_UPDATED):
         entry = event["entry"]
-        await session.execute(delete(EntryTag).where(col(EntryTag.entry_id) == entry["id"]))
+        await _forget(session, entry["id"])
         if entry["tags"]:
             rows = [{"entry_id": entry["id"], "tag": t, "blog_id": blog_id} for t in entry["tags"]]
             await session.execute(insert(_TAGS), rows)
+        if entry["authors"]:
+            rows = [
+                {"entry_id": entry["id"], "author_id": a["id"], "blog_id": blog_id}
+                for a in entry["authors"]
+            ]
+            await session.execute(insert(_AUTHORS), rows)
         await search.index(session, entry["id"], blog_id, language, entry)
     elif kind == EventType.ENTRY_DELETED:
-        await session.execute(delete(EntryTag).where(col(EntryTag.entry_id) == event["entry_id"]))
+        await _forget(session, event["entry_id"])
         await search.unindex(session, event["entry_id"])
+
+
+async def _forget(session: AsyncSession, entry_id: int) -> None:
+    await session.execute(delete(EntryTag).where(col(EntryTag.entry_id) == entry_id))
+    await session.execute(delete(EntryAuthor).where(col(EntryAuthor.entry_id) == entry_id))
 
 
 async def top_tags(session: AsyncSession, blog_id: int, limit: int) -> list[tuple[str, int]]:

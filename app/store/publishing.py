@@ -22,7 +22,7 @@ from app.domain.models import Blog, BlogStatus, Entry, EntryStatus, Event, now
 from app.domain.polls import closed, is_open
 from app.domain.shapes import BlogPublic, EntryPublic
 from app.ops.metrics import SCHEDULED_PUBLISHED
-from app.store import push
+from app.store import bylines, push
 from app.store.db import Database
 from app.store.eventlog import Change, Publisher
 
@@ -39,7 +39,7 @@ async def publish(change: Change, slug: str, entry: Entry) -> EntryPublic:
     entry.review_note = None  # the newsroom's business, not readers'
     entry.version += 1
     await change.session.flush()
-    public = EntryPublic.of(entry, slug)
+    public = await bylines.public(change.session, entry, slug)
     change.append(blog, events.entry_created(public))
     await alert_key_event(change, blog, public)
     return public
@@ -51,7 +51,7 @@ async def add_published(change: Change, blog: Blog, entry: Entry) -> EntryPublic
     blog = await _goes_live(change, blog)
     change.session.add(entry)
     await change.session.flush()
-    public = EntryPublic.of(entry, blog.slug)
+    public = await bylines.public(change.session, entry, blog.slug)
     change.append(blog, events.entry_created(public))
     await alert_key_event(change, blog, public)
     return public
@@ -164,6 +164,6 @@ async def close_poll(change: Change, slug: str, entry: Entry, at: datetime) -> E
     entry.poll = closed(entry.poll, at)
     entry.version += 1
     await change.session.flush()
-    public = EntryPublic.of(entry, slug)
+    public = await bylines.public(change.session, entry, slug)
     change.append(blog, events.entry_updated(public))
     return public

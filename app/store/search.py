@@ -17,6 +17,7 @@ from app.domain import search
 from app.domain.alerts import plain_text
 from app.domain.models import Blog, Entry, EntryStatus
 from app.domain.shapes import EntryPublic, SearchPage, SearchResult
+from app.store import bylines
 
 TABLE = "entrysearch"
 # The tables the index is made of (FTS5 keeps its data in shadow tables).
@@ -122,13 +123,14 @@ async def find(
             )
         )
     }
+    named = await bylines.profiles(session, (i for e in entries.values() for i in e.author_ids))
     results = []
     for entry_id in found:
         entry = entries.get(entry_id)
         if entry is None:
             continue
         blog = by_id[entry.blog_id]
-        public = EntryPublic.of(entry, blog.slug)
+        public = EntryPublic.of(entry, blog.slug, named)
         algorithm = search.config(blog.language)
         results.append(Found(public, search.snippet(plain_text(entry.html), query, algorithm)))
     return results

@@ -98,7 +98,7 @@ async def test_json_ld_describes_the_live_blog(
         "dateModified": update["datePublished"],
         "articleBody": "Counting starts",
         "url": f"http://testserver/blogs/election-night/entries/{entry['id']}",  # its page
-        "author": {"@type": "Person", "name": "Ed Editor"},
+        "author": [{"@type": "Person", "name": "Ed Editor"}],
     }
     await client.patch(
         "/api/blogs/election-night", json={"status": "ended"}, headers=tokens.auth("admin")

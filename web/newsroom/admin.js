@@ -4,6 +4,7 @@ import { $, button, el } from "../dom.js";
 import { lang, t } from "../i18n.js";
 import { api, detail } from "./api.js";
 import { loadBlogs, localInput } from "./blogs.js";
+import { profileSelect } from "./bylines.js";
 import { state } from "./state.js";
 
 // --- admin -----------------------------------------------------------------------------
@@ -24,9 +25,20 @@ export async function loadTokens() {
     ...answer.data.tokens.map((token) => {
       const row = el("tr");
       if (token.revoked_at) row.dataset.revoked = "";
+      const byline = profileSelect(token.author_id);
+      byline.setAttribute("aria-label", t("Byline"));
+      byline.addEventListener("change", async () => {
+        await api("PATCH", `/api/tokens/${token.id}`, {
+          json: { author_id: byline.value ? Number(byline.value) : null },
+        });
+        loadTokens();
+      });
+      const bylineCell = el("td");
+      bylineCell.append(byline);
       row.append(
         el("td", "", token.name),
         el("td", "", roleName(token.role)),
+        bylineCell,
         el("td", "", dateTime.format(new Date(token.created_at))),
         el("td", "", token.revoked_at ? t("revoked") : t("active")),
       );

@@ -5,6 +5,7 @@ import { STATUS } from "../events.js";
 import { enableEmbeds } from "../embeds.js";
 import { t } from "../i18n.js";
 import { NetworkError, api, detail } from "./api.js";
+import { chosenAuthors } from "./bylines.js";
 import { say, tagList, track } from "./entries.js";
 import { OUTBOX_KEY, composeKey, state } from "./state.js";
 
@@ -92,6 +93,8 @@ export function post() {
   if (fields.headline.trim()) payload.headline = fields.headline;
   const tags = tagList(fields.tags);
   if (tags.length) payload.tags = tags;
+  const authors = chosenAuthors();
+  if (authors) payload.authors = authors;
   const options = [...document.querySelectorAll(".c-option")]
     .map((input) => /** @type {HTMLInputElement} */ (input).value.trim()).filter(Boolean);
   if (options.length === 1) {

@@ -7,6 +7,7 @@
 import { $ } from "../dom.js";
 import { t } from "../i18n.js";
 import { loadTokens, roleName, wireAdmin } from "./admin.js";
+import { loadProfiles, wireBylines } from "./bylines.js";
 import { api } from "./api.js";
 import { wireBox } from "./boxeditor.js";
 import {
@@ -54,6 +55,7 @@ export async function signIn(token) {
   }
   await loadBlogs();
   flushOutbox();
+  await loadProfiles();
   if (state.me.role === "admin") loadTokens();
   return true;
 }
@@ -66,6 +68,7 @@ export function signOut() {
 // --- wiring ----------------------------------------------------------------------------
 
 export function wire() {
+  wireBylines();
   renderAlso(renderQueue);
   $("#sign-in-form").addEventListener("submit", (submit) => {
     submit.preventDefault();

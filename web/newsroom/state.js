@@ -9,6 +9,7 @@ export const composeKey = (slug) => `liveupdates.compose.${slug}`;
 export const state = {
   token: sessionStorage.getItem(TOKEN_KEY),
   me: null,
+  authors: [], // the profiles entries may be bylined with
   blogs: [],
   slug: null,
   blog: null,

@@ -1,0 +1,81 @@
+"""Bylines: author profiles, which entries name by id and show as the profiles are now (a
+renamed profile shows on old entries), and the profile a token is tied to."""
+
+from collections.abc import Iterable, Sequence
+
+from sqlalchemy import delete, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
+
+from app.domain.models import ApiToken, Author, Entry, EntryAuthor, TokenAuthor
+from app.domain.shapes import AuthorPublic, EntryPublic
+
+
+async def profiles(session: AsyncSession, ids: Iterable[int]) -> dict[int, AuthorPublic]:
+    """The profiles of these ids (those that are still there)."""
+    wanted = set(ids)
+    if not wanted:
+        return {}
+    found = await session.scalars(select(Author).where(col(Author.id).in_(wanted)))
+    return {author.id: AuthorPublic.of(author) for author in found if author.id is not None}
+
+
+async def public(session: AsyncSession, entry: Entry, slug: str) -> EntryPublic:
+    """The entry as the API shows it, its byline as the profiles are now."""
+    return EntryPublic.of(entry, slug, await profiles(session, entry.author_ids))
+
+
+async def publics(session: AsyncSession, entries: Sequence[Entry], slug: str) -> list[EntryPublic]:
+    """Entries of one blog as the API shows them (their profiles read in one query)."""
+    found = await profiles(session, (i for entry in entries for i in entry.author_ids))
+    return [EntryPublic.of(entry, slug, found) for entry in entries]
+
+
+async def missing(session: AsyncSession, ids: Iterable[int]) -> list[int]:
+    """Which of these ids no profile has."""
+    wanted = list(dict.fromkeys(ids))
+    return [i for i in wanted if i not in await profiles(session, wanted)]
+
+
+async def of_token(session: AsyncSession, token_id: int) -> int | None:
+    """The profile the token is tied to, if any."""
+    author_id: int | None = await session.scalar(
+        select(col(TokenAuthor.author_id)).where(col(TokenAuthor.token_id) == token_id)
+    )
+    return author_id
+
+
+async def ties(session: AsyncSession) -> dict[int, int]:
+    """Every tied token's profile, by token id."""
+    rows = await session.execute(select(col(TokenAuthor.token_id), col(TokenAuthor.author_id)))
+    return {token_id: author_id for token_id, author_id in rows}
+
+
+async def tie(session: AsyncSession, token_id: int, author_id: int | None) -> None:
+    """Tie the token to the profile (None: to none)."""
+    await session.execute(delete(TokenAuthor).where(col(TokenAuthor.token_id) == token_id))
+    if author_id is not None:
+        session.add(TokenAuthor(token_id=token_id, author_id=author_id))
+        await session.flush()
+
+
+async def blogs_bylined(session: AsyncSession, author_id: int) -> list[int]:
+    """The blogs with a published entry bylined with the profile."""
+    rows = await session.scalars(
+        select(col(EntryAuthor.blog_id)).where(col(EntryAuthor.author_id) == author_id).distinct()
+    )
+    return list(rows)
+
+
+async def byline(session: AsyncSession, token: ApiToken, named: list[int] | None) -> list[int]:
+    """A new entry's authors: those `named`, else the posting token's profile, if any."""
+    if named is not None:
+        return list(dict.fromkeys(named))
+    return await of_tied(session, token)
+
+
+async def of_tied(session: AsyncSession, token: ApiToken) -> list[int]:
+    """The byline of the token's entries: its profile, if it is tied to one."""
+    assert token.id is not None
+    tied = await of_token(session, token.id)
+    return [tied] if tied is not None else []
