@@ -3,8 +3,8 @@ Redis and a private Postgres cluster (so that stopping them harms no other test)
 other sites a server talks to, served on loopback in the test's loop (`on_loopback`)."""
 
 import asyncio
-import inspect
 import contextlib
+import inspect
 import os
 import re
 import resource
