@@ -102,3 +102,41 @@ async def test_search_in_russian_and_arabic(browser: Browser, newsroom: Newsroom
         await expect(page.locator("html")).to_have_attribute("dir", "rtl")
         await expect(page.locator("[data-results] mark")).to_have_text("الكهرباءُ")
         await expect(page.locator("form.search button")).to_have_text("بحث")
+
+
+async def test_bylines_follow_their_profiles(browser: Browser, newsroom: Newsroom) -> None:
+    async def profile(**fields: object) -> int:
+        r = await newsroom.client.post(
+            "/api/authors", json=fields, headers=newsroom.tokens.auth("admin")
+        )
+        assert r.status_code == 201
+        return int(r.json()["id"])
+
+    ann = await profile(name="Ann Lee", role="Reporter", url="https://news.example/ann")
+    bob = await profile(name="Bob Diaz")
+    both = await newsroom.post("Together", authors=[ann, bob])
+    async with open_page(browser) as page:
+        await page.goto(f"{newsroom.server.url}/blogs/storm?author={ann}")
+        await expect(page.locator("body")).to_have_attribute("data-connection", "live")
+        feed = page.locator("[data-feed] > article")
+        await expect(feed).to_have_count(1)
+        await expect(page.locator("[data-filter-note]")).to_contain_text("Updates by Ann Lee.")
+        bylines = page.locator(f"#entry-{both['id']} .byline")
+        await expect(bylines).to_have_count(2)
+        await expect(bylines.first).to_contain_text("Ann Lee")
+        await expect(bylines.first.locator("a[rel=author]")).to_have_attribute(
+            "href", "https://news.example/ann"
+        )
+        # Bob's alone stays out; Ann's comes in, bylined.
+        await newsroom.post("Bob alone", authors=[bob])
+        await newsroom.post("Ann alone", authors=[ann])
+        await expect(feed).to_have_count(2)
+        await expect(feed.first.locator(".byline")).to_have_text("Ann Lee Reporter Profile")
+        # A rename shows on every entry of the open page at once.
+        r = await newsroom.client.patch(
+            f"/api/authors/{ann}", json={"name": "Ann Lee-Park"},
+            headers=newsroom.tokens.auth("admin"),
+        )  # fmt: skip
+        assert r.status_code == 200
+        await expect(page.locator(".byline-name", has_text="Ann Lee-Park")).to_have_count(2)
+        await expect(page.locator(".byline-name", has_text="Ann Lee")).to_have_count(2)
