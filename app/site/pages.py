@@ -76,6 +76,8 @@ templates.filters["script_json"] = script_json
 templates.globals["static"] = lambda path: f"/static/{STATIC_VERSION}/{path}"
 templates.filters["plain_text"] = plain_text
 templates.filters["summary"] = summary
+# A time as the API's JSON writes it (the client compares the page's with the events').
+templates.filters["wire_time"] = lambda moment: moment.isoformat().replace("+00:00", "Z")
 
 
 def _base_url(request: Request) -> str:
