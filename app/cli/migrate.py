@@ -8,6 +8,7 @@ from alembic.config import Config
 
 from app.config import Settings
 from app.domain import events
+from app.domain.shapes import EntryPublic
 from app.resources import ALEMBIC_INI, MIGRATIONS
 from app.store import bylines, entry_index, search
 from app.store.db import Database
@@ -37,11 +38,19 @@ async def complete_index(settings: Settings) -> int:
         while True:
             async with db.write() as session:
                 missing = await search.unindexed(session, INDEX_BATCH)
-                for entry, blog in missing:
-                    assert blog.id is not None
-                    public = await bylines.public(session, entry, blog.slug)
-                    event = events.entry_updated(public)
-                    await entry_index.follow(session, blog.id, blog.language, event)
+                named = await bylines.profiles(
+                    session, (i for e, _ in missing for i in e.author_ids)
+                )
+                told = [
+                    (
+                        blog.id,
+                        blog.language,
+                        events.entry_updated(EntryPublic.of(e, blog.slug, named)),
+                    )
+                    for e, blog in missing
+                    if blog.id is not None
+                ]
+                await entry_index.follow(session, told)
             count += len(missing)
             if len(missing) < INDEX_BATCH:
                 return count

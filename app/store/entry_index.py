@@ -16,30 +16,32 @@ _TAGS = EntryTag.__table__  # type: ignore[attr-defined]
 _AUTHORS = EntryAuthor.__table__  # type: ignore[attr-defined]
 
 
-async def follow(session: AsyncSession, blog_id: int, language: str, event: dict[str, Any]) -> None:
-    """Index what `event` (of the blog's, in its language) says of an entry."""
-    kind = event["type"]
-    if kind in (EventType.ENTRY_CREATED, EventType.ENTRY_UPDATED):
-        entry = event["entry"]
-        await _forget(session, entry["id"])
-        if entry["tags"]:
-            rows = [{"entry_id": entry["id"], "tag": t, "blog_id": blog_id} for t in entry["tags"]]
-            await session.execute(insert(_TAGS), rows)
-        if entry["authors"]:
-            rows = [
-                {"entry_id": entry["id"], "author_id": a["id"], "blog_id": blog_id}
-                for a in entry["authors"]
-            ]
-            await session.execute(insert(_AUTHORS), rows)
-        await search.index(session, entry["id"], blog_id, language, entry)
-    elif kind == EventType.ENTRY_DELETED:
-        await _forget(session, event["entry_id"])
-        await search.unindex(session, event["entry_id"])
-
-
-async def _forget(session: AsyncSession, entry_id: int) -> None:
-    await session.execute(delete(EntryTag).where(col(EntryTag.entry_id) == entry_id))
-    await session.execute(delete(EntryAuthor).where(col(EntryAuthor.entry_id) == entry_id))
+async def follow(session: AsyncSession, told: list[tuple[int, str, dict[str, Any]]]) -> None:
+    """Index what these events (each of a blog, in its language) say of their entries: in
+    a few statements, however many (a change has one or two; `migrate` hands batches)."""
+    last: dict[int, tuple[int, str, dict[str, Any]]] = {}
+    for blog_id, language, event in told:
+        entry_id = event["entry"]["id"] if "entry" in event else event["entry_id"]
+        last[entry_id] = (blog_id, language, event)
+    # A new entry has nothing to forget; an edited or deleted one, what it had.
+    stale = [i for i, (_, _, e) in last.items() if e["type"] != EventType.ENTRY_CREATED]
+    if stale:
+        await session.execute(delete(EntryTag).where(col(EntryTag.entry_id).in_(stale)))
+        await session.execute(delete(EntryAuthor).where(col(EntryAuthor.entry_id).in_(stale)))
+        await search.unindex(session, stale)
+    shown = [(b, lang, e["entry"]) for b, lang, e in last.values() if "entry" in e]
+    tags = [{"entry_id": e["id"], "tag": t, "blog_id": b} for b, _, e in shown for t in e["tags"]]
+    if tags:
+        await session.execute(insert(_TAGS), tags)
+    authors = [
+        {"entry_id": e["id"], "author_id": a["id"], "blog_id": b}
+        for b, _, e in shown
+        for a in e["authors"]
+    ]
+    if authors:
+        await session.execute(insert(_AUTHORS), authors)
+    if shown:
+        await search.index(session, shown)
 
 
 async def top_tags(session: AsyncSession, blog_id: int, limit: int) -> list[tuple[str, int]]:

@@ -78,8 +78,8 @@ class Change:
             return
         if exc is None:
             try:
-                for blog_id, language, told in self._indexed:
-                    await entry_index.follow(self.session, blog_id, language, told)
+                if self._indexed:
+                    await entry_index.follow(self.session, self._indexed)
             except BaseException as error:
                 await self._context.__aexit__(type(error), error, error.__traceback__)
                 raise

@@ -8,6 +8,7 @@ index rows commit together.
 """
 
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import bindparam, column, select, table, text
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -37,19 +38,22 @@ def searchable_text(entry: dict[str, object]) -> tuple[str, str]:
     return str(entry.get("headline") or ""), f"{plain_text(str(entry['html']))} {tags}".strip()
 
 
-async def index(
-    session: AsyncSession, entry_id: int, blog_id: int, language: str, entry: dict[str, object]
-) -> None:
-    """Put the entry (as its event carries it) in the index, in place of what was there."""
-    headline, body = searchable_text(entry)
-    algorithm = search.config(language)
+async def index(session: AsyncSession, entries: list[tuple[int, str, dict[str, Any]]]) -> None:
+    """Put these entries (each with its blog's id and language, as its event carries it) in
+    the index; any that was there is `unindex`ed first."""
+    rows = []
+    for blog_id, language, entry in entries:
+        headline, body = searchable_text(entry)
+        algorithm = search.config(language)
+        if _sqlite(session):
+            headline, body = search.terms(headline, algorithm), search.terms(body, algorithm)
+        else:
+            headline, body = search.normalise(headline), search.normalise(body)
+        rows.append({"id": entry["id"], "blog": blog_id, "config": algorithm,
+                     "headline": headline, "body": body})  # fmt: skip
     if _sqlite(session):
-        await session.execute(text(f"DELETE FROM {TABLE} WHERE rowid = :id"), {"id": entry_id})
-        await session.execute(
-            text(f"INSERT INTO {TABLE} (rowid, headline, body) VALUES (:id, :headline, :body)"),
-            {"id": entry_id, "headline": search.terms(headline, algorithm),
-             "body": search.terms(body, algorithm)},
-        )  # fmt: skip
+        statement = f"INSERT INTO {TABLE} (rowid, headline, body) VALUES (:id, :headline, :body)"
+        await session.execute(text(statement), rows)
         return
     await session.execute(
         text(
@@ -57,17 +61,17 @@ async def index(
             " CAST(:config AS regconfig),"
             " setweight(to_tsvector(CAST(:config AS regconfig), :headline), 'A')"
             " || setweight(to_tsvector(CAST(:config AS regconfig), :body), 'B'))"
-            " ON CONFLICT (entry_id) DO UPDATE SET config = excluded.config,"
-            " document = excluded.document"
         ),
-        {"id": entry_id, "blog": blog_id, "config": algorithm,
-         "headline": search.normalise(headline), "body": search.normalise(body)},
-    )  # fmt: skip
+        rows,
+    )
 
 
-async def unindex(session: AsyncSession, entry_id: int) -> None:
+async def unindex(session: AsyncSession, entry_ids: list[int]) -> None:
     key = "rowid" if _sqlite(session) else "entry_id"
-    await session.execute(text(f"DELETE FROM {TABLE} WHERE {key} = :id"), {"id": entry_id})
+    statement = text(f"DELETE FROM {TABLE} WHERE {key} IN :ids")
+    await session.execute(
+        statement.bindparams(bindparam("ids", expanding=True)), {"ids": entry_ids}
+    )
 
 
 @dataclass
