@@ -15,9 +15,24 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import httpx
 
 BIN = Path(sys.executable).parent
+
+
+POSTGRES_ADMIN = "postgresql://postgres@127.0.0.1:5432/test"
+
+
+async def fresh_postgres(name: str) -> str:
+    """An empty Postgres database `name` (dropped first if it is there): its DATABASE_URL."""
+    conn = await asyncpg.connect(POSTGRES_ADMIN)
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()
+    return f"postgresql+asyncpg://postgres@127.0.0.1:5432/{name}"
 
 
 def free_port() -> int:

@@ -17,14 +17,12 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import asyncpg
 import httpx
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from bench.harness import Ours, checkout
+from bench.harness import Ours, checkout, fresh_postgres
 
-POSTGRES_ADMIN = "postgresql://postgres@127.0.0.1:5432/test"
 SEED = 27
 
 # A newsroom's words, in Zipf-like use: a few very common, a long tail of rare ones.
@@ -129,16 +127,6 @@ def timed_searches(port: int, paths: list[str]) -> tuple[list[float], int]:
             answer.raise_for_status()
             found += len(answer.json()["results"])
     return took, found
-
-
-async def fresh_postgres(name: str) -> str:
-    conn = await asyncpg.connect(POSTGRES_ADMIN)
-    try:
-        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await conn.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await conn.close()
-    return f"postgresql+asyncpg://postgres@127.0.0.1:5432/{name}"
 
 
 def prepared(name: str, database: str, entries: int, source: Path | None) -> tuple[Ours, float]:

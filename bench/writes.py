@@ -11,25 +11,13 @@ import argparse
 import asyncio
 import time
 
-import asyncpg
 import httpx
 
 from bench.fanout import BODY
-from bench.harness import Ours, Swarms, raise_file_limit
+from bench.harness import Ours, Swarms, fresh_postgres, raise_file_limit
 from bench.wsclient import run_swarm
 
-POSTGRES_ADMIN = "postgresql://postgres@127.0.0.1:5432/test"
 POSTGRES_DB = "liveupdates_bench"
-
-
-async def fresh_postgres() -> str:
-    conn = await asyncpg.connect(POSTGRES_ADMIN)
-    try:
-        await conn.execute(f'DROP DATABASE IF EXISTS "{POSTGRES_DB}" WITH (FORCE)')
-        await conn.execute(f'CREATE DATABASE "{POSTGRES_DB}"')
-    finally:
-        await conn.close()
-    return f"postgresql+asyncpg://postgres@127.0.0.1:5432/{POSTGRES_DB}"
 
 
 async def post_many(base: str, token: str, total: int, concurrency: int) -> float:
@@ -54,7 +42,7 @@ async def post_many(base: str, token: str, total: int, concurrency: int) -> floa
 
 
 def run(database: str, readers: int, total: int, concurrency: int, clients: int) -> float:
-    url = asyncio.run(fresh_postgres()) if database == "postgres" else None
+    url = asyncio.run(fresh_postgres(POSTGRES_DB)) if database == "postgres" else None
     ours = Ours(f"writes-{database}", database_url=url)
     swarms: Swarms | None = None
     try:

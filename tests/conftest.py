@@ -31,7 +31,7 @@ POSTGRES_ADMIN_URL = os.environ.get(
 # One database per test run, so that two runs on one machine never meet.
 POSTGRES_TEST_DB = f"liveupdates_test_{os.getpid()}"
 TABLES = (
-    "entrysearch", "entrytag", "entryauthor", "tokenauthor", "author", "idempotencykey",
+    "entrysearch", "entrytag", "entryauthor", "author", "idempotencykey",
     "event", "question", "vote", "pushjob", "pushsubscription", "pushkey", "entry", "apitoken",
     "blog",
 )  # fmt: skip

@@ -101,4 +101,5 @@ async def delete_author(author_id: AuthorId, db: DatabaseDep, _: AdminToken) -> 
             raise HTTPException(
                 status.HTTP_409_CONFLICT, f"author {author_id} is on published entries"
             )
+        await bylines.untie_all(session, author_id)
         await session.delete(author)

@@ -142,7 +142,7 @@ async def _byline(change: Change, token: ApiToken, named: list[int] | None) -> l
         raise HTTPException(status.HTTP_403_FORBIDDEN, "contributors' entries carry their byline")
     if named and (unknown := await bylines.missing(change.session, named)):
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, f"no author {unknown[0]}")
-    return await bylines.byline(change.session, token, named)
+    return bylines.byline(token, named)
 
 
 # Reading needs no token; one shows drafts too.

@@ -171,7 +171,7 @@ async def answer_question(
             key_event=answer.key_event,
             author=token.name,
             author_token_id=token.id,
-            author_ids=await bylines.of_tied(change.session, token),
+            author_ids=bylines.byline(token, None),
             status=EntryStatus.published,
         )
         await change.session.delete(question)

@@ -3,7 +3,7 @@
 from fastapi import APIRouter, HTTPException, status
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.api.deps import AdminToken, CurrentToken, DatabaseDep, RowId, SessionDep
+from app.api.deps import AdminToken, CurrentToken, DatabaseDep, RowId
 from app.api.errors import errors
 from app.domain.models import ApiToken
 from app.domain.shapes import TokenCreate, TokenCreated, TokenList, TokenPublic, TokenUpdate
@@ -26,24 +26,21 @@ async def create(payload: TokenCreate, db: DatabaseDep, _: AdminToken) -> TokenC
     `author_id` ties it to a profile: its entries are bylined with it."""
     async with db.write() as session:
         token, plain = await create_token(session, payload.name, payload.role)
-        assert token.id is not None
-        await _tie(session, token.id, payload.author_id)
-    return TokenCreated(**TokenPublic.of(token, payload.author_id).model_dump(), token=plain)
+        await _tie(session, token, payload.author_id)
+    return TokenCreated(**TokenPublic.of(token).model_dump(), token=plain)
 
 
-async def _tie(session: AsyncSession, token_id: int, author_id: int | None) -> None:
+async def _tie(session: AsyncSession, token: ApiToken, author_id: int | None) -> None:
     if author_id is not None and await bylines.missing(session, [author_id]):
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, f"no author {author_id}")
-    await bylines.tie(session, token_id, author_id)
+    await bylines.tie(session, token, author_id)
 
 
 @router.get("", response_model=TokenList, responses=errors(401, 403))
 async def list_all(db: DatabaseDep, _: AdminToken) -> TokenList:
     """Every token, revoked ones included (admin). Tokens themselves are never shown."""
     async with db.read() as session:
-        tied = await bylines.ties(session)
-        tokens = await list_tokens(session)
-        return TokenList(tokens=[TokenPublic.of(t, tied.get(t.id or 0)) for t in tokens])
+        return TokenList(tokens=[TokenPublic.of(t) for t in await list_tokens(session)])
 
 
 @router.patch("/{token_id}", response_model=TokenPublic, responses=errors(400, 401, 403, 404))
@@ -55,18 +52,17 @@ async def update(
         token = await session.get(ApiToken, token_id)
         if token is None:
             raise HTTPException(status.HTTP_404_NOT_FOUND, f"no token {token_id}")
-        await _tie(session, token_id, payload.author_id)
-        return TokenPublic.of(token, payload.author_id)
+        await _tie(session, token, payload.author_id)
+        return TokenPublic.of(token)
 
 
 me_router = APIRouter(prefix="/api/me", tags=["tokens"])
 
 
 @me_router.get("", response_model=TokenPublic, responses=errors(401))
-async def me(token: CurrentToken, session: SessionDep) -> TokenPublic:
+async def me(token: CurrentToken) -> TokenPublic:
     """The caller's own token: its name, role and profile."""
-    assert token.id is not None
-    return TokenPublic.of(token, await bylines.of_token(session, token.id))
+    return TokenPublic.of(token)
 
 
 @router.delete(

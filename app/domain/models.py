@@ -264,14 +264,11 @@ class ApiToken(SQLModel, table=True):
     token_hash: str = Field(max_length=64, unique=True)
     created_at: datetime = Field(default_factory=now, sa_type=UTCDateTime)
     revoked_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
-
-
-class TokenAuthor(SQLModel, table=True):
-    """The profile a token is tied to: its entries are bylined with it (unless an entry
-    names its authors)."""
-
-    token_id: int = Field(foreign_key="apitoken.id", ondelete="CASCADE", primary_key=True)
-    author_id: int = Field(foreign_key="author.id", ondelete="CASCADE", index=True)
+    # The profile its entries are bylined with (unless an entry names its authors). Read
+    # with the token, so a post costs no query more. Not a foreign key (SQLite could add
+    # one only by rebuilding the table, which would cascade): deleting a profile unties
+    # its tokens in the same transaction (app/store/bylines.py).
+    author_id: int | None = Field(default=None)
 
 
 class IdempotencyKey(SQLModel, table=True):

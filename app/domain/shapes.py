@@ -408,7 +408,7 @@ class TokenPublic(SQLModel):
     author_id: int | None = None  # the profile its entries are bylined with
 
     @classmethod
-    def of(cls, token: ApiToken, author_id: int | None = None) -> "TokenPublic":
+    def of(cls, token: ApiToken) -> "TokenPublic":
         assert token.id is not None
         return cls(
             id=token.id,
@@ -416,7 +416,7 @@ class TokenPublic(SQLModel):
             role=Role(token.role),
             created_at=token.created_at,
             revoked_at=token.revoked_at,
-            author_id=author_id,
+            author_id=token.author_id,
         )
 
 

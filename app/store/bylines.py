@@ -3,11 +3,11 @@ renamed profile shows on old entries), and the profile a token is tied to."""
 
 from collections.abc import Iterable, Sequence
 
-from sqlalchemy import delete, select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from app.domain.models import ApiToken, Author, Entry, EntryAuthor, TokenAuthor
+from app.domain.models import ApiToken, Author, Entry, EntryAuthor
 from app.domain.shapes import AuthorPublic, EntryPublic
 
 
@@ -37,26 +37,18 @@ async def missing(session: AsyncSession, ids: Iterable[int]) -> list[int]:
     return [i for i in wanted if i not in await profiles(session, wanted)]
 
 
-async def of_token(session: AsyncSession, token_id: int) -> int | None:
-    """The profile the token is tied to, if any."""
-    author_id: int | None = await session.scalar(
-        select(col(TokenAuthor.author_id)).where(col(TokenAuthor.token_id) == token_id)
-    )
-    return author_id
-
-
-async def ties(session: AsyncSession) -> dict[int, int]:
-    """Every tied token's profile, by token id."""
-    rows = await session.execute(select(col(TokenAuthor.token_id), col(TokenAuthor.author_id)))
-    return {token_id: author_id for token_id, author_id in rows}
-
-
-async def tie(session: AsyncSession, token_id: int, author_id: int | None) -> None:
+async def tie(session: AsyncSession, token: ApiToken, author_id: int | None) -> None:
     """Tie the token to the profile (None: to none)."""
-    await session.execute(delete(TokenAuthor).where(col(TokenAuthor.token_id) == token_id))
-    if author_id is not None:
-        session.add(TokenAuthor(token_id=token_id, author_id=author_id))
-        await session.flush()
+    token.author_id = author_id
+    session.add(token)
+    await session.flush()
+
+
+async def untie_all(session: AsyncSession, author_id: int) -> None:
+    """Untie every token from the profile (it is being deleted)."""
+    await session.execute(
+        update(ApiToken).where(col(ApiToken.author_id) == author_id).values(author_id=None)
+    )
 
 
 async def blogs_bylined(session: AsyncSession, author_id: int) -> list[int]:
@@ -67,15 +59,8 @@ async def blogs_bylined(session: AsyncSession, author_id: int) -> list[int]:
     return list(rows)
 
 
-async def byline(session: AsyncSession, token: ApiToken, named: list[int] | None) -> list[int]:
+def byline(token: ApiToken, named: list[int] | None) -> list[int]:
     """A new entry's authors: those `named`, else the posting token's profile, if any."""
     if named is not None:
         return list(dict.fromkeys(named))
-    return await of_tied(session, token)
-
-
-async def of_tied(session: AsyncSession, token: ApiToken) -> list[int]:
-    """The byline of the token's entries: its profile, if it is tied to one."""
-    assert token.id is not None
-    tied = await of_token(session, token.id)
-    return [tied] if tied is not None else []
+    return [token.author_id] if token.author_id is not None else []

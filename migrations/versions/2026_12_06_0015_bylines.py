@@ -58,30 +58,11 @@ def upgrade() -> None:
     )
     # Plain ADD COLUMNs (a batch rebuild of `entry` on SQLite would cascade to events).
     op.add_column("entry", sa.Column("author_ids", sa.JSON(), nullable=False, server_default="[]"))
-    op.create_table(
-        "tokenauthor",
-        sa.Column("token_id", sa.Integer(), nullable=False),
-        sa.Column("author_id", sa.Integer(), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["author_id"],
-            ["author.id"],
-            name=op.f("fk_tokenauthor_author_id_author"),
-            ondelete="CASCADE",
-        ),
-        sa.ForeignKeyConstraint(
-            ["token_id"],
-            ["apitoken.id"],
-            name=op.f("fk_tokenauthor_token_id_apitoken"),
-            ondelete="CASCADE",
-        ),
-        sa.PrimaryKeyConstraint("token_id", name=op.f("pk_tokenauthor")),
-    )
-    op.create_index(op.f("ix_tokenauthor_author_id"), "tokenauthor", ["author_id"])
+    op.add_column("apitoken", sa.Column("author_id", sa.Integer(), nullable=True))
 
 
 def downgrade() -> None:
-    op.drop_index(op.f("ix_tokenauthor_author_id"), table_name="tokenauthor")
-    op.drop_table("tokenauthor")
+    op.drop_column("apitoken", "author_id")
     op.drop_column("entry", "author_ids")
     op.drop_index("ix_entryauthor_blog_author", table_name="entryauthor")
     op.drop_table("entryauthor")

@@ -163,6 +163,14 @@ async def test_a_profile_on_published_entries_stays(
     assert (
         await client.delete(f"/api/authors/{spare}", headers=tokens.auth("editor"))
     ).status_code == 403
+    me = (await client.get("/api/me", headers=tokens.auth("reporter"))).json()
+    await client.patch(f"/api/tokens/{me['id']}", json={"author_id": spare},
+                       headers=tokens.auth("admin"))  # fmt: skip
     gone = await client.delete(f"/api/authors/{spare}", headers=tokens.auth("admin"))
     assert gone.status_code == 204
     assert (await client.get(f"/api/authors/{spare}")).status_code == 404
+    # Its tokens are untied with it: their entries carry no profile.
+    assert (await client.get("/api/me", headers=tokens.auth("reporter"))).json()[
+        "author_id"
+    ] is None
+    assert (await post(client, tokens.auth("reporter"), body="After"))["authors"] == []

@@ -261,3 +261,54 @@ async def test_an_editors_queue_receives_a_submission_live_and_approves_it(
     # asked for every 5 s).
     await expect(page.locator("#audience")).to_have_text("1 reading", timeout=15000)
     await context.close()
+
+
+async def test_admins_keep_bylines_and_entries_carry_them_with_tags(
+    page: Page, newsroom: Newsroom
+) -> None:
+    await sign_in(page, newsroom, "admin")
+    for name, role in (("Ann Lee", "Kyiv correspondent"), ("Bob Diaz", "")):
+        await page.fill("#a-name", name)
+        await page.fill("#a-role", role)
+        await page.click("#a-save")
+        await expect(page.locator("#author-rows")).to_contain_text(name)
+    # Tie the editor's token to Ann: its entries carry her byline by default.
+    row = page.locator("#token-rows tr", has_text="Ed Editor")
+    await row.locator("select").select_option(label="Ann Lee")
+    await expect(
+        page.locator("#token-rows tr", has_text="Ed Editor").locator("select")
+    ).to_have_value(
+        str(
+            (
+                await newsroom.client.get("/api/authors", headers=newsroom.tokens.auth("admin"))
+            ).json()["authors"][0]["id"]
+        )
+    )
+
+    # An entry by two, tagged; its card shows both bylines and the tags.
+    await page.fill("#c-body", "The bridge is closed. #Traffic")
+    await page.fill("#c-tags", "roads, #Bridges")
+    await page.locator("#c-authors").select_option(
+        label=["Ann Lee (Kyiv correspondent)", "Bob Diaz"]
+    )
+    await page.click("#c-post")
+    card = page.locator("#entries .entry").first
+    await expect(card.locator(".byline-name")).to_have_text(["Ann Lee", "Bob Diaz"])
+    await expect(card.locator(".tags a")).to_have_text(["#roads", "#bridges", "#traffic"])
+    [posted] = await entries(newsroom)
+    assert [a["name"] for a in posted["authors"]] == ["Ann Lee", "Bob Diaz"]  # type: ignore[union-attr]
+
+    # Renamed in the newsroom: the card and the API show the new name.
+    await (
+        page.locator("#author-rows tr", has_text="Bob Diaz")
+        .get_by_role("button", name="Edit")
+        .click()
+    )
+    await page.fill("#a-name", "Roberto Diaz")
+    await page.click("#a-save")
+    await expect(card.locator(".byline-name")).to_have_text(["Ann Lee", "Roberto Diaz"])
+    # Editing the tags in place.
+    await card.get_by_role("button", name="Edit").click()
+    await page.locator(".edit-tags").fill("roads")
+    await page.locator(".edit-form button[type=submit]").click()
+    await expect(card.locator(".tags a")).to_have_text(["#roads", "#traffic"])

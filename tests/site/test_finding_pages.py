@@ -6,16 +6,9 @@ import re
 import httpx
 
 from tests.conftest import Tokens
+from tests.site.test_pages import post
 
 Blog = dict[str, object]
-
-
-async def post(client: httpx.AsyncClient, tokens: Tokens, **payload: object) -> dict[str, object]:
-    r = await client.post(
-        "/api/blogs/election-night/entries", json=payload, headers=tokens.auth("editor")
-    )
-    assert r.status_code == 201, r.text
-    return dict(r.json())
 
 
 def shown(page: str) -> list[int]:

@@ -137,6 +137,17 @@ export function apply(event) {
   } else if (event.type === EVENT.ENTRY_DELETED) {
     state.entries.delete(event.entry_id);
     removeCard($("#entries"), event.entry_id, state.entries, t("Nothing published yet."));
+  } else if (event.type === EVENT.AUTHOR_UPDATED) {
+    // A profile changed: the cards bylined with it show it so.
+    const author = event.author;
+    for (const map of [state.entries, state.drafts, state.queue]) {
+      for (const entry of map.values()) {
+        entry.authors = (entry.authors || []).map((a) => (a.id === author.id ? author : a));
+      }
+    }
+    renderList($("#entries"), state.entries, t("Nothing published yet."));
+    if (state.drafts.size) renderList($("#drafts"), state.drafts, t("No drafts."));
+    renderQueue();
   } else if (event.type === EVENT.BLOG_UPDATED) {
     state.blog = event.blog;
     showBlogSettings();
