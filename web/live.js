@@ -205,9 +205,11 @@ function followBlog(seen) {
 
   // A profile changed: every byline of it on the page (and held back) shows it so.
   function renamed(author) {
-    const held_ = held.flatMap((article) => [...article.querySelectorAll(".byline")]);
-    for (const byline of [...document.querySelectorAll(".byline"), ...held_]) {
-      if (byline.dataset.author == author.id) byline.replaceWith(renderByline(author, slug));
+    const selector = `.byline[data-author="${Number(author.id)}"]`;
+    for (const root of [document, ...held]) {
+      for (const byline of root.querySelectorAll(selector)) {
+        byline.replaceWith(renderByline(author, slug));
+      }
     }
   }
 

@@ -137,9 +137,11 @@ def snippet(text: str, query: Query, algorithm: str, width: int = SNIPPET_WORDS)
         return ""
     words = stems([normalise(text[a:b]) for a, b in spans], algorithm)
     hits = [stem in wanted for stem in words]
-    best, start = -1, 0
-    for first in range(max(1, len(spans) - width + 1)):
-        score = sum(hits[first : first + width])
+    # The window of `width` words with the most hits (the first such), slid in one pass.
+    score = best = sum(hits[:width])
+    start = 0
+    for first in range(1, len(spans) - width + 1):
+        score += hits[first + width - 1] - hits[first - 1]
         if score > best:
             best, start = score, first
     shown = range(start, min(len(spans), start + width))

@@ -76,10 +76,9 @@ class Change:
             # Leave as if by an error, so the transaction rolls back.
             await self._context.__aexit__(_Abandoned, _Abandoned(), None)
             return
-        if exc is None:
+        if exc is None and self._indexed:
             try:
-                if self._indexed:
-                    await entry_index.follow(self.session, self._indexed)
+                await entry_index.follow(self.session, self._indexed)
             except BaseException as error:
                 await self._context.__aexit__(type(error), error, error.__traceback__)
                 raise
