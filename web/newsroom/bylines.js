@@ -6,6 +6,8 @@ import { t } from "../i18n.js";
 import { api, detail } from "./api.js";
 import { isContributor, state } from "./state.js";
 
+let profilesChanged = () => {};
+
 export async function loadProfiles() {
   const answer = await api("GET", "/api/authors").catch(() => null);
   if (!answer || answer.status !== 200) return;
@@ -56,7 +58,8 @@ function renderProfiles() {
         if (!confirm(t("Delete the profile “{name}”?", { name: author.name }))) return;
         const answer = await api("DELETE", `/api/authors/${author.id}`);
         $("#a-result").textContent = answer.status === 204 ? t("Deleted.") : t("Not deleted: {reason}", { reason: detail(answer) });
-        loadProfiles();
+        await loadProfiles();
+        profilesChanged();
       }),
     );
     row.append(actions);
@@ -75,11 +78,13 @@ function editProfile(author) {
   $("#a-name").focus();
 }
 
-export function wireBylines() {
+/** @param {() => void} changed  told when the profiles changed (tokens' selects show them) */
+export function wireBylines(changed) {
   $("#c-authors").addEventListener("change", (change) => {
     /** @type {HTMLElement} */ (change.target).dataset.touched = "1";
   });
   const form = /** @type {HTMLFormElement} */ ($("#author-form"));
+  profilesChanged = changed;
   form.addEventListener("submit", async (submit) => {
     submit.preventDefault();
     const json = {
@@ -98,6 +103,7 @@ export function wireBylines() {
     delete form.dataset.editing;
     form.reset();
     $("#a-save").textContent = t("Add profile");
-    loadProfiles();
+    await loadProfiles();
+    profilesChanged();
   });
 }

@@ -68,7 +68,7 @@ export function signOut() {
 // --- wiring ----------------------------------------------------------------------------
 
 export function wire() {
-  wireBylines();
+  wireBylines(() => state.me?.role === "admin" && loadTokens());
   renderAlso(renderQueue);
   $("#sign-in-form").addEventListener("submit", (submit) => {
     submit.preventDefault();
