@@ -29,7 +29,8 @@ def run(title: str, module: str, *args: str) -> str:
         line for line in out.stdout.splitlines()
         if line.startswith(("|", "from ", "readers ", "missing", "duplicated", "reconnects",
                             "Page of", "target", "all reading", "p99 ", "stalled ", "votes "))
-        or line.lstrip().startswith(("alone", "surge"))
+        or line.lstrip().startswith(("alone", "surge", "search", "post p", "indexed", "sqlite:",
+                                     "postgres:"))
         or line.endswith(("round(s):", "connected", "will stall"))
     ]  # fmt: skip
     spaced: list[str] = []
@@ -89,6 +90,10 @@ def main() -> None:
         "Entries through a surge of votes", "bench.votes",
         "--readers", "500" if quick else "2000", "--votes", "1000" if quick else "10000",
         "--window", "10" if quick else "60",
+    ))  # fmt: skip
+    report.append(run(
+        "Search at size", "bench.search", "--entries", "5000" if quick else "50000",
+        "--queries", "60" if quick else "300", "--posts", "60" if quick else "300",
     ))  # fmt: skip
     (ROOT / "bench" / "results-latest.md").write_text("\n".join(report) + "\n")
 
