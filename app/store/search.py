@@ -7,11 +7,11 @@ models and migrations. It follows the entries' events (entry_index.py): a change
 index rows commit together.
 """
 
-from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import bindparam, column, select, table, text
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.expression import ColumnClause
 from sqlmodel import col
 
 from app.domain import search
@@ -74,17 +74,11 @@ async def unindex(session: AsyncSession, entry_ids: list[int]) -> None:
     )
 
 
-@dataclass
-class Found:
-    entry: EntryPublic
-    snippet: str  # HTML: the entry's text around what matched, matches in <mark>
-
-
 async def find(
     session: AsyncSession, query: search.Query, blogs: list[Blog], offset: int, limit: int
-) -> list[Found]:
+) -> list[SearchResult]:
     """Published entries of `blogs` matching `query`, best first (then newest), from
-    `offset`."""
+    `offset`, each with its snippet."""
     if not query or not blogs:
         return []
     by_id = {blog.id: blog for blog in blogs}
@@ -136,7 +130,8 @@ async def find(
         blog = by_id[entry.blog_id]
         public = EntryPublic.of(entry, blog.slug, named)
         algorithm = search.config(blog.language)
-        results.append(Found(public, search.snippet(plain_text(entry.html), query, algorithm)))
+        snippet = search.snippet(plain_text(entry.html), query, algorithm)
+        results.append(SearchResult(entry=public, snippet=snippet))
     return results
 
 
@@ -145,16 +140,15 @@ async def page(
 ) -> SearchPage:
     """Page `number` (from 1) of what the query `q` finds in `blogs`."""
     found = await find(session, search.parse(q), blogs, (number - 1) * limit, limit + 1)
-    results = [SearchResult(entry=f.entry, snippet=f.snippet) for f in found[:limit]]
     more = len(found) > limit and number < search.PAGES_MAX
-    return SearchPage(results=results, next_page=number + 1 if more else None)
+    return SearchPage(results=found[:limit], next_page=number + 1 if more else None)
 
 
 async def unindexed(session: AsyncSession, limit: int) -> list[tuple[Entry, Blog]]:
     """Published entries the index lacks (those from before it), by id: `liveupdates
     migrate` indexes them. (NOT EXISTS: an anti-join; Postgres runs NOT IN over a large
     subquery row by row.)"""
-    key = column("rowid" if _sqlite(session) else "entry_id")
+    key: ColumnClause[int] = column("rowid" if _sqlite(session) else "entry_id")
     indexed = select(key).select_from(table(TABLE)).where(key == col(Entry.id)).exists()
     rows = await session.execute(
         select(Entry, Blog)
