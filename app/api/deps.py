@@ -12,6 +12,7 @@ from sqlmodel import col
 from app.api.errors import too_many
 from app.config import Settings
 from app.domain.models import ApiToken, Blog, Role
+from app.live.edge.admission import network_of
 from app.live.hub import Hub
 from app.services import services
 from app.store.auth import find_token
@@ -44,6 +45,14 @@ async def get_session(db: DatabaseDep) -> AsyncIterator[AsyncSession]:
 
 
 SessionDep = Annotated[AsyncSession, Depends(get_session)]
+
+
+def client_network(request: Request) -> str:
+    """The client's network: its address (IPv6: its /IPV6_PREFIX_LENGTH), what per-address
+    limits count."""
+    address = request.client.host if request.client else ""
+    return network_of(address, services(request.app).settings.ipv6_prefix_length)
+
 
 _bearer = HTTPBearer(auto_error=False, description="An API token: `liveupdates token create`")
 

@@ -16,6 +16,7 @@ from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from app.domain.errors import Conflict, Invalid, NotAllowed, Refusal
 from app.ops.outages import DATABASE
 from app.store.db import timed_out
+from app.store.rate_limits import Key, RateLimit, SharedRateLimit
 
 
 class Problem(BaseModel):
@@ -67,6 +68,12 @@ def too_many(wait: float, what: str) -> HTTPException:
         f"too many {what}; retry in {seconds} s",
         headers={"Retry-After": str(seconds)},
     )
+
+
+async def within(limit: RateLimit | SharedRateLimit, key: Key, what: str) -> None:
+    """Count one against `limit` for `key`: 429 (`too_many`) once it is spent."""
+    if wait := await limit.check(key):
+        raise too_many(wait, what)
 
 
 REFUSALS: dict[type[Refusal], int] = {NotAllowed: 403, Conflict: 409, Invalid: 422}

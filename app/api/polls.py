@@ -18,7 +18,7 @@ from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.api.deps import ROW_ID_MAX, DatabaseDep, HubDep, RowId, SessionDep, StaffToken
-from app.api.errors import errors, too_many, unavailable
+from app.api.errors import errors, unavailable, within
 from app.domain.models import Blog, Entry, EntryStatus, now
 from app.domain.polls import is_open
 from app.domain.shapes import EntryPublic, PollResultsList, VoteCast
@@ -74,8 +74,7 @@ async def vote(
     if option >= poll.options:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "no such option")
     network = network_of(address, parts.settings.ipv6_prefix_length)
-    if wait := await parts.votes_per_address.check(f"{network}:{entry_id}"):
-        raise too_many(wait, "votes from this address")
+    await within(parts.votes_per_address, f"{network}:{entry_id}", "votes from this address")
     cast = await parts.votes.cast(Ballot(entry_id, voter, poll.blog_id, option))
     if cast is Cast.DUPLICATE:
         raise HTTPException(status.HTTP_409_CONFLICT, "you have voted in this poll")

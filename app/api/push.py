@@ -8,12 +8,11 @@ from urllib.parse import urlsplit
 from cryptography.hazmat.primitives.asymmetric import ec
 from fastapi import APIRouter, HTTPException, Request, Response, status
 
-from app.api.deps import BlogDep, DatabaseDep, SettingsDep
-from app.api.errors import errors, too_many
+from app.api.deps import BlogDep, DatabaseDep, SettingsDep, client_network
+from app.api.errors import errors, within
 from app.config import Settings
 from app.domain.models import BlogStatus
 from app.domain.shapes import PushKeyPublic, PushSubscribe, PushUnsubscribe
-from app.live.edge.admission import network_of
 from app.services import services
 from app.store import push
 
@@ -82,10 +81,8 @@ async def subscribe(
     check_subscription(subscription, settings)
     if blog.status == BlogStatus.ended:
         raise HTTPException(status.HTTP_409_CONFLICT, f"blog {blog.slug!r} has ended")
-    address = request.client.host if request.client else ""
-    network = network_of(address, settings.ipv6_prefix_length)
-    if wait := await services(request.app).push_subscribes_per_address.check(network):
-        raise too_many(wait, "subscriptions from this address")
+    limit = services(request.app).push_subscribes_per_address
+    await within(limit, client_network(request), "subscriptions from this address")
     assert blog.id is not None
     async with db.write() as session:
         new = await push.subscribe(

@@ -13,8 +13,17 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from app.api.deps import BlogDep, DatabaseDep, HubDep, RowId, SessionDep, SettingsDep, StaffToken
-from app.api.errors import errors, too_many
+from app.api.deps import (
+    BlogDep,
+    DatabaseDep,
+    HubDep,
+    RowId,
+    SessionDep,
+    SettingsDep,
+    StaffToken,
+    client_network,
+)
+from app.api.errors import errors, within
 from app.api.streams import EventStream
 from app.domain import events, tags
 from app.domain.alerts import plain_text
@@ -28,7 +37,6 @@ from app.domain.shapes import (
     QuestionList,
     QuestionPublic,
 )
-from app.live.edge.admission import network_of
 from app.live.hub import Hub
 from app.live.wire import SSE_KEEP_ALIVE
 from app.services import services
@@ -57,13 +65,11 @@ async def ask(request: Request, db: Database, hub: Hub, slug: str, sent: Questio
     if blog.status == BlogStatus.ended:
         raise HTTPException(status.HTTP_409_CONFLICT, f"blog {slug!r} has ended")
     parts = services(request.app)
-    address = request.client.host if request.client else ""
-    network = network_of(address, parts.settings.ipv6_prefix_length)
-    if wait := await parts.questions_per_address.check(network):
-        raise too_many(wait, "questions from this address")
+    await within(
+        parts.questions_per_address, client_network(request), "questions from this address"
+    )
     assert blog.id is not None
-    if wait := await parts.questions_per_blog.check(blog.id):
-        raise too_many(wait, "questions for this blog")
+    await within(parts.questions_per_blog, blog.id, "questions for this blog")
     question = Question(blog_id=blog.id, text=sent.question, name=sent.name)
     async with db.write() as session:
         session.add(question)
