@@ -4,6 +4,12 @@ import { state } from "./state.js";
 
 export class NetworkError extends Error {}
 
+// Leaving the page (a reload, the language switched) aborts its requests: that is no error
+// to report, so such a request never settles. (Not `beforeunload`: a navigation may still be
+// called off after it, and the outbox needs its errors to retry.)
+let leaving = false;
+addEventListener("pagehide", () => (leaving = true));
+
 // One call to the API. Answers {status, data}; throws NetworkError when nothing came back.
 export async function api(method, path, { json, form, headers = {} } = {}) {
   const init = { method, headers: { Authorization: `Bearer ${state.token}`, ...headers } };
@@ -17,6 +23,7 @@ export async function api(method, path, { json, form, headers = {} } = {}) {
   try {
     response = await fetch(path, init);
   } catch (error) {
+    if (leaving) return new Promise(() => {});
     throw new NetworkError(String(error));
   }
   const text = await response.text().catch(() => "");
