@@ -34,7 +34,8 @@ async def publics(session: AsyncSession, entries: Sequence[Entry], slug: str) ->
 async def missing(session: AsyncSession, ids: Iterable[int]) -> list[int]:
     """Which of these ids no profile has."""
     wanted = list(dict.fromkeys(ids))
-    return [i for i in wanted if i not in await profiles(session, wanted)]
+    found = await profiles(session, wanted)
+    return [i for i in wanted if i not in found]
 
 
 async def tie(session: AsyncSession, token: ApiToken, author_id: int | None) -> None:
