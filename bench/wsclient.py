@@ -36,6 +36,9 @@ class Reader(asyncio.Protocol):
         self.buffer = b""
         self.handshaken = False
         self.transport: asyncio.Transport | None = None
+        # Kept across messages, so that servers compressing with context takeover (as most
+        # libraries do by default) are read too; ours compresses each message on its own.
+        self.inflater: Any = None
 
     def connection_made(self, transport: Any) -> None:
         self.transport = transport
@@ -87,9 +90,9 @@ class Reader(asyncio.Protocol):
             pos += head + length
             if opcode == 0x1:
                 if buffer[pos - head - length] & 0x40:  # RSV1: compressed (RFC 7692)
-                    payload = zlib.decompressobj(wbits=-15).decompress(
-                        payload + b"\x00\x00\xff\xff"
-                    )
+                    if self.inflater is None:
+                        self.inflater = zlib.decompressobj(wbits=-15)
+                    payload = self.inflater.decompress(payload + b"\x00\x00\xff\xff")
                 offset = orjson.loads(payload).get("offset")
                 if offset is not None:
                     self.stats.arrivals.setdefault(offset, []).append(now)

@@ -2,6 +2,8 @@
 
 No framework, no database, no bounds: the least work a server can do to fan an event
 out over WebSockets. Readers connect to any path; POST /publish sends the next event.
+A reader offering permessage-deflate gets it without context takeover, and every such
+reader the same frame, compressed once: the floor for compressed readers too.
 Run: python -m bench.peers.floor PORT
 """
 
@@ -10,23 +12,32 @@ import base64
 import hashlib
 import json
 import sys
+import zlib
 from datetime import UTC, datetime
 
 GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 
 
-def frame(payload: bytes) -> bytes:
+def frame(payload: bytes, first: int = 0x81) -> bytes:
     size = len(payload)
     if size < 126:
-        return bytes((0x81, size)) + payload
+        return bytes((first, size)) + payload
     if size < 65536:
-        return bytes((0x81, 126)) + size.to_bytes(2, "big") + payload
-    return bytes((0x81, 127)) + size.to_bytes(8, "big") + payload
+        return bytes((first, 126)) + size.to_bytes(2, "big") + payload
+    return bytes((first, 127)) + size.to_bytes(8, "big") + payload
+
+
+def deflated_frame(payload: bytes) -> bytes:
+    """RFC 7692: raw deflate, the trailing empty block cut, RSV1 set."""
+    compressor = zlib.compressobj(wbits=-15)
+    data = compressor.compress(payload) + compressor.flush(zlib.Z_SYNC_FLUSH)
+    return frame(data[:-4], 0xC1)
 
 
 class Server:
     def __init__(self) -> None:
         self.readers: set[asyncio.Transport] = set()
+        self.deflating: set[asyncio.Transport] = set()
         self.offset = 0
 
     def publish(self, body: str) -> int:
@@ -36,11 +47,16 @@ class Server:
             "html": f"<p>{body}</p>", "key_event": False, "pinned": False, "author": "Bench",
             "published_at": datetime.now(UTC).isoformat(), "updated_at": None, "version": 1,
         }  # fmt: skip
-        data = frame(
-            json.dumps({"type": "entry.created", "offset": self.offset, "entry": entry}).encode()
-        )
+        payload = json.dumps(
+            {"type": "entry.created", "offset": self.offset, "entry": entry}
+        ).encode()
+        data = frame(payload)
         for transport in self.readers:
             transport.write(data)
+        if self.deflating:
+            data = deflated_frame(payload)
+            for transport in self.deflating:
+                transport.write(data)
         return self.offset
 
 
@@ -85,16 +101,23 @@ class Connection(asyncio.Protocol):
         accept = base64.b64encode(
             hashlib.sha1(headers["sec-websocket-key"].encode() + GUID).digest()
         )
+        deflate = "permessage-deflate" in headers.get("sec-websocket-extensions", "")
+        extension = (
+            b"Sec-WebSocket-Extensions: permessage-deflate; server_no_context_takeover\r\n"
+            if deflate
+            else b""
+        )
         self.transport.write(
             b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
-            b"Connection: Upgrade\r\nSec-WebSocket-Accept: %b\r\n\r\n" % accept
+            b"Connection: Upgrade\r\nSec-WebSocket-Accept: %b\r\n%b\r\n" % (accept, extension)
         )
         self.reader = True
-        self.server.readers.add(self.transport)
+        (self.server.deflating if deflate else self.server.readers).add(self.transport)
 
     def connection_lost(self, exc: Exception | None) -> None:
         if self.reader and self.transport is not None:
             self.server.readers.discard(self.transport)
+            self.server.deflating.discard(self.transport)
 
 
 async def main(port: int) -> None:

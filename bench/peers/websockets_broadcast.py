@@ -2,6 +2,7 @@
 
 Run: python -m bench.peers.websockets_broadcast PORT
 Readers connect to any path; POST /publish {"body": ...} broadcasts an entry-shaped event.
+Readers offering permessage-deflate get it (the library's defaults: compressed per reader).
 """
 
 import asyncio
@@ -9,6 +10,7 @@ import json
 import sys
 from datetime import UTC, datetime
 from http import HTTPStatus
+from urllib.parse import unquote
 
 from websockets.asyncio.server import ServerConnection, broadcast, serve
 from websockets.datastructures import Headers
@@ -44,14 +46,14 @@ def process_request(connection: ServerConnection, request: Request) -> Response 
         return None
     if not request.path.startswith("/publish"):
         return Response(HTTPStatus.OK.value, "OK", Headers(), b"ok")
-    body = request.headers.get("X-Body", "")
+    body = unquote(request.headers.get("X-Body", ""))
     answer = json.dumps({"offset": publish(body, request.headers.get("X-Headline"))})
     return Response(HTTPStatus.CREATED.value, "Created", Headers(), answer.encode())
 
 
 async def main(port: int) -> None:
     async with serve(
-        handler, "127.0.0.1", port, process_request=process_request, compression=None,
+        handler, "127.0.0.1", port, process_request=process_request, compression="deflate",
         max_queue=16,
     ) as server:  # fmt: skip
         await server.serve_forever()

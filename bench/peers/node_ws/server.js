@@ -1,5 +1,6 @@
 // A Node.js `ws` broadcast server, written as the ws README suggests: readers connect to
 // /ws; POST /publish {"body": ...} sends an entry-shaped event to every open client.
+// Readers offering permessage-deflate get it (ws's defaults: compressed per client).
 // Run: node server.js PORT
 const http = require("http");
 const { WebSocketServer, WebSocket } = require("ws");
@@ -29,5 +30,5 @@ const server = http.createServer((req, res) => {
     res.end(JSON.stringify({ offset }));
   });
 });
-const wss = new WebSocketServer({ server, perMessageDeflate: false });
+const wss = new WebSocketServer({ server, perMessageDeflate: true });
 server.listen(port, "127.0.0.1");
