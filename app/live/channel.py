@@ -4,6 +4,12 @@ state and its recent events (app/live/hub.py keeps a channel per blog).
 Commit order and publish order can differ, and a broker can drop a message: the channel
 remembers the last offset it delivered, holds an early event briefly, and reads a missing
 one from the event log if it does not come.
+
+Delivery is a sweep over the readers, `SWEEP_SLICE` at a time with a turn of the event loop
+between slices, so that a post (or a broker message) arriving meanwhile is not kept waiting
+behind thousands of writes. Each reader is written everything it lacks at once: when events
+come faster than a sweep (a burst, a gap filled from the log), a reader gets k frames in one
+write, and the readers swept again take only what they have not had.
 """
 
 import asyncio
@@ -18,7 +24,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from app.domain.events import EventType
 from app.domain.models import Blog
 from app.domain.shapes import BlogPublic
-from app.live.wire import ARCHIVED_REASON, CloseCode, Frame
+from app.live.wire import ARCHIVED_REASON, Batch, CloseCode, Frame, Frames
 from app.ops.metrics import DELIVERIES
 from app.ops.outages import DATABASE
 from app.store.db import Database
@@ -29,6 +35,8 @@ log = logging.getLogger("liveupdates.hub")
 REPLAY_PAGE = 500
 # Recent frames kept per blog: readers resuming after a blip replay from memory.
 HISTORY = 256
+# Readers written between two turns of the event loop.
+SWEEP_SLICE = 512
 
 
 class Reader(Protocol):
@@ -44,8 +52,9 @@ class Reader(Protocol):
     def in_audience(self) -> bool:
         """Whether it counts in the blog's audience (the newsroom's own view does not)."""
 
-    def deliver(self, frame: Frame) -> None:
-        """Take the frame now, without awaiting anything."""
+    def deliver(self, frames: Frames) -> None:
+        """Take the frames it has not had yet (consecutive offsets) now, in one write,
+        without awaiting anything; the same frames may be offered again."""
 
     def notify(self, frame: Frame) -> None:
         """Take a notice (no offset, not logged) if there is room; never awaits."""
@@ -72,6 +81,15 @@ class Channel:
         self.recent: deque[Frame] = deque(maxlen=HISTORY)  # consecutive, up to `last`
         self._filler: asyncio.Task[None] | None = None
         self.loading: asyncio.Task[None] | None = None  # the first join's load, shared
+        # The sweep: frames not yet written to every reader, the readers of the pass under
+        # way and how far it got, the offset that archived the blog (its readers are ended).
+        self._outgoing: list[Frame] = []
+        self._pass: tuple[Reader, ...] = ()
+        self._swept = 0
+        self._pass_upto = 0
+        self._sweep: asyncio.Handle | None = None
+        self._frames: Frames | None = None  # the outgoing frames as one
+        self._ending: int | None = None
 
     def start(self, last: int, blog: dict[str, Any], history: list[Frame]) -> None:
         if self.last is None:
@@ -107,27 +125,50 @@ class Channel:
         if self.last is None:
             return
         pending = self.pending
+        ready = 0
         while pending:
             frame = pending.pop(self.last + 1, None)
             if frame is None:
                 break
             self.last = frame.offset
             self.recent.append(frame)
-            archived = False
+            self._outgoing.append(frame)
+            ready += 1
             if frame.type == EventType.BLOG_UPDATED:
                 self.blog = orjson.loads(frame.data)["blog"]
-                archived = bool(self.blog.get("archived_at"))
-            readers = tuple(self.readers)
-            DELIVERIES.inc(len(readers))
-            for reader in readers:
-                reader.deliver(frame)
-            if archived:
-                for reader in readers:  # told by the event; now closed, not to come back
-                    reader.end(CloseCode.ARCHIVED, ARCHIVED_REASON)
+                self._ending = frame.offset if self.blog.get("archived_at") else None
+        if ready:
+            DELIVERIES.inc(ready * len(self.readers))
+            if self._sweep is None:
+                self._sweep = asyncio.get_running_loop().call_soon(self._sweep_slice)
         for offset in [o for o in pending if o <= self.last]:
             del pending[offset]
         if pending:
             self.fill_soon(self.hold_seconds)
+
+    def _sweep_slice(self) -> None:
+        """Write the next slice of readers what they lack; then come back for the next
+        slice, or sweep again if frames came during this pass, or stop."""
+        assert self.last is not None
+        if self._swept >= len(self._pass):
+            self._pass, self._swept, self._pass_upto = tuple(self.readers), 0, self.last
+        outgoing = self._outgoing
+        frames = self._frames
+        if frames is None or frames.offset != self.last:
+            frames = self._frames = Batch.of(outgoing)
+        ending = self._ending
+        end = self._swept + SWEEP_SLICE
+        for reader in self._pass[self._swept : end]:
+            reader.deliver(frames)
+            if ending is not None:  # told by the event; now closed, not to come back
+                reader.end(CloseCode.ARCHIVED, ARCHIVED_REASON)
+        self._swept = end
+        loop = asyncio.get_running_loop()
+        if end < len(self._pass) or self.last > self._pass_upto:
+            self._sweep = loop.call_soon(self._sweep_slice)
+        else:  # every reader has every frame
+            self._sweep, self._pass, self._frames = None, (), None
+            outgoing.clear()
 
     def fill_soon(self, delay: float, upto: int | None = None) -> None:
         """Fetch what is missing from the event log unless it arrives within `delay`."""
@@ -179,3 +220,7 @@ class Channel:
     def close(self) -> None:
         if self._filler is not None:
             self._filler.cancel()
+        if self._sweep is not None:
+            self._sweep.cancel()
+            self._sweep, self._pass, self._frames = None, (), None
+            self._outgoing.clear()

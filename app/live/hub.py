@@ -27,7 +27,7 @@ from app.domain.models import Blog
 from app.live.broker import Broker
 from app.live.channel import Channel, Reader
 from app.live.desk import Desk
-from app.live.wire import Frame
+from app.live.wire import Frame, Frames
 from app.ops.metrics import READERS
 from app.ops.tasks import Every
 from app.store.db import Database
@@ -50,7 +50,7 @@ class _Follower:
     kind = None
     in_audience = False
 
-    def deliver(self, frame: Frame) -> None:
+    def deliver(self, frames: Frames) -> None:
         pass
 
     def notify(self, frame: Frame) -> None:

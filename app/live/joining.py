@@ -98,16 +98,16 @@ async def start_reading(
         raise
 
 
-async def replay(
+async def replay_pages(
     db: Database, hub: Hub, blog_id: int, after: int, upto: int
-) -> AsyncIterator[Frame]:
-    """Events in (after, upto]: from the hub's memory when it has them all, else from the
-    event log a page at a time."""
+) -> AsyncIterator[list[Frame]]:
+    """Events in (after, upto], in pages: from the hub's memory when it has them all (one
+    page), else from the event log a page at a time."""
     recent = hub.history(blog_id, after, upto)
     if recent is not None:
         REPLAYED.inc(len(recent))
-        for frame in recent:
-            yield frame
+        if recent:
+            yield recent
         return
     while after < upto:
         async with db.read() as session:
@@ -116,6 +116,14 @@ async def replay(
             return
         REPLAYED.inc(len(events))
         epoch = hub.blog(blog_id)["epoch"]
-        for event in events:
-            yield Frame.of(event, epoch)
+        yield [Frame.of(event, epoch) for event in events]
         after = events[-1].offset
+
+
+async def replay(
+    db: Database, hub: Hub, blog_id: int, after: int, upto: int
+) -> AsyncIterator[Frame]:
+    """`replay_pages`, a frame at a time."""
+    async for page in replay_pages(db, hub, blog_id, after, upto):
+        for frame in page:
+            yield frame

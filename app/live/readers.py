@@ -15,7 +15,7 @@ import socket
 from collections import deque
 from collections.abc import Callable
 
-from app.live.wire import NOTICE, SLOW_READER_REASON, CloseCode, Frame, close_frame
+from app.live.wire import NOTICE, SLOW_READER_REASON, Batch, CloseCode, Frame, Frames, close_frame
 from app.ops.metrics import SLOW_READERS
 
 # A dropped reader gets this long for the close frame to leave before the socket is cut.
@@ -23,12 +23,12 @@ CLOSE_GRACE_SECONDS = 2.0
 _SLOW_READER_CLOSE = close_frame(CloseCode.SLOW_READER, SLOW_READER_REASON)
 
 
-def plain_websocket(frame: Frame) -> bytes:
-    return frame.ws
+def plain_websocket(frames: Frames) -> bytes:
+    return frames.ws
 
 
-def server_sent_event(frame: Frame) -> bytes:
-    return frame.sse
+def server_sent_event(frames: Frames) -> bytes:
+    return frames.sse
 
 
 class TransportReader:
@@ -37,14 +37,14 @@ class TransportReader:
 
     __slots__ = (
         "transport", "limit", "sent", "dropped", "wire", "kind", "in_audience", "_held",
-        "_held_bytes",
+        "_held_bytes", "_taken",
     )  # fmt: skip
 
     def __init__(
         self,
         transport: asyncio.WriteTransport,
         limit: int,
-        wire: Callable[[Frame], bytes] = plain_websocket,
+        wire: Callable[[Frames], bytes] = plain_websocket,
         kind: str = "websocket",
         in_audience: bool = True,
     ) -> None:
@@ -62,19 +62,26 @@ class TransportReader:
         self.wire = wire
         self.kind = kind
         self.in_audience = in_audience
-        self._held: list[Frame] | None = []  # live frames that arrive during the replay
+        self._held: list[Frames] | None = []  # live frames that arrive during the replay
         self._held_bytes = 0
+        self._taken = 0  # the last offset held
 
-    def deliver(self, frame: Frame) -> None:
-        if self.dropped or frame.offset <= self.sent:
+    def deliver(self, frames: Frames) -> None:
+        """Take these frames (those it has not had yet) in one write."""
+        if self.dropped:
             return
         if self._held is not None:
-            self._held.append(frame)
-            self._held_bytes += len(frame.data)
-            if self._held_bytes > self.limit:
-                self.drop()
+            mark = max(self.sent, self._taken)
+            if frames.offset > mark:
+                frames = frames.after(mark) if frames.first <= mark else frames
+                self._taken = frames.offset
+                self._held.append(frames)
+                self._held_bytes += frames.size
+                if self._held_bytes > self.limit:
+                    self.drop()
             return
-        self._write(frame)
+        if frames.offset > self.sent:
+            self._write(frames.after(self.sent) if frames.first <= self.sent else frames)
 
     def notify(self, frame: Frame) -> None:
         """A notice (no offset): written when there is room, else skipped, never queued
@@ -89,24 +96,25 @@ class TransportReader:
         ):
             transport.write(data)
 
-    def _write(self, frame: Frame) -> None:
+    def _write(self, frames: Frames) -> None:
         transport = self.transport
         if transport.is_closing():
             self.dropped = True
             return
-        data = self.wire(frame)
+        data = self.wire(frames)
         if transport.get_write_buffer_size() + len(data) > self.limit:
             self.drop()
             return
         transport.write(data)
-        self.sent = frame.offset
+        self.sent = frames.offset
 
     def go_live(self) -> None:
-        """The replay is sent: write what arrived meanwhile, then write as frames come."""
+        """The replay is sent: write what arrived meanwhile (in one write), then write as
+        frames come."""
         held, self._held = self._held or [], None
-        for frame in held:
-            if not self.dropped and frame.offset > self.sent:
-                self._write(frame)
+        waiting = [f for frames in held for f in frames.frames if f.offset > self.sent]
+        if waiting and not self.dropped:
+            self._write(Batch.of(waiting))
 
     def drop(self) -> None:
         if not self.dropped:
@@ -136,17 +144,21 @@ class QueueReader:
         self.dropped = False
         self.closing: tuple[int, str] | None = None  # `end`'s code and reason, once ended
         self._queue: deque[Frame] = deque()
+        self._taken = 0  # the last offset queued
         self._bytes = 0
         self._ready = asyncio.Event()
 
-    def deliver(self, frame: Frame) -> None:
-        if self.dropped or frame.offset <= self.sent:
+    def deliver(self, frames: Frames) -> None:
+        mark = max(self.sent, self._taken)
+        if self.dropped or frames.offset <= mark:
             return
-        self._bytes += len(frame.data)
+        fresh = [f for f in frames.frames if f.offset > mark]
+        self._taken = frames.offset
+        self._bytes += sum(len(f.data) for f in fresh)
         if self._bytes > self.limit:
             self.drop()
             return
-        self._queue.append(frame)
+        self._queue.extend(fresh)
         self._ready.set()
 
     def notify(self, frame: Frame) -> None:

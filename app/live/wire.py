@@ -6,6 +6,7 @@ handed to every reader that takes that form. WebSocket frames are built by the w
 library; nothing here parses bytes from a client.
 """
 
+from collections.abc import Callable, Sequence
 from enum import IntEnum
 
 from websockets.extensions.permessage_deflate import (
@@ -122,6 +123,21 @@ class Frame:
         return frame
 
     @property
+    def first(self) -> int:
+        return self.offset
+
+    @property
+    def frames(self) -> "tuple[Frame, ...]":
+        return (self,)
+
+    @property
+    def size(self) -> int:
+        return len(self.data)
+
+    def after(self, offset: int) -> "Frame":
+        return self  # one frame: taken whole or not at all
+
+    @property
     def sse(self) -> bytes:
         if self._sse is None:
             if self.offset == NOTICE:
@@ -129,3 +145,65 @@ class Frame:
             else:
                 self._sse = b"id: %b\ndata: %b\n\n" % (sse_id(self.offset, self.epoch), self.data)
         return self._sse
+
+
+class Batch:
+    """Consecutive frames a reader takes at once: their wire forms joined, so that k
+    frames waiting for a reader (a burst, a gap filled, a replay) cost one write, not k.
+    Like a frame, each form is built once, on first use, and shared by every reader that
+    takes the same frames in the same form."""
+
+    __slots__ = ("frames", "first", "offset", "_forms", "_after")
+
+    def __init__(self, frames: "tuple[Frame, ...]") -> None:
+        self.frames = frames
+        self.first = frames[0].offset
+        self.offset = frames[-1].offset
+        self._forms: dict[object, bytes] = {}
+        self._after: dict[int, Frames] = {}
+
+    @staticmethod
+    def of(frames: "Sequence[Frame]") -> "Frames":
+        return frames[0] if len(frames) == 1 else Batch(tuple(frames))
+
+    @property
+    def size(self) -> int:
+        return sum(len(frame.data) for frame in self.frames)
+
+    def after(self, offset: int) -> "Frames":
+        """The frames past `offset` (a reader that has the first few already)."""
+        rest = self._after.get(offset)
+        if rest is None:
+            rest = self._after[offset] = Batch.of(
+                [frame for frame in self.frames if frame.offset > offset]
+            )
+        return rest
+
+    def _joined(self, key: object, form: "Callable[[Frame], bytes]") -> bytes:
+        data = self._forms.get(key)
+        if data is None:
+            data = self._forms[key] = b"".join(form(frame) for frame in self.frames)
+        return data
+
+    @property
+    def ws(self) -> bytes:
+        return self._joined("ws", _ws)
+
+    @property
+    def sse(self) -> bytes:
+        return self._joined("sse", _sse)
+
+    def ws_deflated(self, bits: int) -> bytes:
+        return self._joined(bits, lambda frame: frame.ws_deflated(bits))
+
+
+def _ws(frame: Frame) -> bytes:
+    return frame.ws
+
+
+def _sse(frame: Frame) -> bytes:
+    return frame.sse
+
+
+# What readers take: one frame, or several in a row.
+Frames = Frame | Batch

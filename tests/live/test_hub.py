@@ -10,9 +10,11 @@ from fastapi import FastAPI
 from app.domain.events import EventType
 from app.domain.models import Blog
 from app.live.broker import RedisBroker
+from app.live.channel import SWEEP_SLICE
+from app.live.edge.stream import in_writes
 from app.live.hub import NOTICE_SLICE, Hub
 from app.live.readers import QueueReader
-from app.live.wire import NOTICE, CloseCode, Frame, close_frame, websocket_frame
+from app.live.wire import NOTICE, Batch, CloseCode, Frame, Frames, close_frame, websocket_frame
 from app.services import services
 from app.store.db import Database
 from app.store.eventlog import Change, LoggedEvent
@@ -170,7 +172,7 @@ async def test_a_notice_reaches_every_reader_and_lets_an_entry_pass(app: FastAPI
     hub: Hub = services(app).hub
     db: Database = services(app).db
     blog_id, _ = await log_events(db, 0)
-    readers = [QueueReader(1 << 20, "websocket") for _ in range(NOTICE_SLICE * 2 + 1)]
+    readers = [QueueReader(1 << 20, "websocket") for _ in range(NOTICE_SLICE * 4 + 1)]
     async with contextlib.AsyncExitStack() as stack:
         for reader in readers:
             await stack.enter_async_context(hub.subscribe(blog_id, reader))
@@ -182,10 +184,11 @@ async def test_a_notice_reaches_every_reader_and_lets_an_entry_pass(app: FastAPI
         notice = Frame(NOTICE, b'{"type":"audience","count":1}', EventType.AUDIENCE)
         spreading = asyncio.create_task(hub.notify(blog_id, notice))
         await asyncio.sleep(0)  # the first slice has its notice
-        hub.publish(recorder.events[0])  # the entry reaches every reader at once
+        hub.publish(recorder.events[0])  # swept through the readers between notices
         await spreading
         first = [[f.offset for f in await reader.next_batch() or []] for reader in readers]
-    assert sum(got == [NOTICE, 1] for got in first) == NOTICE_SLICE  # the first slice
+    assert sum(got == [NOTICE, 1] for got in first) >= NOTICE_SLICE  # the first slice
+    assert [1, NOTICE] in first  # the entry overtook the notice: it did not wait for all
     assert all(sorted(got) == [NOTICE, 1] for got in first)
 
 
@@ -197,3 +200,106 @@ async def test_an_ended_queue_reader_sends_what_it_took_then_closes() -> None:
     assert await reader.next_batch() == [frame]
     assert await reader.next_batch() is None
     assert reader.closing == (CloseCode.ARCHIVED, "archived")
+
+
+class Writes:
+    """A reader that records each write it would make: the frames of each `deliver`."""
+
+    kind = "websocket"
+    in_audience = True
+
+    def __init__(self) -> None:
+        self.sent = 0
+        self.writes: list[list[int]] = []
+
+    def deliver(self, frames: Frames) -> None:
+        if frames.offset > self.sent:
+            fresh = frames.after(self.sent) if frames.first <= self.sent else frames
+            self.writes.append([f.offset for f in fresh.frames])
+            self.sent = fresh.offset
+
+    def notify(self, frame: Frame) -> None:
+        pass
+
+    def end(self, code: int, reason: str) -> None:
+        pass
+
+
+async def until_sent(readers: list[Writes], offset: int) -> None:
+    for _ in range(1000):
+        if all(reader.sent >= offset for reader in readers):
+            return
+        await asyncio.sleep(0)
+    raise AssertionError(f"not every reader reached {offset}")
+
+
+async def test_frames_waiting_together_reach_a_reader_in_one_write(app: FastAPI) -> None:
+    """Events that become deliverable at once (a gap closed, a page read from the log) are
+    one write per reader; a single event is a write of its own."""
+    hub: Hub = services(app).hub
+    blog_id, events = await log_events(services(app).db, 0)
+    readers = [Writes() for _ in range(3)]
+    async with contextlib.AsyncExitStack() as stack:
+        for reader in readers:
+            await stack.enter_async_context(hub.subscribe(blog_id, reader))
+        recorder = Recorder()
+        for _ in range(5):
+            async with Change(services(app).db, recorder) as change:
+                claimed = await change.claim_offset("hub")
+                assert claimed is not None
+                change.append(claimed, {"type": "note"})
+        first, *rest = recorder.events
+        hub.publish(first)
+        await until_sent(readers, 1)
+        for event in reversed(rest):  # 5, 4, 3, 2: held until the gap closes
+            hub.publish(event)
+        await until_sent(readers, 5)
+    assert all(reader.writes == [[1], [2, 3, 4, 5]] for reader in readers)
+
+
+async def test_events_arriving_during_a_sweep_join_the_later_readers_writes(
+    app: FastAPI,
+) -> None:
+    """A sweep writes `SWEEP_SLICE` readers a turn: an event published meanwhile reaches the
+    readers not yet swept together with the first, and every reader has each once, in
+    order."""
+    hub: Hub = services(app).hub
+    blog_id, _ = await log_events(services(app).db, 0)
+    readers = [Writes() for _ in range(SWEEP_SLICE * 2 + 10)]
+    async with contextlib.AsyncExitStack() as stack:
+        for reader in readers:
+            await stack.enter_async_context(hub.subscribe(blog_id, reader))
+        recorder = Recorder()
+        for _ in range(2):
+            async with Change(services(app).db, recorder) as change:
+                claimed = await change.claim_offset("hub")
+                assert claimed is not None
+                change.append(claimed, {"type": "note"})
+        hub.publish(recorder.events[0])
+        await asyncio.sleep(0)  # the first slice is written
+        hub.publish(recorder.events[1])
+        await until_sent(readers, 2)
+    writes = sorted(reader.writes for reader in readers)
+    assert writes.count([[1], [2]]) == SWEEP_SLICE  # swept before the second came
+    assert writes.count([[1, 2]]) == len(readers) - SWEEP_SLICE  # both in one write
+
+
+def test_a_batch_joins_its_frames_once_and_cuts_what_a_reader_has() -> None:
+    frames = [Frame(n, b'{"offset":%d}' % n, EventType.ENTRY_CREATED) for n in (4, 5, 6)]
+    batch = Batch.of(frames)
+    assert isinstance(batch, Batch) and (batch.first, batch.offset) == (4, 6)
+    assert batch.ws == b"".join(f.ws for f in frames)
+    assert batch.ws is batch.ws  # built once
+    assert batch.sse == b"".join(f.sse for f in frames)
+    assert batch.after(5) is frames[2] and batch.after(4).ws == frames[1].ws + frames[2].ws
+    assert Batch.of(frames[:1]) is frames[0]
+    deflated = batch.ws_deflated(15)
+    assert deflated == b"".join(f.ws_deflated(15) for f in frames)
+
+
+def test_a_replay_goes_out_in_runs_of_bounded_size() -> None:
+    frames = [Frame(n, b"x" * 100, EventType.ENTRY_CREATED) for n in range(1, 8)]
+    runs = list(in_writes(frames, 250))
+    assert [[f.offset for f in run.frames] for run in runs] == [[1, 2], [3, 4], [5, 6], [7]]
+    big = [Frame(1, b"x" * 500, EventType.ENTRY_CREATED)]
+    assert list(in_writes(big, 250)) == big  # a frame longer than a run: alone

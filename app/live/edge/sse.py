@@ -13,7 +13,7 @@ from app.live.edge.answers import error_answer, http_answer
 from app.live.edge.stream import StreamProtocol, StreamState
 from app.live.readers import server_sent_event
 from app.live.request import Refused
-from app.live.wire import SSE_KEEP_ALIVE, SSE_RESTART, Frame, sse_hello
+from app.live.wire import SSE_KEEP_ALIVE, SSE_RESTART, Frames, sse_hello
 from app.services import Services
 
 
@@ -31,7 +31,7 @@ class SseProtocol(StreamProtocol):
         super().__init__(services, server_state, address)
         self.headers = headers  # the answer's own (security headers, the request id)
 
-    def wire(self) -> Callable[[Frame], bytes]:
+    def wire(self) -> Callable[[Frames], bytes]:
         return server_sent_event
 
     def accepted(self, greeting: bytes) -> None:

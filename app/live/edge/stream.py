@@ -3,17 +3,17 @@ replay, going live, heartbeats, and giving back their socket's place when they g
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from enum import Enum
 from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
 
 from app.live.edge.lifecycle import moved
-from app.live.joining import replay, start_reading
+from app.live.joining import replay_pages, start_reading
 from app.live.readers import TransportReader
 from app.live.request import ReaderRequest, Refused
-from app.live.wire import Frame
+from app.live.wire import Batch, Frame, Frames
 from app.services import Services
 
 log = logging.getLogger("liveupdates.readers")
@@ -43,6 +43,21 @@ ALLOWED: dict[StreamState, frozenset[StreamState]] = {
 READING = frozenset({_S.JOINING, _S.REPLAYING, _S.LIVE})
 # Admitted, not yet live: counted as joining (the pressure that paces reader connects).
 ARRIVING = frozenset({_S.HANDSHAKE, _S.JOINING, _S.REPLAYING})
+
+
+def in_writes(frames: list[Frame], most: int) -> Iterator[Frames]:
+    """`frames` in runs of up to `most` bytes (a frame longer than that alone): what a
+    resuming reader missed goes out in a few writes, not one per event."""
+    run: list[Frame] = []
+    size = 0
+    for frame in frames:
+        if run and size + len(frame.data) > most:
+            yield Batch.of(run)
+            run, size = [], 0
+        run.append(frame)
+        size += len(frame.data)
+    if run:
+        yield Batch.of(run)
 
 
 class StreamProtocol(asyncio.Protocol):
@@ -95,7 +110,7 @@ class StreamProtocol(asyncio.Protocol):
         self.starting = asyncio.get_running_loop().create_task(self._start(request))
         self.starting.add_done_callback(self._started)
 
-    def wire(self) -> Callable[[Frame], bytes]:
+    def wire(self) -> Callable[[Frames], bytes]:
         """The form of events this reader takes."""
         raise NotImplementedError
 
@@ -130,12 +145,14 @@ class StreamProtocol(asyncio.Protocol):
         self.to(StreamState.REPLAYING)
         self.accepted(greeting)
         if request.since is not None:
-            async for frame in replay(state.db, state.hub, blog_id, request.since, position):
-                await self._drain(limit // 2)
-                if not self.in_state(StreamState.REPLAYING) or transport.is_closing():
-                    return
-                transport.write(wire(frame))
-                reader.sent = frame.offset
+            pages = replay_pages(state.db, state.hub, blog_id, request.since, position)
+            async for page in pages:
+                for frames in in_writes(page, limit // 4):
+                    await self._drain(limit // 2)
+                    if not self.in_state(StreamState.REPLAYING) or transport.is_closing():
+                        return
+                    transport.write(wire(frames))
+                    reader.sent = frames.offset
         if self.in_state(StreamState.REPLAYING):
             self.to(StreamState.LIVE)
             reader.go_live()

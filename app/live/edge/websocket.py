@@ -27,7 +27,7 @@ from websockets.server import ServerProtocol
 from app.live.edge.stream import READING, StreamProtocol, StreamState
 from app.live.readers import plain_websocket
 from app.live.request import ReaderRequest, Refused
-from app.live.wire import DEFLATE, PING, CloseCode, Frame, close_frame, websocket_frame
+from app.live.wire import DEFLATE, PING, CloseCode, Frames, close_frame, websocket_frame
 from app.services import Services
 
 log = logging.getLogger("liveupdates.readers")
@@ -52,11 +52,11 @@ def _refusal(message: WsFrame) -> tuple[int, str]:
     return CloseCode.UNSUPPORTED_DATA, "readers send no messages"
 
 
-def _deflated(frame: Frame) -> bytes:
+def _deflated(frame: Frames) -> bytes:
     return frame.ws_deflated(15)
 
 
-def _deflated_with(bits: int) -> Callable[[Frame], bytes]:
+def _deflated_with(bits: int) -> Callable[[Frames], bytes]:
     return lambda frame: frame.ws_deflated(bits)
 
 
@@ -110,7 +110,7 @@ class WebSocketProtocol(StreamProtocol):
             ws.extensions = [PerMessageDeflate(True, True, 15, self.deflate_bits)]
         return ws
 
-    def wire(self) -> Callable[[Frame], bytes]:
+    def wire(self) -> Callable[[Frames], bytes]:
         if self.deflate_bits is None:
             return plain_websocket
         return _deflated if self.deflate_bits == 15 else _deflated_with(self.deflate_bits)
