@@ -11,7 +11,9 @@ DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./data/liveupdates.db"
 
 def is_redis(url: str) -> bool:
     """Whether a BROKER_URL names Redis (the broker, and the shared rate limit, use it)."""
-    return url.startswith(("redis://", "rediss://", "unix://"))
+    return url.startswith(
+        ("redis://", "rediss://", "unix://", "redis+cluster://", "rediss+cluster://")
+    )
 
 
 class Settings(BaseSettings):

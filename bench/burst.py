@@ -4,7 +4,10 @@
     .venv/bin/python -m bench.burst --readers 10000 --posts 40 --within 0.2 --baseline 5a68389
 
 Posts are sent from threads, one every `within / posts` seconds, through the real REST API
-while 5,000 WebSocket readers (several client processes) read the blog. For each target it
+while 5,000 WebSocket readers (several client processes) read the blog. Targets `ours`
+and `base` (another commit) take the posts and the readers in one process; `ours_pair` and
+`base_pair` are two instances on Redis, as behind a load balancer: the posts go to one, the
+readers read the other (measured), which hears of each post from the broker. For each target it
 prints the server's CPU and write() calls per delivery (`syscw` of /proc/PID/io: uvloop
 sends with write and writev), how long the last reader took to have every post, and the
 wire bytes per delivery. Targets alternate over rounds; the table is of medians.
@@ -17,7 +20,7 @@ import time
 from dataclasses import dataclass
 
 from bench import fanout
-from bench.harness import Swarms, checkout, raise_file_limit
+from bench.harness import Ours, Swarms, checkout, raise_file_limit
 from bench.wsclient import run_swarm
 
 
@@ -31,8 +34,27 @@ class Burst:
     wire_bytes_per_delivery: float
 
 
+def start_pair(base: bool = False) -> fanout.Target:
+    source = fanout.BASELINE if base else None
+    ours = Ours("burst", broker_url="redis://127.0.0.1:6379/0", source=source)
+    port, process = ours.serve()
+    posting_port, _ = ours.serve()
+    client = ours.client(posting_port)
+    client.post("/api/blogs", json={"slug": "bench", "title": "Bench"}).raise_for_status()
+
+    def post(n: int) -> None:
+        body = {"headline": f"Update {n}", "body": fanout.BODY}
+        client.post("/api/blogs/bench/entries", json=body).raise_for_status()
+
+    name = "base_pair" if base else "ours_pair"
+    return fanout.Target(name, process, port, "/ws/blogs/bench", post, ours.close)
+
+
+STARTERS = {**fanout.STARTERS, "ours_pair": start_pair, "base_pair": lambda: start_pair(True)}
+
+
 def run_burst(name: str, readers: int, posts: int, within: float, clients: int) -> Burst:
-    target = fanout.STARTERS[name]()
+    target = STARTERS[name]()
     swarms: Swarms | None = None
     try:
         time.sleep(1)
@@ -87,7 +109,7 @@ def main() -> None:
     parser.add_argument("--readers", type=int, default=5000)
     parser.add_argument("--posts", type=int, default=20)
     parser.add_argument("--within", type=float, default=0.1, help="seconds the burst takes")
-    parser.add_argument("--targets", default="ours,base")
+    parser.add_argument("--targets", default="ours,base,ours_pair,base_pair")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--clients", type=int, default=4)
     parser.add_argument("--baseline", help="a commit to run as the 'base' targets")

@@ -28,7 +28,8 @@ from app.store.redis_client import redis_client
 
 log = logging.getLogger("liveupdates.audience")
 
-PREFIX = "liveupdates:audience"
+# One hash tag: on a Redis Cluster, every key of the count is in one slot (one transaction).
+PREFIX = "liveupdates:{audience}"
 INSTANCES = f"{PREFIX}:instances"  # sorted set: instance -> when it last wrote
 READER_NOTICE_ROUNDS = 6  # readers hear the count every sixth round (30 s by default)
 TIMEOUT_SECONDS = 2.0

@@ -13,6 +13,7 @@ write, and the readers swept again take only what they have not had.
 """
 
 import asyncio
+import contextlib
 import logging
 from collections import deque
 from collections.abc import Callable
@@ -35,8 +36,10 @@ log = logging.getLogger("liveupdates.hub")
 REPLAY_PAGE = 500
 # Recent frames kept per blog: readers resuming after a blip replay from memory.
 HISTORY = 256
+# How long a channel's load waits for the broker to listen to the blog.
+SUBSCRIBE_SECONDS = 2.0
 # Readers written between two turns of the event loop.
-SWEEP_SLICE = 512
+SWEEP_SLICE = 64
 
 
 class Reader(Protocol):
@@ -81,6 +84,7 @@ class Channel:
         self.recent: deque[Frame] = deque(maxlen=HISTORY)  # consecutive, up to `last`
         self._filler: asyncio.Task[None] | None = None
         self.loading: asyncio.Task[None] | None = None  # the first join's load, shared
+        self.subscribed: asyncio.Future[None] | None = None  # the broker listens to it
         # The sweep: frames not yet written to every reader, the readers of the pass under
         # way and how far it got, the offset that archived the blog (its readers are ended).
         self._outgoing: list[Frame] = []
@@ -202,7 +206,13 @@ class Channel:
             self.fill_soon(1.0, upto)
 
     async def load(self) -> None:
-        """Read the blog and its recent events; every reader joining meanwhile waits on it."""
+        """Read the blog and its recent events; every reader joining meanwhile waits on it.
+
+        First the broker's subscription to the blog (bounded: a broker away is caught up
+        with later), so that no event committed after the read is missed by both."""
+        if self.subscribed is not None:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.shield(self.subscribed), SUBSCRIBE_SECONDS)
         async with self.db.read() as session:
             blog = await session.get(Blog, self.blog_id)
             if blog is None:

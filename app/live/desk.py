@@ -57,6 +57,8 @@ class Desk:
 
     def follow(self, blog_id: int) -> DeskFollower:
         follower = DeskFollower()
+        if blog_id not in self.followers:
+            self.broker.watch(blog_id)  # the notices of blogs without readers here too
         self.followers.setdefault(blog_id, set()).add(follower)
         return follower
 
@@ -66,6 +68,7 @@ class Desk:
             followers.discard(follower)
             if not followers:
                 del self.followers[blog_id]
+                self.broker.unwatch(blog_id)
 
     def tell(self, blog_id: int, notice: dict[str, Any]) -> None:
         """Tell every desk of the blog, here and on the other instances."""

@@ -140,6 +140,7 @@ class Hub:
             channel = self.channels[blog_id] = Channel(
                 blog_id, self.db, self.hold_seconds, self._filled
             )
+            channel.subscribed = self.broker.watch(blog_id)
         if channel.last is None and channel.loading is None:
             channel.loading = asyncio.ensure_future(channel.load())
             channel.loading.add_done_callback(lambda task: self._loaded(channel, task))
@@ -159,12 +160,16 @@ class Hub:
     def _loaded(self, channel: Channel, task: "asyncio.Task[None]") -> None:
         if task.cancelled() or task.exception() is not None:
             # Those waiting see the error; the next reader to come tries again afresh.
-            if self.channels.get(channel.blog_id) is channel:
-                del self.channels[channel.blog_id]
-            channel.close()
-        elif not channel.readers and self.channels.get(channel.blog_id) is channel:
-            channel.close()  # everyone left while it loaded
+            self._drop(channel)
+        elif not channel.readers:
+            self._drop(channel)  # everyone left while it loaded
+
+    def _drop(self, channel: Channel) -> None:
+        """The channel has no reader left (or could not load): close it, stop listening."""
+        if self.channels.get(channel.blog_id) is channel:
             del self.channels[channel.blog_id]
+            self.broker.unwatch(channel.blog_id)
+        channel.close()
 
     async def resolve(self, slug: str) -> int | None:
         """The id of the blog with this slug (slugs never change, so it is remembered).
@@ -241,9 +246,8 @@ class Hub:
         if reader in channel.readers:
             channel.readers.remove(reader)
             _count(channel, reader, -1)
-        if not channel.readers and self.channels.get(channel.blog_id) is channel:
-            channel.close()
-            del self.channels[channel.blog_id]
+        if not channel.readers:
+            self._drop(channel)
 
     def reader_count(self) -> int:
         return sum(len(c.readers) for c in self.channels.values())

@@ -49,6 +49,13 @@ WEBSUB_PINGS = Counter(
     "Pings to the WebSub hub that a blog's feed changed, by result (sent, failed)",
     ["result"],
 )
+BROKER_MESSAGES = Counter(
+    "liveupdates_broker_messages",
+    "Doorbells heard from other instances (events and notices of the blogs read here)",
+)
+BROKER_SUBSCRIPTIONS = Gauge(
+    "liveupdates_broker_subscriptions", "Blogs whose doorbells this instance listens for"
+)
 BROKER_RECONNECTS = Counter(
     "liveupdates_broker_reconnects", "Times the broker subscription was lost and made again"
 )
