@@ -150,6 +150,82 @@ class RedisServer:
         self.process.wait()
 
 
+class RedisCluster:
+    """A Redis Cluster on loopback: three masters, each with a replica, quick to fail over
+    (a master not heard from for a second is replaced by its replica)."""
+
+    def __init__(self, tmp: Path) -> None:
+        self.tmp = tmp
+        self.ports = [free_port() for _ in range(6)]
+        self.bus_ports = [free_port() for _ in range(6)]  # (by default port + 10000)
+        self.processes: dict[int, subprocess.Popen[bytes]] = {}
+
+    @property
+    def url(self) -> str:
+        return "redis+cluster://" + ",".join(f"127.0.0.1:{port}" for port in self.ports[:3])
+
+    def start(self) -> None:
+        redis_server = shutil.which("redis-server")
+        assert redis_server, "redis-server is not installed"
+        for port, bus in zip(self.ports, self.bus_ports, strict=True):
+            home = self.tmp / f"redis-{port}"
+            home.mkdir()
+            self.processes[port] = subprocess.Popen(
+                [redis_server, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+                 "--appendonly", "no", "--dir", str(home), "--cluster-enabled", "yes",
+                 "--cluster-port", str(bus), "--cluster-node-timeout", "1000",
+                 "--cluster-replica-validity-factor", "0"],
+                stdout=subprocess.DEVNULL,
+            )  # fmt: skip
+        for port in self.ports:
+            wait_for_port(port)
+        subprocess.run(
+            ["redis-cli", "--cluster", "create",
+             *(f"127.0.0.1:{port}" for port in self.ports),
+             "--cluster-replicas", "1", "--cluster-yes"],
+            check=True, capture_output=True,
+        )  # fmt: skip
+        self.until_ok()
+
+    def cli(self, port: int, *args: str) -> str:
+        done = subprocess.run(
+            ["redis-cli", "-p", str(port), *args], capture_output=True, text=True, timeout=5
+        )
+        return done.stdout
+
+    def until_ok(self, timeout: float = 30) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            alive = [p for p, process in self.processes.items() if process.poll() is None]
+            if all("cluster_state:ok" in self.cli(port, "cluster", "info") for port in alive):
+                return
+            time.sleep(0.2)
+        raise AssertionError("the cluster did not settle")
+
+    def master_of(self, key: str) -> int:
+        """The port of the master that owns `key`'s slot."""
+        slot = int(self.cli(self.ports[0], "cluster", "keyslot", key))
+        alive = next(p for p, process in self.processes.items() if process.poll() is None)
+        for line in self.cli(alive, "cluster", "nodes").splitlines():
+            fields = line.split()
+            if "master" in fields[2] and "fail" not in fields[2]:
+                for part in fields[8:]:
+                    low, _, high = part.partition("-")
+                    if low.isdigit() and int(low) <= slot <= int(high or low):
+                        return int(fields[1].split(":")[1].split("@")[0])
+        raise AssertionError(f"no master for slot {slot}")
+
+    def kill(self, port: int) -> None:
+        self.processes[port].send_signal(signal.SIGKILL)
+        self.processes[port].wait()
+
+    def stop(self) -> None:
+        for process in self.processes.values():
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+
+
 def wait_for_port(port: int, timeout: float = 30) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
