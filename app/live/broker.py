@@ -326,8 +326,10 @@ class RedisBroker:
         deadline = loop.time() + TIMEOUT_SECONDS
         while loop.time() < deadline:
             message = await self._next(pubsub)
-            if message is not None and message["type"] in ("subscribe", "ssubscribe"):
-                return
+            if message is not None:
+                self._handle(message)
+                if message["type"] in ("subscribe", "ssubscribe"):
+                    return
         raise ConnectionError("redis did not confirm the subscription")
 
     async def _read(self, pubsub: Any) -> None:
@@ -339,13 +341,7 @@ class RedisBroker:
             now = loop.time()
             if message is not None:
                 heard = now
-                kind = message["type"]
-                if kind in ("message", "smessage"):
-                    self._dispatch(message["data"])
-                elif kind in ("subscribe", "ssubscribe"):
-                    blog_id = _blog_of(message["channel"])
-                    if blog_id is not None:
-                        self._confirm(blog_id)
+                self._handle(message)
             elif self.sharded:
                 # redis-py follows the shards itself (failovers, moved slots); the
                 # periodic catch-up covers what a failover dropped.
@@ -355,6 +351,15 @@ class RedisBroker:
             elif now - heard > SILENCE_SECONDS / 2 and now - pinged > 1:
                 pinged = now
                 await pubsub.ping()
+
+    def _handle(self, message: dict[str, Any]) -> None:
+        kind = message["type"]
+        if kind in ("message", "smessage"):
+            self._dispatch(message["data"])
+        elif kind in ("subscribe", "ssubscribe"):
+            blog_id = _blog_of(message["channel"])
+            if blog_id is not None:
+                self._confirm(blog_id)
 
     def _dispatch(self, message: bytes) -> None:
         head, _, data = message.partition(b"\n")

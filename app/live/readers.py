@@ -18,6 +18,8 @@ from collections.abc import Callable
 from app.live.wire import NOTICE, SLOW_READER_REASON, Batch, CloseCode, Frame, Frames, close_frame
 from app.ops.metrics import SLOW_READERS
 
+# The kernel's receive buffer of a reader's socket (it doubles it): pongs and closes.
+RECEIVE_BUFFER = 8 * 1024
 # A dropped reader gets this long for the close frame to leave before the socket is cut.
 CLOSE_GRACE_SECONDS = 2.0
 _SLOW_READER_CLOSE = close_frame(CloseCode.SLOW_READER, SLOW_READER_REASON)
@@ -48,13 +50,15 @@ class TransportReader:
         kind: str = "websocket",
         in_audience: bool = True,
     ) -> None:
-        # The kernel's send buffer is backlog too. Left alone, Linux grows it to megabytes
-        # for a reader that stopped reading before `limit` is ever reached; a quarter of
-        # the limit (the kernel doubles it) is plenty for a live blog's few KB per entry.
+        # The kernel's buffers are backlog too. Left alone, Linux grows the send buffer to
+        # megabytes for a reader that stopped reading before `limit` is ever reached; a
+        # quarter of the limit (the kernel doubles it) is plenty for a live blog's few KB
+        # per entry. A reader sends control frames only: a small receive buffer suffices.
         sock = transport.get_extra_info("socket")
         if sock is not None:
             with contextlib.suppress(OSError):
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, limit // 4)
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, RECEIVE_BUFFER)
         self.transport = transport
         self.limit = limit
         self.sent = 0

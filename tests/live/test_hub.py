@@ -44,6 +44,15 @@ async def log_events(db: Database, count: int) -> tuple[int, list[LoggedEvent]]:
     return blog.id, recorder.events
 
 
+async def log_more(db: Database, recorder: Recorder, count: int) -> None:
+    """`count` more events in the "hub" blog, told to `recorder` (not to the hub)."""
+    for _ in range(count):
+        async with Change(db, recorder) as change:
+            claimed = await change.claim_offset("hub")
+            assert claimed is not None
+            change.append(claimed, {"type": "note"})
+
+
 async def received(reader: QueueReader, count: int) -> list[int]:
     offsets: list[int] = []
     while len(offsets) < count:
@@ -60,11 +69,7 @@ async def test_out_of_order_and_duplicate_events_are_delivered_once_in_order(app
     async with hub.subscribe(blog_id, reader) as position:
         assert position == 3  # everything logged so far is history for this reader
         recorder = Recorder()
-        for _ in range(3):
-            async with Change(services(app).db, recorder) as change:
-                claimed = await change.claim_offset("hub")
-                assert claimed is not None
-                change.append(claimed, {"type": "note"})
+        await log_more(services(app).db, recorder, 3)
         e4, e5, e6 = recorder.events
         for event in (e6, e4, e4, e5, e6):
             hub.publish(event)
@@ -243,11 +248,7 @@ async def test_frames_waiting_together_reach_a_reader_in_one_write(app: FastAPI)
         for reader in readers:
             await stack.enter_async_context(hub.subscribe(blog_id, reader))
         recorder = Recorder()
-        for _ in range(5):
-            async with Change(services(app).db, recorder) as change:
-                claimed = await change.claim_offset("hub")
-                assert claimed is not None
-                change.append(claimed, {"type": "note"})
+        await log_more(services(app).db, recorder, 5)
         first, *rest = recorder.events
         hub.publish(first)
         await until_sent(readers, 1)
@@ -270,11 +271,7 @@ async def test_events_arriving_during_a_sweep_join_the_later_readers_writes(
         for reader in readers:
             await stack.enter_async_context(hub.subscribe(blog_id, reader))
         recorder = Recorder()
-        for _ in range(2):
-            async with Change(services(app).db, recorder) as change:
-                claimed = await change.claim_offset("hub")
-                assert claimed is not None
-                change.append(claimed, {"type": "note"})
+        await log_more(services(app).db, recorder, 2)
         hub.publish(recorder.events[0])
         await asyncio.sleep(0)  # the first slice is written
         hub.publish(recorder.events[1])

@@ -16,8 +16,10 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from websockets.asyncio.client import connect
 
 from app.config import Settings
+from app.live.audience import PREFIX as AUDIENCE
 from app.live.broker import RedisBroker, channel_of
 from app.store.eventlog import LoggedEvent
+from app.store.rate_limits import SharedRateLimit
 from app.store.redis_client import redis_client
 from tests.conftest import Tokens
 from tests.servers import AppServer, RedisCluster
@@ -81,15 +83,23 @@ async def test_sharded_doorbells_follow_a_failover(cluster: RedisCluster) -> Non
 
 
 async def test_audience_and_rate_keys_work_on_a_cluster(cluster: RedisCluster) -> None:
-    """The audience's transaction keeps its keys in one slot; a rate key is one key."""
+    """The audience's transaction keeps its keys in one slot (and reads one clock); the
+    shared post rate is one key a call."""
     client = redis_client(cluster.url, 2)
+    limit = SharedRateLimit(cluster.url, "rate", per_minute=60, burst=2)
     try:
+        seconds, microseconds = await client.time()
+        assert abs(seconds - time.time()) < 5 and 0 <= microseconds < 1_000_000
         async with client.pipeline(transaction=True) as pipe:
-            pipe.hset("liveupdates:{audience}:x", mapping={"1": 2})
-            pipe.zadd("liveupdates:{audience}:instances", {"x": 1})
+            pipe.hset(f"{AUDIENCE}:x", mapping={"1": 2})
+            pipe.zadd(f"{AUDIENCE}:instances", {"x": 1})
             assert await pipe.execute() == [1, 1]
+        assert [await limit.check("token") for _ in range(2)] == [0.0, 0.0]
+        assert await limit.check("token") > 0  # past the burst, on the cluster's clock
+        assert await limit.check("other") == 0.0  # another key, maybe another shard
     finally:
         await client.aclose()
+        await limit.close()
 
 
 pytestmark_postgres = pytest.mark.parametrize("settings", ["postgres"], indirect=True)
