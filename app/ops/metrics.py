@@ -54,7 +54,9 @@ BROKER_MESSAGES = Counter(
     "Doorbells heard from other instances (events and notices of the blogs read here)",
 )
 BROKER_SUBSCRIPTIONS = Gauge(
-    "liveupdates_broker_subscriptions", "Blogs whose doorbells this instance listens for"
+    "liveupdates_broker_subscriptions",
+    "Blogs whose doorbells this instance listens for (each worker its own: summed)",
+    multiprocess_mode="livesum",
 )
 BROKER_RECONNECTS = Counter(
     "liveupdates_broker_reconnects", "Times the broker subscription was lost and made again"

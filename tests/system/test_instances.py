@@ -215,3 +215,60 @@ async def test_votes_on_every_instance_make_one_result(
             async with httpx.AsyncClient(base_url=f"http://{url}") as reader:
                 polls = (await reader.get("/api/blogs/multi/polls")).json()["polls"]
                 assert polls == {str(entry_id): want}
+
+
+async def offsets_of(url: str, slug: str, last: int, ready: asyncio.Event) -> list[int]:
+    offsets: list[int] = []
+    async with connect(f"ws://{url}/ws/blogs/{slug}") as ws:
+        assert orjson.loads(await ws.recv())["type"] == "hello"
+        ready.set()
+        while not offsets or offsets[-1] < last:
+            offsets.append(orjson.loads(await asyncio.wait_for(ws.recv(), 20))["offset"])
+    return offsets
+
+
+def doorbells(metrics: str) -> float:
+    for line in metrics.splitlines():
+        if line.startswith("liveupdates_broker_messages_total "):
+            return float(line.split()[1])
+    raise AssertionError("no liveupdates_broker_messages_total")
+
+
+async def test_an_instance_hears_the_doorbells_of_the_blogs_read_there_alone(
+    instances: list[str], tokens: Tokens
+) -> None:
+    """Eight blogs, four read on each instance, posts to all of them through both: every
+    reader gets its blog's every event, and instance A hears from the broker only what B
+    posted to A's four blogs."""
+    a, b = instances
+    slugs = [f"blog-{n}" for n in range(8)]
+    each = 3  # posts to each blog through each instance
+    async with (
+        httpx.AsyncClient(base_url=f"http://{a}", timeout=30) as api_a,
+        httpx.AsyncClient(base_url=f"http://{b}", timeout=30) as api_b,
+    ):
+        for slug in slugs:
+            made = await api_a.post(
+                "/api/blogs", json={"slug": slug, "title": slug}, headers=tokens.auth("admin")
+            )
+            assert made.status_code == 201
+        before = doorbells((await api_a.get("/metrics")).text)
+        readers = []
+        for n, slug in enumerate(slugs):
+            ready = asyncio.Event()
+            url = a if n < 4 else b
+            readers.append(asyncio.create_task(offsets_of(url, slug, 2 * each, ready)))
+            await asyncio.wait_for(ready.wait(), 10)
+        for round_ in range(each):
+            for slug in slugs:
+                for api in (api_a, api_b):
+                    r = await api.post(
+                        f"/api/blogs/{slug}/entries",
+                        json={"body": f"{slug} {round_}"},
+                        headers=tokens.auth("editor"),
+                    )
+                    assert r.status_code == 201, r.text
+        results = await asyncio.wait_for(asyncio.gather(*readers), 60)
+        assert all(offsets == list(range(1, 2 * each + 1)) for offsets in results)
+        heard = doorbells((await api_a.get("/metrics")).text) - before
+    assert heard == 4 * each  # B's posts to A's blogs; nothing of the other four
