@@ -8,8 +8,8 @@ connections), all in this process. Every instance has readers for `--reading` bl
 random few, as a load balancer spreads readers), so it watches those; one more instance
 posts `--events` events to every blog. It prints what each instance heard (messages and
 bytes), against what one channel for all blogs (before per-blog channels) would bring every
-instance: every event. Then every instance's readers leave and come back (unwatch, watch)
-and it prints how long the subscriptions took.
+instance: every event. Then every instance's readers leave (unwatch: unsubscribed) and come
+back (watch), and it prints how long the subscriptions took.
 """
 
 import argparse
@@ -69,6 +69,8 @@ async def run(url: str, instances: int, blogs: int, reading: int, events: int) -
     for broker, mine in zip(brokers, read, strict=True):
         for blog in mine:
             broker.unwatch(blog)
+    while any(broker._subscribed for broker in brokers):  # every reader gone, everywhere
+        await asyncio.sleep(0.01)
     started = time.monotonic()
     await asyncio.gather(
         *(b.watch(blog) for b, mine in zip(brokers, read, strict=True) for blog in mine)
