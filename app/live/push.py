@@ -43,6 +43,14 @@ log = logging.getLogger("liveupdates.push")
 
 CONCURRENCY = 64
 TIMEOUT_SECONDS = 10.0
+# Sends that failed before any answer (refused, reset, closed) are tried again, a moment
+# apart; a timeout is not (the service may have taken it).
+SEND_ATTEMPTS = 3
+RETRY_SECONDS = 0.5
+UNSENT = (
+    httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.ReadError,
+    httpx.WriteError, httpx.RemoteProtocolError,
+)  # fmt: skip
 TTL_SECONDS = 3600  # how long a push service may hold it for an offline browser
 CHECK_SECONDS = 1.0  # how often a sender looks for notifications waiting
 SIGNATURE_SECONDS = 12 * 3600
@@ -55,6 +63,11 @@ class Outgoing:
     endpoint: str
     headers: dict[str, str]
     body: bytes
+
+
+def _unreachable(message: Outgoing, error: httpx.HTTPError) -> None:
+    PUSH_SENT.labels(result="failed").inc()
+    log.warning("push: %s unreachable: %r", urlsplit(message.endpoint).netloc, error)
 
 
 class PushSender:
@@ -108,14 +121,22 @@ class PushSender:
 
     async def _post(self, message: Outgoing) -> int | None:
         assert self._client is not None
-        try:
-            answer = await self._client.post(
-                message.endpoint, content=message.body, headers=message.headers
-            )
-        except httpx.HTTPError as error:
-            PUSH_SENT.labels(result="failed").inc()
-            log.warning("push: %s unreachable: %s", urlsplit(message.endpoint).netloc, error)
-            return None
+        for attempt in range(1, SEND_ATTEMPTS + 1):
+            try:
+                answer = await self._client.post(
+                    message.endpoint, content=message.body, headers=message.headers
+                )
+                break
+            except UNSENT as error:
+                # Nothing was answered on this connection (a push service closes idle
+                # keep-alive connections, sometimes just as one is reused): again, anew.
+                if attempt == SEND_ATTEMPTS:
+                    _unreachable(message, error)
+                    return None
+                await asyncio.sleep(RETRY_SECONDS * attempt)
+            except httpx.HTTPError as error:
+                _unreachable(message, error)
+                return None
         if answer.is_success:
             PUSH_SENT.labels(result="sent").inc()
         elif answer.status_code in (404, 410):
