@@ -15,7 +15,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Collection
 from pathlib import Path
 
 import httpx
@@ -31,6 +31,16 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def distinct_free_ports(count: int, avoid: Collection[int] = ()) -> list[int]:
+    """`count` ports free now, none the same as another or as any in `avoid`."""
+    ports: list[int] = []
+    while len(ports) < count:
+        port = free_port()
+        if port not in ports and port not in avoid:
+            ports.append(port)
+    return ports
 
 
 def run_cli(database_url: str, *args: str) -> subprocess.CompletedProcess[str]:
@@ -156,8 +166,7 @@ class RedisCluster:
 
     def __init__(self, tmp: Path) -> None:
         self.tmp = tmp
-        self.ports = [free_port() for _ in range(6)]
-        self.bus_ports = [free_port() for _ in range(6)]  # (by default port + 10000)
+        self.ports = distinct_free_ports(6)
         self.processes: dict[int, subprocess.Popen[bytes]] = {}
 
     @property
@@ -165,20 +174,8 @@ class RedisCluster:
         return "redis+cluster://" + ",".join(f"127.0.0.1:{port}" for port in self.ports[:3])
 
     def start(self) -> None:
-        redis_server = shutil.which("redis-server")
-        assert redis_server, "redis-server is not installed"
-        for port, bus in zip(self.ports, self.bus_ports, strict=True):
-            home = self.tmp / f"redis-{port}"
-            home.mkdir()
-            self.processes[port] = subprocess.Popen(
-                [redis_server, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-                 "--appendonly", "no", "--dir", str(home), "--cluster-enabled", "yes",
-                 "--cluster-port", str(bus), "--cluster-node-timeout", "1000",
-                 "--cluster-replica-validity-factor", "0"],
-                stdout=subprocess.DEVNULL,
-            )  # fmt: skip
-        for port in self.ports:
-            wait_for_port(port)
+        for node in range(len(self.ports)):
+            self._start_node(node)
         subprocess.run(
             ["redis-cli", "--cluster", "create",
              *(f"127.0.0.1:{port}" for port in self.ports),
@@ -187,9 +184,47 @@ class RedisCluster:
         )  # fmt: skip
         self.until_ok()
 
-    def cli(self, port: int, *args: str) -> str:
+    def _start_node(self, node: int, attempts: int = 5) -> None:
+        """Start node `node`, on new ports if another process took its own between their
+        choosing and the server's bind (its client port, or its bus port: by default port
+        + 10000, which may not be free, so it is chosen too)."""
+        redis_server = shutil.which("redis-server")
+        assert redis_server, "redis-server is not installed"
+        for _ in range(attempts):
+            port = self.ports[node]
+            bus = distinct_free_ports(1, avoid={*self.ports})[0]
+            home = self.tmp / f"redis-{port}"
+            home.mkdir(exist_ok=True)
+            process = subprocess.Popen(
+                [redis_server, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+                 "--appendonly", "no", "--dir", str(home), "--cluster-enabled", "yes",
+                 "--cluster-port", str(bus), "--cluster-node-timeout", "1000",
+                 "--cluster-replica-validity-factor", "0", "--logfile", str(home / "log")],
+                stdout=subprocess.DEVNULL,
+            )  # fmt: skip
+            if self._answers(port, process):
+                self.processes[port] = process
+                return
+            self.ports[node] = distinct_free_ports(1, avoid={*self.ports})[0]
+        raise AssertionError(f"redis node {node} did not start: see {home / 'log'}")
+
+    def _answers(self, port: int, process: subprocess.Popen[bytes], timeout: float = 30) -> bool:
+        """Whether `process` itself answers on `port` (not another that holds it)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if process.poll() is not None:
+                return False
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                if f"process_id:{process.pid}" in self.cli(port, "info", "server", timeout=1):
+                    return True
+            time.sleep(0.1)
+        process.kill()
+        process.wait()
+        return False
+
+    def cli(self, port: int, *args: str, timeout: float = 5) -> str:
         done = subprocess.run(
-            ["redis-cli", "-p", str(port), *args], capture_output=True, text=True, timeout=5
+            ["redis-cli", "-p", str(port), *args], capture_output=True, text=True, timeout=timeout
         )
         return done.stdout
 
