@@ -38,7 +38,7 @@ from app.domain.shapes import (
     QuestionPublic,
 )
 from app.live.hub import Hub
-from app.live.wire import SSE_KEEP_ALIVE
+from app.live.wire import SSE_KEEP_ALIVE, sse_data
 from app.services import services
 from app.site.pages import blog_language, render
 from app.store import bylines
@@ -203,10 +203,6 @@ async def dismiss_question(
     hub.desk.tell(blog_id, events.question_closed(question_id))
 
 
-def _sse(data: bytes) -> bytes:
-    return b"data: %b\n\n" % data
-
-
 @router.get(
     "/desk",
     response_class=StreamingResponse,
@@ -227,14 +223,14 @@ async def desk(
         follower.refreshed()
         async with db.read() as session:
             found = await _open_questions(session, blog_id)
-        return _sse(orjson.dumps(events.questions(found)))
+        return sse_data(orjson.dumps(events.questions(found)))
 
     async def stream() -> AsyncIterator[bytes]:
         yield await snapshot()
         while True:
             notice = await follower.next(settings.heartbeat_seconds)
             if notice is not None:
-                yield _sse(notice)
+                yield sse_data(notice)
             elif follower.stale.is_set():
                 yield await snapshot()
             else:

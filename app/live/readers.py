@@ -15,7 +15,16 @@ import socket
 from collections import deque
 from collections.abc import Callable
 
-from app.live.wire import NOTICE, SLOW_READER_REASON, Batch, CloseCode, Frame, Frames, close_frame
+from app.live.wire import (
+    NOTICE,
+    SLOW_READER_REASON,
+    Batch,
+    CloseCode,
+    Frame,
+    Frames,
+    close_frame,
+    plain_websocket,
+)
 from app.ops.metrics import SLOW_READERS
 
 # The kernel's receive buffer of a reader's socket (it doubles it): pongs and closes.
@@ -23,14 +32,6 @@ RECEIVE_BUFFER = 8 * 1024
 # A dropped reader gets this long for the close frame to leave before the socket is cut.
 CLOSE_GRACE_SECONDS = 2.0
 _SLOW_READER_CLOSE = close_frame(CloseCode.SLOW_READER, SLOW_READER_REASON)
-
-
-def plain_websocket(frames: Frames) -> bytes:
-    return frames.ws
-
-
-def server_sent_event(frames: Frames) -> bytes:
-    return frames.sse
 
 
 class TransportReader:

@@ -73,6 +73,11 @@ SSE_KEEP_ALIVE = b": keep-alive\n\n"
 SSE_RESTART = b"retry: 500\n: server restarting; reconnect\n\n"
 
 
+def sse_data(data: bytes) -> bytes:
+    """An SSE event with no id: it moves no reader's position."""
+    return b"data: %b\n\n" % data
+
+
 def sse_hello(greeting: bytes) -> bytes:
     return b"retry: 2000\ndata: %b\n\n" % greeting
 
@@ -141,7 +146,7 @@ class Frame:
     def sse(self) -> bytes:
         if self._sse is None:
             if self.offset == NOTICE:
-                self._sse = b"data: %b\n\n" % self.data
+                self._sse = sse_data(self.data)
             else:
                 self._sse = b"id: %b\ndata: %b\n\n" % (sse_id(self.offset, self.epoch), self.data)
         return self._sse
@@ -187,23 +192,23 @@ class Batch:
 
     @property
     def ws(self) -> bytes:
-        return self._joined("ws", _ws)
+        return self._joined("ws", plain_websocket)
 
     @property
     def sse(self) -> bytes:
-        return self._joined("sse", _sse)
+        return self._joined("sse", server_sent_event)
 
     def ws_deflated(self, bits: int) -> bytes:
         return self._joined(bits, lambda frame: frame.ws_deflated(bits))
 
 
-def _ws(frame: Frame) -> bytes:
-    return frame.ws
-
-
-def _sse(frame: Frame) -> bytes:
-    return frame.sse
-
-
 # What readers take: one frame, or several in a row.
 Frames = Frame | Batch
+
+
+def plain_websocket(frames: Frames) -> bytes:
+    return frames.ws
+
+
+def server_sent_event(frames: Frames) -> bytes:
+    return frames.sse

@@ -11,9 +11,8 @@ from typing import Any
 
 from app.live.edge.answers import error_answer, http_answer
 from app.live.edge.stream import StreamProtocol, StreamState
-from app.live.readers import server_sent_event
 from app.live.request import Refused
-from app.live.wire import SSE_KEEP_ALIVE, SSE_RESTART, Frames, sse_hello
+from app.live.wire import SSE_KEEP_ALIVE, SSE_RESTART, Frames, server_sent_event, sse_hello
 from app.services import Services
 
 

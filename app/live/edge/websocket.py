@@ -25,9 +25,16 @@ from websockets.protocol import State
 from websockets.server import ServerProtocol
 
 from app.live.edge.stream import READING, StreamProtocol, StreamState
-from app.live.readers import plain_websocket
 from app.live.request import ReaderRequest, Refused
-from app.live.wire import DEFLATE, PING, CloseCode, Frames, close_frame, websocket_frame
+from app.live.wire import (
+    DEFLATE,
+    PING,
+    CloseCode,
+    Frames,
+    close_frame,
+    plain_websocket,
+    websocket_frame,
+)
 from app.services import Services
 
 log = logging.getLogger("liveupdates.readers")
