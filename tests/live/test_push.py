@@ -1,8 +1,8 @@
 """Web Push against a push service on loopback that does what real ones do: it checks each
 message's VAPID signature (RFC 8292) and decrypts it with the subscriber's keys (RFC 8291).
 Key events and a blog's end reach each subscriber once, across instances; non-key entries
-reach no one; a subscription the service says is gone is forgotten; bad subscriptions are
-refused and kept nowhere."""
+reach no one; a send cut before any answer is tried again; a subscription the service says
+is gone is forgotten; bad subscriptions are refused and kept nowhere."""
 
 import asyncio
 import base64
@@ -193,6 +193,59 @@ async def test_two_instances_send_each_notification_once(
         assert service.problems == []
         assert service.total() == len(readers)
         assert all(len(got) == 1 for got in service.received.values())
+
+
+@dataclass
+class CuttingFront:
+    """In front of a push service: cuts the first `cuts` connections as their request
+    arrives, unanswered (reset, then closed, in turn), as a service does that closes an
+    idle keep-alive connection just as it is reused; passes the rest through."""
+
+    service_port: int
+    cuts: int
+    cut: int = 0
+
+    async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        request = await reader.read(65536)
+        if self.cut < self.cuts:
+            self.cut += 1
+            if self.cut % 2:
+                writer.transport.abort()
+            else:
+                writer.close()
+            return
+        up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self.service_port)
+        up_writer.write(request)
+
+        async def pipe(source: asyncio.StreamReader, to: asyncio.StreamWriter) -> None:
+            while data := await source.read(65536):
+                to.write(data)
+                await to.drain()
+            to.close()
+
+        await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer),
+                             return_exceptions=True)  # fmt: skip
+
+
+async def test_a_send_cut_before_any_answer_is_tried_again(
+    start_server: StartServer, service: PushService, tokens: Tokens
+) -> None:
+    front = CuttingFront(int(service.url.rsplit(":", 1)[1]), cuts=2)
+    listening = await asyncio.start_server(front.handle, "127.0.0.1", 0)
+    service.url = f"http://127.0.0.1:{listening.sockets[0].getsockname()[1]}"
+    server = await start_server(push_service_hosts=["127.0.0.1"])
+    async with listening, httpx.AsyncClient(base_url=server.url) as client:
+        await prepare(client, service, tokens)
+        readers = [service.subscriber() for _ in range(3)]
+        for reader in readers:
+            assert (await client.post("/api/blogs/vote/push", json=reader.json())).is_success
+        await client.post("/api/blogs/vote/entries", json={"body": "Result", "key_event": True},
+                          headers=tokens.auth("editor"))  # fmt: skip
+        await until(lambda: service.total() >= len(readers))
+        await asyncio.sleep(1.5)
+        assert front.cut == 2
+        assert service.problems == []
+        assert sorted(len(got) for got in service.received.values()) == [1, 1, 1]
 
 
 async def test_bad_subscriptions_are_refused_and_kept_nowhere(
