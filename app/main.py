@@ -52,7 +52,7 @@ from app.ops.security import SecurityHeadersMiddleware
 from app.ops.tasks import Every
 from app.resources import STATIC_VERSION, WEB
 from app.services import Services
-from app.site import oembed, pages
+from app.site import discovery, oembed, pages, search_pages
 from app.site.cache_middleware import CachedPagesMiddleware, ProxyFreshnessMiddleware
 from app.site.i18n import check_catalogs
 from app.site.pagecache import PageCache
@@ -252,6 +252,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(tokens.me_router)
     app.include_router(streams.router)
     app.include_router(pages.router)
+    app.include_router(search_pages.router)
+    app.include_router(discovery.router)
     app.include_router(oembed.router)
     app.include_router(health.router)
     # The web client under its content's name, for good; the plain names stay for old pages.

@@ -26,7 +26,7 @@ from app.live.edge.admission import network_of
 from app.live.routes import Route
 from app.live.routes import match as match_route
 from app.services import Services, services
-from app.site.pages import blog_language, render
+from app.site.rendering import blog_language, render
 from app.store.eventlog import Change
 from app.store.publishing import close_poll
 from app.store.votes import Ballot, Cast, tallies

@@ -40,7 +40,7 @@ from app.domain.shapes import (
 from app.live.hub import Hub
 from app.live.wire import SSE_KEEP_ALIVE, sse_data
 from app.services import services
-from app.site.pages import blog_language, render
+from app.site.rendering import blog_language, render
 from app.store import bylines
 from app.store.db import Database
 from app.store.eventlog import Change

@@ -1,102 +1,43 @@
 """Readers' pages and feeds, server-rendered (and cached: see pagecache.py)."""
 
-from datetime import UTC, datetime, timedelta
-from typing import Annotated, Any, Literal
+from datetime import UTC, datetime
+from typing import Annotated, Literal
 from zoneinfo import ZoneInfo
 
-import orjson
 from fastapi import APIRouter, HTTPException, Path, Query, Request, Response, status
 from fastapi.responses import FileResponse
-from jinja2 import Environment, FileSystemLoader, select_autoescape
 from sqlmodel import col, select
 
-from app.domain import search as searching
 from app.domain.alerts import plain_text, summary
 from app.domain.filters import Filter
 from app.domain.models import Blog, BlogStatus, Entry, EntryStatus
-from app.domain.paging import NEWEST_FIRST
-from app.domain.shapes import BlogPublic, SearchPage
+from app.domain.shapes import BlogPublic
 from app.domain.tags import TAG_MAX
 from app.live.routes import Route
-from app.resources import STATIC_VERSION, TEMPLATES, WEB
+from app.resources import WEB
 from app.services import services
 from app.site.history import History, load_history
-from app.site.i18n import Language, language, negotiate, preferred, shipped
+from app.site.i18n import language, negotiate, preferred, shipped
 from app.site.metadata import HEADLINE_LENGTH, entry_path, first_image, live_blog_posting
 from app.site.oembed import discovery_url
 from app.site.page_data import PUBLISHED, BlogView, load_entry_view, load_view
 from app.site.pagecache import PageKind, respond
-from app.store import bylines, search
+from app.site.rendering import base_url, blog_id_of, local_time, render
+from app.store import bylines
 from app.store.db import Database
 
 router = APIRouter(include_in_schema=False)
 
 FEED_SIZE = 50
-SEARCH_PAGE_SIZE = 20
-
-
-templates = Environment(
-    loader=FileSystemLoader(TEMPLATES),
-    autoescape=select_autoescape(["html", "xml", "atom"]),
-    trim_blocks=True,
-    lstrip_blocks=True,
-    extensions=["jinja2.ext.i18n"],
-)
 # The newsroom's language, as its page's picker sets it (web/newsroom/state.js).
 NEWSROOM_LANGUAGE_COOKIE = "newsroom_language"
-
-
-def render(name: str, lang: Language, **context: Any) -> str:
-    """A template in `lang`: its words (`_`, `{% trans %}`), `<html lang dir>`, dates."""
-    words = {"lang": lang, "_": lang.gettext, "gettext": lang.gettext, "ngettext": lang.ngettext}
-    return templates.get_template(name).render(**words, **context)
-
-
-async def blog_language(request: Request, slug: str) -> Language:
-    """The language of the blog's pages (the default for a blog that is not there)."""
-    parts = services(request.app)
-    async with parts.db.read() as session:
-        tag = await session.scalar(select(col(Blog.language)).where(col(Blog.slug) == slug))
-    return language(tag or parts.settings.default_language)
-
-
-def script_json(value: Any) -> str:
-    """JSON that can sit inside <script>: nothing in it can close the tag or open a comment."""
-    text = orjson.dumps(value).decode()
-    for char, escape in (("<", "\\u003c"), (">", "\\u003e"), ("&", "\\u0026")):
-        text = text.replace(char, escape)
-    return text.replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
-
-
-def local_time(moment: datetime, zone: str) -> datetime:
-    return moment.astimezone(ZoneInfo(zone))
-
-
-templates.filters["script_json"] = script_json
-templates.globals["static"] = lambda path: f"/static/{STATIC_VERSION}/{path}"
-templates.filters["plain_text"] = plain_text
-templates.filters["summary"] = summary
-# A time as the API's JSON writes it (the client compares the page's with the events').
-templates.filters["wire_time"] = lambda moment: moment.isoformat().replace("+00:00", "Z")
-
-
-def _base_url(request: Request) -> str:
-    public: str = services(request.app).settings.public_url
-    return (public or str(request.base_url)).rstrip("/")
-
-
-async def _blog_id(request: Request, slug: str) -> int:
-    blog_id = await services(request.app).hub.resolve(slug)
-    if blog_id is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no blog {slug!r}")
-    return int(blog_id)
 
 
 def _render_blog(
     request: Request, view: BlogView, before: str | None, history: History | None = None
 ) -> bytes:
     settings = services(request.app).settings
-    base = _base_url(request)
+    base = base_url(request)
     url = f"{base}/blogs/{view.blog.slug}"
     zone = view.blog.timezone
     focus = view.focus
@@ -146,7 +87,7 @@ async def blog_page(
     it from the start (`after` pages on); `before` pages back from the latest. `tag`,
     `key_events` and `author` show only the entries they let through, and keep doing so
     live."""
-    blog_id = await _blog_id(request, slug)
+    blog_id = await blog_id_of(request, slug)
     only = Filter.of(tag, key_events, author)
     db: Database = services(request.app).db
     cache = services(request.app).page_cache
@@ -186,7 +127,7 @@ async def entry_page(
 ) -> Response:
     """One entry's page, to share and to find: its own card and canonical address, the
     entries around it, and the blog, live, like the blog's page."""
-    blog_id = await _blog_id(request, slug)
+    blog_id = await blog_id_of(request, slug)
     db: Database = services(request.app).db
 
     async def render_entry() -> tuple[int, datetime, bytes]:
@@ -219,7 +160,7 @@ async def entry_history(
 ) -> Response:
     """An entry's earlier versions as a fragment of its page (`section.history`), for the
     reader page to open in place."""
-    blog_id = await _blog_id(request, slug)
+    blog_id = await blog_id_of(request, slug)
     db: Database = services(request.app).db
 
     async def render_history() -> tuple[int, datetime, bytes]:
@@ -259,7 +200,7 @@ async def entry_history(
 @router.api_route(Route.FEED.value, methods=["GET", "HEAD"])
 async def blog_feed(request: Request, slug: str) -> Response:
     """Atom feed of the newest entries; an edit updates its entry."""
-    blog_id = await _blog_id(request, slug)
+    blog_id = await blog_id_of(request, slug)
     db: Database = services(request.app).db
 
     async def render_feed() -> tuple[int, datetime, bytes]:
@@ -280,7 +221,7 @@ async def blog_feed(request: Request, slug: str) -> Response:
             [blog.created_at, blog.ended_at or blog.created_at]
             + [e.updated_at or e.published_at for e in public]
         )
-        url = f"{_base_url(request)}/blogs/{blog.slug}"
+        url = f"{base_url(request)}/blogs/{blog.slug}"
         body = render(
             "feed.atom",
             language(blog.language),
@@ -297,134 +238,6 @@ async def blog_feed(request: Request, slug: str) -> Response:
         blog_id, PageKind.FEED, render_feed, "application/atom+xml; charset=utf-8"
     )
     return respond(request, feed)
-
-
-@router.get("/blogs/{slug}/search")
-async def blog_search_page(
-    request: Request,
-    slug: str,
-    q: Annotated[str, Query(max_length=searching.QUERY_MAX)] = "",
-    page: Annotated[int, Query(ge=1, le=searching.PAGES_MAX)] = 1,
-) -> Response:
-    """Search within a blog, as a page that works without JavaScript."""
-    blog_id = await _blog_id(request, slug)
-    async with services(request.app).db.read() as session:
-        blog = await session.get(Blog, blog_id)
-        assert blog is not None
-        found = await search.page(session, [blog], q, page, SEARCH_PAGE_SIZE) if q else None
-    url = f"{_base_url(request)}/blogs/{blog.slug}"
-    return _search_page(request, language(blog.language), q, page, found, [blog], url)
-
-
-@router.get("/search")
-async def search_page(
-    request: Request,
-    q: Annotated[str, Query(max_length=searching.QUERY_MAX)] = "",
-    page: Annotated[int, Query(ge=1, le=searching.PAGES_MAX)] = 1,
-) -> Response:
-    """Search every blog, as a page that works without JavaScript."""
-    async with services(request.app).db.read() as session:
-        blogs = list(await session.scalars(select(Blog).order_by(col(Blog.id))))
-        found = await search.page(session, blogs, q, page, SEARCH_PAGE_SIZE) if q else None
-    lang = language(services(request.app).settings.default_language)
-    return _search_page(request, lang, q, page, found, blogs, None)
-
-
-def _search_page(
-    request: Request,
-    lang: Language,
-    q: str,
-    page: int,
-    found: SearchPage | None,
-    blogs: list[Blog],
-    url: str | None,
-) -> Response:
-    zones = {blog.slug: ZoneInfo(blog.timezone) for blog in blogs}
-    body = render(
-        "search.html",
-        lang,
-        q=q.strip(),
-        blog=BlogPublic.of(blogs[0]) if url else None,
-        url=url,
-        results=found.results if found else [],
-        next_page=found.next_page if found else None,
-        first=(page - 1) * SEARCH_PAGE_SIZE + 1,
-        titles={blog.slug: blog.title for blog in blogs},
-        local=lambda slug: lambda moment: moment.astimezone(zones[slug]),
-        today=lambda slug: datetime.now(UTC).astimezone(zones[slug]).date(),
-    )
-    return Response(body, media_type="text/html", headers={"Cache-Control": "no-cache"})
-
-
-@router.get("/")
-async def index(request: Request) -> Response:
-    """Every blog, live ones first."""
-    db: Database = services(request.app).db
-    async with db.read() as session:
-        blogs = list(
-            await session.scalars(
-                select(Blog).order_by(
-                    (col(Blog.status) == BlogStatus.live).desc(), col(Blog.created_at).desc()
-                )
-            )
-        )
-    settings = services(request.app).settings
-    page = render(
-        "index.html", language(settings.default_language), blogs=[BlogPublic.of(b) for b in blogs]
-    )
-    return Response(page, media_type="text/html")
-
-
-SITEMAP_MAX = 45_000  # a sitemap holds at most 50,000 addresses
-NEWS_DAYS = 2  # Google News lists articles of the last two days
-
-
-@router.get("/sitemap.xml")
-async def sitemap(request: Request) -> Response:
-    """Every blog and every published entry's page, with when each last changed; blogs
-    changed in the last two days carry Google News tags."""
-    db: Database = services(request.app).db
-    async with db.read() as session:
-        blogs = list(await session.scalars(select(Blog).order_by(col(Blog.created_at).desc())))
-        rows = await session.execute(
-            select(
-                col(Entry.id), col(Entry.blog_id), col(Entry.published_at), col(Entry.updated_at)
-            )
-            .where(PUBLISHED)
-            .order_by(*NEWEST_FIRST)
-            .limit(SITEMAP_MAX)
-        )
-    slugs = {blog.id: blog.slug for blog in blogs}
-    entries = []
-    lastmod: dict[int, datetime] = {}
-    for entry_id, blog_id, published_at, updated_at in rows:
-        changed = updated_at or published_at
-        entries.append({"id": entry_id, "slug": slugs[blog_id], "lastmod": changed})
-        lastmod[blog_id] = max(lastmod.get(blog_id, changed), changed)
-    recent = datetime.now(UTC) - timedelta(days=NEWS_DAYS)
-    listed = []
-    for blog in blogs:
-        assert blog.id is not None
-        changed = max(lastmod.get(blog.id, blog.created_at), blog.ended_at or blog.created_at)
-        listed.append(
-            {"slug": blog.slug, "title": blog.title, "created_at": blog.created_at,
-             "lastmod": changed, "news": changed >= recent,
-             "language": language(blog.language).code}
-        )  # fmt: skip
-    body = templates.get_template("sitemap.xml").render(
-        base=_base_url(request),
-        blogs=listed,
-        entries=entries,
-        publisher=services(request.app).settings.publisher_name,
-    )
-    return Response(body, media_type="application/xml")
-
-
-@router.get("/robots.txt")
-async def robots(request: Request) -> Response:
-    lines = ["User-agent: *", "Disallow: /api/", "Disallow: /newsroom", "Disallow: /ws/",
-             "", f"Sitemap: {_base_url(request)}/sitemap.xml", ""]  # fmt: skip
-    return Response("\n".join(lines), media_type="text/plain")
 
 
 @router.get("/newsroom")
