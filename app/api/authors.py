@@ -10,7 +10,7 @@ from app.api.deps import AdminToken, CurrentToken, DatabaseDep, HubDep, RowId, S
 from app.api.errors import errors
 from app.domain import events
 from app.domain.models import Author, Blog, now
-from app.domain.shapes import AuthorCreate, AuthorList, AuthorPublic, AuthorUpdate
+from app.domain.shapes.bylines import AuthorCreate, AuthorList, AuthorPublic, AuthorUpdate
 from app.store import bylines
 from app.store.eventlog import Change
 

@@ -21,7 +21,7 @@ from app.api.deps import (
 from app.api.errors import errors
 from app.domain import alerts, events
 from app.domain.models import Blog, BlogStatus, now
-from app.domain.shapes import (
+from app.domain.shapes.blogs import (
     AudiencePublic,
     BlogCreate,
     BlogList,

@@ -28,7 +28,7 @@ from app.domain.models import ApiToken, BlogStatus, Entry, EntryStatus, Role, no
 from app.domain.paging import NEWEST_FIRST, encode_cursor, older_than
 from app.domain.polls import poll_of
 from app.domain.render import render_markdown
-from app.domain.shapes import (
+from app.domain.shapes.entries import (
     EntryCreate,
     EntryPage,
     EntryPreview,

@@ -9,7 +9,7 @@ from app.api.deps import BlogDep, SessionDep
 from app.api.errors import errors
 from app.domain import search as searching
 from app.domain.models import Blog
-from app.domain.shapes import SearchPage, TagCount, TagList
+from app.domain.shapes.finding import SearchPage, TagCount, TagList
 from app.store import entry_index, search
 
 router = APIRouter(tags=["finding"])

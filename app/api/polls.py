@@ -21,7 +21,8 @@ from app.api.deps import ROW_ID_MAX, DatabaseDep, HubDep, RowId, SessionDep, Sta
 from app.api.errors import errors, unavailable, within
 from app.domain.models import Blog, Entry, EntryStatus, now
 from app.domain.polls import is_open
-from app.domain.shapes import EntryPublic, PollResultsList, VoteCast
+from app.domain.shapes.entries import EntryPublic
+from app.domain.shapes.polls import PollResultsList, VoteCast
 from app.live.edge.admission import network_of
 from app.live.routes import Route
 from app.live.routes import match as match_route

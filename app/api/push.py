@@ -12,7 +12,7 @@ from app.api.deps import BlogDep, DatabaseDep, SettingsDep, client_network
 from app.api.errors import errors, within
 from app.config import Settings
 from app.domain.models import BlogStatus
-from app.domain.shapes import PushKeyPublic, PushSubscribe, PushUnsubscribe
+from app.domain.shapes.push import PushKeyPublic, PushSubscribe, PushUnsubscribe
 from app.services import services
 from app.store import push
 

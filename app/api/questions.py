@@ -30,13 +30,8 @@ from app.domain.alerts import plain_text
 from app.domain.models import Blog, BlogStatus, Entry, EntryStatus, Question
 from app.domain.questions import answer_body
 from app.domain.render import render_markdown
-from app.domain.shapes import (
-    EntryPublic,
-    QuestionAnswer,
-    QuestionAsk,
-    QuestionList,
-    QuestionPublic,
-)
+from app.domain.shapes.entries import EntryPublic
+from app.domain.shapes.questions import QuestionAnswer, QuestionAsk, QuestionList, QuestionPublic
 from app.live.hub import Hub
 from app.live.wire import SSE_KEEP_ALIVE, sse_data
 from app.services import services

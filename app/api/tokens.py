@@ -6,7 +6,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.api.deps import AdminToken, CurrentToken, DatabaseDep, RowId
 from app.api.errors import errors
 from app.domain.models import ApiToken
-from app.domain.shapes import TokenCreate, TokenCreated, TokenList, TokenPublic, TokenUpdate
+from app.domain.shapes.tokens import TokenCreate, TokenCreated, TokenList, TokenPublic, TokenUpdate
 from app.store import bylines
 from app.store.auth import create_token, list_tokens, revoke_token
 

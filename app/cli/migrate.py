@@ -8,7 +8,7 @@ from alembic.config import Config
 
 from app.config import Settings
 from app.domain import events
-from app.domain.shapes import EntryPublic
+from app.domain.shapes.entries import EntryPublic
 from app.resources import ALEMBIC_INI, MIGRATIONS
 from app.store import bylines, entry_index, search
 from app.store.db import Database

@@ -7,7 +7,7 @@ from typing import Any
 
 import nh3
 
-from app.domain.shapes import EntryPublic
+from app.domain.shapes.entries import EntryPublic
 
 SUMMARY_LENGTH = 90
 ALERT_BODY_LENGTH = 160

@@ -7,7 +7,10 @@ as it joins and is never logged. The web clients use the same names (web/events.
 from enum import StrEnum
 from typing import Any
 
-from app.domain.shapes import AuthorPublic, BlogPublic, EntryPublic, QuestionPublic
+from app.domain.shapes.blogs import BlogPublic
+from app.domain.shapes.bylines import AuthorPublic
+from app.domain.shapes.entries import EntryPublic
+from app.domain.shapes.questions import QuestionPublic
 
 
 class EventType(StrEnum):

@@ -1,4 +1,4 @@
-"""The tables, their limits and their statuses; the API's shapes are in shapes.py."""
+"""The tables, their limits and their statuses; the API's shapes are in shapes/."""
 
 import secrets
 from datetime import UTC, datetime
@@ -129,7 +129,7 @@ class Blog(SQLModel, table=True):
     # Which stream the offsets count: made with the blog and anew whenever its log could
     # restart (a restore), so that an offset from before never resumes a different stream.
     epoch: str = Field(default_factory=new_epoch, max_length=EPOCH_MAX)
-    # The results box above the feed (shapes.py: ResultsBox), or None: a state, the latest
+    # The results box above the feed (shapes/blogs.py: ResultsBox), or None: a state, the latest
     # of which every reader is shown.
     box: dict[str, Any] | None = Field(default=None, sa_type=JSON)
     # Readers may send the newsroom questions (off until an admin turns it on).
@@ -170,7 +170,7 @@ class Entry(SQLModel, table=True):
     corrections: list[dict[str, Any]] = Field(default_factory=list, sa_type=JSON)
     # An editor's note to the contributor when a submission is returned; gone once published.
     review_note: str | None = Field(default=None, sa_type=Text)
-    # A poll the entry carries (shapes.py: PollPublic, without its results), or None:
+    # A poll the entry carries (shapes/polls.py: PollPublic, without its results), or None:
     # {"options": [...], "closes_at": ISO time or None, "closed_at": ISO time or None}.
     poll: dict[str, Any] | None = Field(default=None, sa_type=JSON(none_as_null=True))
     # Its tags, as shown (app/domain/tags.py): those the newsroom gave, then its #hashtags.

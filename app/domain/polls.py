@@ -5,7 +5,7 @@ its result (no vote is taken after)."""
 from datetime import datetime
 from typing import Any
 
-from app.domain.shapes import PollCreate, PollPublic
+from app.domain.shapes.polls import PollCreate, PollPublic
 
 
 def poll_of(created: PollCreate) -> dict[str, Any]:

@@ -26,7 +26,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from app.domain.events import EventType
 from app.domain.models import Blog
-from app.domain.shapes import BlogPublic
+from app.domain.shapes.blogs import BlogPublic
 from app.live.wire import ARCHIVED_REASON, Batch, CloseCode, Frame, Frames
 from app.ops.metrics import DELIVERIES
 from app.ops.outages import DATABASE

@@ -7,7 +7,7 @@ from sqlmodel import col, select
 
 from app.domain.models import Blog, BlogStatus, Entry
 from app.domain.paging import NEWEST_FIRST
-from app.domain.shapes import BlogPublic
+from app.domain.shapes.blogs import BlogPublic
 from app.services import services
 from app.site.i18n import language
 from app.site.page_data import PUBLISHED

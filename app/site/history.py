@@ -17,7 +17,7 @@ from sqlmodel import col, select
 from app.domain.alerts import plain_text
 from app.domain.events import EventType
 from app.domain.models import Event
-from app.domain.shapes import EntryPublic
+from app.domain.shapes.entries import EntryPublic
 
 WORDS = re.compile(r"\s+|\w+|[^\w\s]")
 

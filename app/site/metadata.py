@@ -6,7 +6,8 @@ import re
 from typing import Any
 
 from app.domain.alerts import plain_text, summary
-from app.domain.shapes import EntryPublic, ResultsBox
+from app.domain.shapes.blogs import ResultsBox
+from app.domain.shapes.entries import EntryPublic
 from app.site.page_data import BlogView
 
 IMAGE = re.compile(r'<img[^>]*\ssrc="([^"]+)"')

@@ -12,7 +12,7 @@ from sqlmodel import col, select
 
 from app.domain.alerts import summary
 from app.domain.models import Blog, Entry, EntryStatus
-from app.domain.shapes import EntryPublic
+from app.domain.shapes.entries import EntryPublic
 from app.live.routes import Route
 from app.live.routes import match as match_route
 from app.services import services

@@ -18,7 +18,9 @@ from app.domain.paging import (
     newer_than_cursor,
     older_than,
 )
-from app.domain.shapes import BlogPublic, EntryPublic, PollResults
+from app.domain.shapes.blogs import BlogPublic
+from app.domain.shapes.entries import EntryPublic
+from app.domain.shapes.polls import PollResults
 from app.store import bylines
 from app.store.db import Database
 from app.store.entry_index import top_tags

@@ -11,7 +11,7 @@ from sqlmodel import col, select
 from app.domain.alerts import plain_text, summary
 from app.domain.filters import Filter
 from app.domain.models import Blog, BlogStatus, Entry, EntryStatus
-from app.domain.shapes import BlogPublic
+from app.domain.shapes.blogs import BlogPublic
 from app.domain.tags import TAG_MAX
 from app.live.routes import Route
 from app.resources import WEB

@@ -9,7 +9,8 @@ from sqlmodel import col, select
 
 from app.domain import search as searching
 from app.domain.models import Blog
-from app.domain.shapes import BlogPublic, SearchPage
+from app.domain.shapes.blogs import BlogPublic
+from app.domain.shapes.finding import SearchPage
 from app.services import services
 from app.site.i18n import Language, language
 from app.site.rendering import base_url, blog_id_of, render

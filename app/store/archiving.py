@@ -13,7 +13,7 @@ from sqlmodel import col
 
 from app.domain import events
 from app.domain.models import Blog, BlogStatus, now
-from app.domain.shapes import BlogPublic
+from app.domain.shapes.blogs import BlogPublic
 from app.store.db import Database
 from app.store.eventlog import Change, Publisher
 

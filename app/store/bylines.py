@@ -8,7 +8,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from app.domain.models import ApiToken, Author, Entry, EntryAuthor
-from app.domain.shapes import AuthorPublic, EntryPublic
+from app.domain.shapes.bylines import AuthorPublic
+from app.domain.shapes.entries import EntryPublic
 
 
 async def profiles(session: AsyncSession, ids: Iterable[int]) -> dict[int, AuthorPublic]:

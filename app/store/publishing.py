@@ -20,7 +20,8 @@ from app.domain import alerts, entry_rules, events
 from app.domain.events import EventType
 from app.domain.models import Blog, BlogStatus, Entry, EntryStatus, Event, now
 from app.domain.polls import closed, is_open
-from app.domain.shapes import BlogPublic, EntryPublic
+from app.domain.shapes.blogs import BlogPublic
+from app.domain.shapes.entries import EntryPublic
 from app.ops.metrics import SCHEDULED_PUBLISHED
 from app.store import bylines, push
 from app.store.db import Database

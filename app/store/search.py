@@ -17,7 +17,8 @@ from sqlmodel import col
 from app.domain import search
 from app.domain.alerts import plain_text
 from app.domain.models import Blog, Entry, EntryStatus
-from app.domain.shapes import EntryPublic, SearchPage, SearchResult
+from app.domain.shapes.entries import EntryPublic
+from app.domain.shapes.finding import SearchPage, SearchResult
 from app.store import bylines
 
 TABLE = "entrysearch"

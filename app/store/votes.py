@@ -21,7 +21,7 @@ from sqlmodel import SQLModel, col
 
 from app.domain.models import Blog, Entry, EntryStatus, Vote, now
 from app.domain.polls import is_open
-from app.domain.shapes import PollResults
+from app.domain.shapes.polls import PollResults
 from app.store.db import Database
 
 LINGER_SECONDS = 0.25
