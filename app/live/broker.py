@@ -124,6 +124,7 @@ class RedisBroker:
         self._pinger: Any = None
         self._watched: dict[int, int] = {}  # blog -> watchers (the hub, the desk)
         self._subscribed: set[int] = set()  # as told to Redis on the live subscription
+        self._unanswered: dict[int, int] = {}  # blog -> (un)subscribes Redis has yet to answer
         self._waiting: dict[int, list[asyncio.Future[None]]] = {}
         self._changes: asyncio.Queue[int] = asyncio.Queue()
         self._pubsub: Any = None  # the live subscription, while there is one
@@ -166,8 +167,10 @@ class RedisBroker:
         count = self._watched.get(blog_id, 0)
         self._watched[blog_id] = count + 1
         future = asyncio.get_running_loop().create_future()
-        if self._pubsub is None or blog_id in self._subscribed:
-            future.set_result(None)  # away (caught up once back), or listening already
+        if self._pubsub is None or (count and self._listening(blog_id)):
+            # Away (caught up once back), or listening already. Unwatched a moment ago
+            # (count 0), its channel may be on its way out: it waits for that change.
+            future.set_result(None)
         else:
             self._waiting.setdefault(blog_id, []).append(future)
             if count == 0:
@@ -184,6 +187,21 @@ class RedisBroker:
 
     def watched(self) -> set[int]:
         return set(self._watched)
+
+    def _listening(self, blog_id: int) -> bool:
+        """Whether Redis has confirmed the subscription to the blog's channel, and has been
+        told nothing of it since (a subscription still on its way is not yet listening)."""
+        return blog_id in self._subscribed and blog_id not in self._unanswered
+
+    def _told(self, blog_id: int) -> None:
+        self._unanswered[blog_id] = self._unanswered.get(blog_id, 0) + 1
+
+    def _answered(self, blog_id: int) -> None:
+        left = self._unanswered.pop(blog_id, 0) - 1
+        if left > 0:
+            self._unanswered[blog_id] = left
+        if self._listening(blog_id):
+            self._confirm(blog_id)
 
     def _confirm(self, blog_id: int) -> None:
         for future in self._waiting.pop(blog_id, ()):
@@ -207,12 +225,15 @@ class RedisBroker:
             try:
                 if wanted and not listening:
                     self._subscribed.add(blog_id)
+                    self._told(blog_id)
                     await self._subscribe(pubsub, channel_of(blog_id))
                 elif listening and not wanted:
                     self._subscribed.discard(blog_id)
+                    self._told(blog_id)
                     await self._unsubscribe(pubsub, channel_of(blog_id))
-                else:
+                elif not wanted or self._listening(blog_id):
                     self._confirm(blog_id)
+                # else: subscribed and not yet confirmed; the watchers wait for Redis's answer
             except (RedisError, OSError) as error:
                 # The listener sees the connection fail too, and subscribes anew.
                 log.info("redis: could not change a subscription: %r", error)
@@ -279,6 +300,7 @@ class RedisBroker:
             try:
                 async with client.pubsub() as pubsub:
                     watched = set(self._watched)
+                    self._unanswered = dict.fromkeys(watched, 1)
                     await self._subscribe(pubsub, ALWAYS, *map(channel_of, sorted(watched)))
                     await self._heard_from(pubsub)  # the first confirmation
                     self._subscribed = watched
@@ -305,6 +327,7 @@ class RedisBroker:
             finally:
                 self._pubsub = None
                 self._subscribed = set()
+                self._unanswered = {}
                 self._confirm_all()
                 with contextlib.suppress(Exception):
                     await client.aclose()
@@ -356,10 +379,10 @@ class RedisBroker:
         kind = message["type"]
         if kind in ("message", "smessage"):
             self._dispatch(message["data"])
-        elif kind in ("subscribe", "ssubscribe"):
+        elif kind in ("subscribe", "ssubscribe", "unsubscribe", "sunsubscribe"):
             blog_id = _blog_of(message["channel"])
             if blog_id is not None:
-                self._confirm(blog_id)
+                self._answered(blog_id)
 
     def _dispatch(self, message: bytes) -> None:
         head, _, data = message.partition(b"\n")

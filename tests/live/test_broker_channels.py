@@ -100,6 +100,29 @@ async def test_a_watch_returns_once_listening_and_an_unwatch_stops_it(
     assert a.broker.watched() == {9}
 
 
+async def test_a_watch_waits_for_redis_to_confirm_a_subscription_on_its_way(
+    pair: tuple[Instance, Instance],
+) -> None:
+    a, b = pair
+    await a.broker.watch(7)
+    for n in range(1, 21):
+        # The last reader leaves and another comes at once: the watch is done once the
+        # leaving has been dealt with and the subscription is one Redis has confirmed.
+        a.broker.unwatch(7)
+        watching = a.broker.watch(7)
+        assert not watching.done()
+        await asyncio.wait_for(watching, 2)
+        b.broker.publish(event(7, n))
+        await heard(a, n)
+    # A second watcher while the first's subscription is on its way waits for it too.
+    first, second = a.broker.watch(8), a.broker.watch(8)
+    assert not first.done() and not second.done()
+    await asyncio.wait_for(asyncio.gather(first, second), 2)
+    b.broker.publish(event(8, 1))
+    await heard(a, 21)
+    assert [e.offset for e in a.events if e.blog_id == 7] == list(range(1, 21))
+
+
 async def test_after_redis_comes_back_every_watched_blog_is_heard_again(
     redis_server: RedisServer,
 ) -> None:
