@@ -12,6 +12,34 @@ from tests.browser.conftest import Newsroom, open_live, open_page
 from tests.browser.test_newsroom import sign_in
 
 
+async def test_settings_being_typed_survive_a_colleagues_change_and_keep_it(
+    browser: Browser, newsroom: Newsroom
+) -> None:
+    async with open_page(browser) as desk:
+        await sign_in(desk, newsroom, "admin")
+        await expect(desk.locator("#b-title")).to_have_value("Storm Aurelia")
+        await desk.fill("#b-notice", "Roads closed north of the river.")
+        # A colleague renames the blog meanwhile: the form shows it, and keeps the notice.
+        renamed = await newsroom.client.patch("/api/blogs/storm", json={"title": "Storm Ciarán"},
+                                              headers=newsroom.tokens.auth("admin"))  # fmt: skip
+        assert renamed.status_code == 200
+        await expect(desk.locator("#b-title")).to_have_value("Storm Ciarán")
+        await expect(desk.locator("#blog-select option:checked")).to_have_text("Storm Ciarán")
+        await expect(desk.locator("#b-notice")).to_have_value("Roads closed north of the river.")
+        await desk.click("#blog-form button[type=submit]")
+        await expect(desk.locator("#b-result")).to_have_text("Saved.")
+        blog = (await newsroom.client.get("/api/blogs/storm")).json()
+        assert blog["title"] == "Storm Ciarán"
+        assert blog["notice"] == "Roads closed north of the river."
+        # Typed again after saving: the next change coming in live leaves it as typed.
+        await desk.fill("#b-notice", "Roads open again.")
+        described = await newsroom.client.patch("/api/blogs/storm", json={"description": "Live"},
+                                                headers=newsroom.tokens.auth("admin"))  # fmt: skip
+        assert described.status_code == 200
+        await expect(desk.locator("#b-description")).to_have_value("Live")
+        await expect(desk.locator("#b-notice")).to_have_value("Roads open again.")
+
+
 async def test_a_reader_who_came_early_sees_it_start(browser: Browser, newsroom: Newsroom) -> None:
     made = await newsroom.client.post(
         "/api/blogs",

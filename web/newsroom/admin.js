@@ -3,7 +3,7 @@
 import { $, button, el } from "../dom.js";
 import { lang, t } from "../i18n.js";
 import { api, detail } from "./api.js";
-import { loadBlogs, localInput } from "./blogs.js";
+import { blogChanged, loadBlogs, localInput, settingEdited, settingsSaved } from "./blogs.js";
 import { profileSelect } from "./bylines.js";
 import { state } from "./state.js";
 
@@ -88,10 +88,11 @@ export function wireAdmin() {
       ? t("Not saved: the server cannot be reached.")
       : answer.status === 200 ? t("Saved.") : t("Not saved: {reason}", { reason: detail(answer) });
     if (answer && answer.status === 200) {
-      state.blog = answer.data;
-      loadBlogs(state.slug);
+      settingsSaved();
+      blogChanged(answer.data);
     }
   });
+  $("#blog-form").addEventListener("input", (input) => settingEdited(input.target.id));
   $("#new-blog-form").addEventListener("submit", async (submit) => {
     submit.preventDefault();
     const answer = await api("POST", "/api/blogs", {

@@ -36,6 +36,12 @@ export async function api(method, path, { json, form, headers = {} } = {}) {
   return { status: response.status, data, headers: response.headers };
 }
 
+/** For `.catch`: no answer (the server is unreachable) is null; any other error stays one. */
+export function unreachable(error) {
+  if (error instanceof NetworkError) return null;
+  throw error;
+}
+
 export function detail(answer) {
   const d = answer.data && answer.data.detail;
   if (Array.isArray(d)) return d.map((p) => `${(p.loc || []).slice(-1)[0]}: ${p.msg}`).join("; ");

@@ -14,17 +14,59 @@ import { BLOG_KEY, isContributor, state } from "./state.js";
 
 // --- blogs -----------------------------------------------------------------------------
 
-/** The open blog's settings, in the settings form. */
+// Fields of the settings form changed by hand and not saved yet (their ids): the form shown
+// again (a colleague's change, or our own save coming back live) leaves them as typed.
+const unsaved = new Set();
+
+/** @param {string} id a settings field's id, edited by hand */
+export function settingEdited(id) {
+  unsaved.add(id);
+}
+
+export function settingsSaved() {
+  unsaved.clear();
+}
+
+/** The open blog's settings, in the settings form (but for fields being edited). */
 export function showBlogSettings() {
   if (!state.blog) return;
-  $("#b-title").value = state.blog.title;
-  $("#b-description").value = state.blog.description;
-  $("#b-notice").value = state.blog.notice || "";
-  $("#b-status").value = state.blog.status;
-  $("#b-starts").value = state.blog.starts_at ? localInput(new Date(state.blog.starts_at)) : "";
-  $("#b-language").value = state.blog.language;
-  $("#b-show-audience").checked = Boolean(state.blog.show_audience);
-  $("#b-accepts-questions").checked = Boolean(state.blog.accepts_questions);
+  const blog = state.blog;
+  const shown = {
+    "b-title": blog.title,
+    "b-description": blog.description,
+    "b-notice": blog.notice || "",
+    "b-status": blog.status,
+    "b-starts": blog.starts_at ? localInput(new Date(blog.starts_at)) : "",
+    "b-language": blog.language,
+    "b-show-audience": Boolean(blog.show_audience),
+    "b-accepts-questions": Boolean(blog.accepts_questions),
+  };
+  for (const [id, value] of Object.entries(shown)) {
+    if (unsaved.has(id)) continue;
+    const field = $(`#${id}`);
+    if (typeof value === "boolean") field.checked = value;
+    else field.value = value;
+  }
+}
+
+/** The open blog as the server now has it: its settings and its name in the picker. */
+export function blogChanged(blog) {
+  state.blog = blog;
+  state.blogs = state.blogs.map((b) => (b.slug === blog.slug ? blog : b));
+  showBlogSettings();
+  showPicker();
+}
+
+/** The blog picker, from `state.blogs`. */
+export function showPicker() {
+  $("#blog-select").replaceChildren(
+    ...state.blogs.map((b) => {
+      const option = el("option", "", b.status === "ended" ? t("{title} (ended)", { title: b.title }) : b.title);
+      option.value = b.slug;
+      return option;
+    }),
+  );
+  if (state.slug) $("#blog-select").value = state.slug;
 }
 
 /** A moment as a datetime-local input's value, in this browser's zone. @param {Date} moment */
@@ -36,14 +78,8 @@ export function localInput(moment) {
 export async function loadBlogs(select) {
   const answer = await api("GET", "/api/blogs");
   state.blogs = answer.data.blogs;
+  showPicker();
   const picker = $("#blog-select");
-  picker.replaceChildren(
-    ...state.blogs.map((b) => {
-      const option = el("option", "", b.status === "ended" ? t("{title} (ended)", { title: b.title }) : b.title);
-      option.value = b.slug;
-      return option;
-    }),
-  );
   const wanted = select || localStorage.getItem(BLOG_KEY);
   const slug = state.blogs.some((b) => b.slug === wanted) ? wanted : state.blogs[0]?.slug;
   if (slug) {
@@ -66,10 +102,12 @@ export async function openBlog(slug) {
   state.blog = blog.data;
   state.offset = blog.data.offset;
   state.epoch = blog.data.epoch;
+  settingsSaved(); // edits of another blog's settings are not this one's
   showBlogSettings();
   showBox();
   const [published, drafts, scheduled, submitted, returned] = await Promise.all(
-    [STATUS.PUBLISHED, STATUS.DRAFT, STATUS.SCHEDULED, STATUS.SUBMITTED, STATUS.RETURNED].map(listed),
+    [STATUS.PUBLISHED, STATUS.DRAFT, STATUS.SCHEDULED, STATUS.SUBMITTED, STATUS.RETURNED]
+      .map(async (status) => (await listed(status)) || []),
   );
   for (const e of published) state.entries.set(e.id, e);
   for (const e of [...drafts, ...scheduled]) state.drafts.set(e.id, e);
@@ -94,6 +132,7 @@ export async function refreshAudience() {
 export async function refreshDrafts() {
   if (isContributor()) return; // drafts are editors' and reporters'
   const [drafts, scheduled] = await Promise.all([listed(STATUS.DRAFT), listed(STATUS.SCHEDULED)]);
+  if (!drafts || !scheduled) return; // the next round will tell
   state.drafts.clear();
   for (const e of [...drafts, ...scheduled]) state.drafts.set(e.id, e);
   renderList($("#drafts"), state.drafts, t("No drafts."));
@@ -149,9 +188,8 @@ export function apply(event) {
     if (state.drafts.size) renderList($("#drafts"), state.drafts, t("No drafts."));
     renderQueue();
   } else if (event.type === EVENT.BLOG_UPDATED) {
-    state.blog = event.blog;
-    showBlogSettings();
-  showBox();
-  showQuestions();
+    blogChanged(event.blog);
+    showBox();
+    showQuestions();
   }
 }

@@ -8,15 +8,18 @@ import { $, button, el } from "../dom.js";
 import { STATUS } from "../events.js";
 import { renderEntry } from "../entry.js";
 import { t, tn } from "../i18n.js";
-import { api } from "./api.js";
+import { api, unreachable } from "./api.js";
 import { change, edit, remove, say, statusName } from "./entries.js";
 import { isContributor, state } from "./state.js";
 
 export const QUEUE_SECONDS = 5;
 
-/** Entries of one status for the open blog ([] when the token may not list them). */
+/** Entries of one status for the open blog: [] when the token may not list them, null
+ * when the server could not say (unreachable, or failing): what is shown then stays. */
 export async function listed(status) {
-  const answer = await api("GET", `/api/blogs/${state.slug}/entries?limit=100&status=${status}`);
+  const answer = await api("GET", `/api/blogs/${state.slug}/entries?limit=100&status=${status}`)
+    .catch(unreachable);
+  if (!answer || answer.status >= 500) return null;
   return answer.status === 200 ? answer.data.entries : [];
 }
 
@@ -25,6 +28,7 @@ export async function refreshQueue() {
   const slug = state.slug;
   const [submitted, returned] = await Promise.all([listed(STATUS.SUBMITTED), listed(STATUS.RETURNED)]);
   if (slug !== state.slug) return; // another blog was opened meanwhile
+  if (!submitted || !returned) return; // the next round will tell
   const known = new Map(state.queue);
   state.queue.clear();
   for (const entry of [...submitted, ...returned]) {
