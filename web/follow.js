@@ -128,8 +128,9 @@ export function follow(options) {
   /** Whether the blog's stream is still the one our offset counts in ("archived": there
    * is no stream to follow any more). @returns {Promise<boolean | "archived">} */
   async function stillOurs() {
-    const answer = await fetch(`/api/blogs/${encodeURIComponent(slug)}`, { cache: "no-store" });
-    if (!answer.ok) return true; // nothing learnt: try again later
+    const answer = await fetch(`/api/blogs/${encodeURIComponent(slug)}`, { cache: "no-store" })
+      .catch(() => null);
+    if (!answer?.ok) return true; // nothing learnt (unreachable, or failing): try again later
     const blog = await answer.json();
     if (blog.archived_at) return "archived";
     return (!epoch || blog.epoch === epoch) && blog.offset >= offset;
