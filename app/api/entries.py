@@ -88,6 +88,9 @@ async def create_entry(
             raise HTTPException(
                 status.HTTP_422_UNPROCESSABLE_CONTENT, "a poll's closes_at must be in the future"
             )
+    # Rendered before the blog is locked: the lock is held for the database's work alone.
+    html = render_markdown(payload.body, settings.mastodon_hosts)
+    shown_tags = tags.of_entry(payload.tags, plain_text(html))
     async with Change(db, hub) as change:
         if status_ == EntryStatus.published:
             blog = await change.claim_offset(slug)
@@ -104,13 +107,12 @@ async def create_entry(
             raise HTTPException(status.HTTP_409_CONFLICT, f"blog {slug!r} has ended")
         assert blog.id is not None
         author_ids = await _byline(change, token, payload.authors)
-        html = render_markdown(payload.body, settings.mastodon_hosts)
         entry = Entry(
             blog_id=blog.id,
             headline=payload.headline or None,
             body=payload.body,
             html=html,
-            tags=tags.of_entry(payload.tags, plain_text(html)),
+            tags=shown_tags,
             given_tags=payload.tags,
             key_event=payload.key_event,
             pinned=payload.pinned,
