@@ -331,8 +331,8 @@ function enableOlder() {
     params.set("limit", "20");
     params.set("before", link.dataset.older);
     const url = `/api/blogs/${encodeURIComponent(slug)}/entries?${params}`;
-    const response = await fetch(url);
-    if (!response.ok) return (location.href = link.href);
+    const response = await fetch(url).catch(() => null);
+    if (!response?.ok) return (location.href = link.href); // as without JavaScript
     const page = await response.json();
     const feed = $("[data-feed]");
     for (const entry of page.entries) {

@@ -132,8 +132,9 @@ export function enableHistory() {
       return;
     }
     const page = new URL(link.href, location.href);
-    const response = await fetch(`${page.pathname}/history`);
-    if (!response.ok) return (location.href = link.href);
+    // Not answered (offline, or failing): the link itself, as without JavaScript.
+    const response = await fetch(`${page.pathname}/history`).catch(() => null);
+    if (!response?.ok) return (location.href = link.href);
     // The server's own rendering: entry HTML it sanitised, the rest escaped.
     const holder = el("div");
     holder.innerHTML = await response.text();
