@@ -235,8 +235,10 @@ class RedisBroker:
                     self._confirm(blog_id)
                 # else: subscribed and not yet confirmed; the watchers wait for Redis's answer
             except (RedisError, OSError) as error:
-                # The listener sees the connection fail too, and subscribes anew.
+                # The listener sees the connection fail too, and subscribes anew; if it
+                # did not fail, no answer is awaited (a late one finds nothing to count).
                 log.info("redis: could not change a subscription: %r", error)
+                self._unanswered.pop(blog_id, None)
                 self._confirm(blog_id)
             BROKER_SUBSCRIPTIONS.set(len(self._subscribed))
 
