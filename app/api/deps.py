@@ -19,17 +19,18 @@ from app.store.auth import find_token
 from app.store.db import Database
 
 
-def get_db(request: Request) -> Database:
+# Async, though they await nothing: FastAPI runs a plain function's dependency in a thread.
+async def get_db(request: Request) -> Database:
     db: Database = services(request.app).db
     return db
 
 
-def get_hub(request: Request) -> Hub:
+async def get_hub(request: Request) -> Hub:
     hub: Hub = services(request.app).hub
     return hub
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:
     settings: Settings = services(request.app).settings
     return settings
 
