@@ -2,7 +2,7 @@
 
 import { $, button, el } from "../dom.js";
 import { lang, t } from "../i18n.js";
-import { api, detail } from "./api.js";
+import { api, detail, unreachable } from "./api.js";
 import { blogChanged, loadBlogs, localInput, settingEdited, settingsSaved } from "./blogs.js";
 import { profileSelect } from "./bylines.js";
 import { state } from "./state.js";
@@ -19,8 +19,8 @@ export function roleName(role) {
 export const dateTime = new Intl.DateTimeFormat(lang, { dateStyle: "medium", timeStyle: "short" });
 
 export async function loadTokens() {
-  const answer = await api("GET", "/api/tokens");
-  if (answer.status !== 200) return;
+  const answer = await api("GET", "/api/tokens").catch(unreachable);
+  if (answer?.status !== 200) return;
   $("#token-rows").replaceChildren(
     ...answer.data.tokens.map((token) => {
       const row = el("tr");
@@ -28,9 +28,10 @@ export async function loadTokens() {
       const byline = profileSelect(token.author_id);
       byline.setAttribute("aria-label", t("Byline"));
       byline.addEventListener("change", async () => {
-        await api("PATCH", `/api/tokens/${token.id}`, {
+        const answer = await api("PATCH", `/api/tokens/${token.id}`, {
           json: { author_id: byline.value ? Number(byline.value) : null },
-        });
+        }).catch(unreachable);
+        if (!answer) $("#t-new").textContent = t("Not changed: the server cannot be reached.");
         loadTokens();
       });
       const bylineCell = el("td");
@@ -47,7 +48,8 @@ export async function loadTokens() {
         cell.append(
           button(t("Revoke"), async () => {
             if (!confirm(t("Revoke the token “{name}”? It stops working at once.", { name: token.name }))) return;
-            await api("DELETE", `/api/tokens/${token.id}`);
+            const answer = await api("DELETE", `/api/tokens/${token.id}`).catch(unreachable);
+            if (!answer) $("#t-new").textContent = t("The server cannot be reached.");
             loadTokens();
           }),
         );

@@ -3,7 +3,7 @@
 
 import { $, button, el } from "../dom.js";
 import { t } from "../i18n.js";
-import { api, detail } from "./api.js";
+import { api, detail, unreachable } from "./api.js";
 import { isContributor, state } from "./state.js";
 
 let profilesChanged = () => {};
@@ -56,8 +56,10 @@ function renderProfiles() {
       button(t("Edit"), () => editProfile(author)),
       button(t("Delete"), async () => {
         if (!confirm(t("Delete the profile “{name}”?", { name: author.name }))) return;
-        const answer = await api("DELETE", `/api/authors/${author.id}`);
-        $("#a-result").textContent = answer.status === 204 ? t("Deleted.") : t("Not deleted: {reason}", { reason: detail(answer) });
+        const answer = await api("DELETE", `/api/authors/${author.id}`).catch(unreachable);
+        $("#a-result").textContent = !answer
+          ? t("Not deleted: the server cannot be reached.")
+          : answer.status === 204 ? t("Deleted.") : t("Not deleted: {reason}", { reason: detail(answer) });
         await loadProfiles();
         profilesChanged();
       }),

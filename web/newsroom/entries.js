@@ -5,7 +5,7 @@ import { STATUS } from "../events.js";
 import { t } from "../i18n.js";
 import { renderEntry } from "../entry.js";
 import { isClosed } from "../poll.js";
-import { api, detail } from "./api.js";
+import { api, detail, unreachable } from "./api.js";
 import { isContributor, state } from "./state.js";
 
 // --- entries ---------------------------------------------------------------------------
@@ -117,8 +117,8 @@ async function closePoll(entry) {
 }
 
 export async function reloadEntry(id) {
-  const answer = await api("GET", `/api/blogs/${state.slug}/entries/${id}`);
-  if (answer.status === 200) track(answer.data);
+  const answer = await api("GET", `/api/blogs/${state.slug}/entries/${id}`).catch(unreachable);
+  if (answer?.status === 200) track(answer.data);
 }
 
 export async function remove(entry) {
