@@ -80,7 +80,16 @@ async def open_page(browser: Browser, **context: Any) -> AsyncIterator[Page]:
 
 
 @pytest.fixture
-async def page(browser: Browser) -> AsyncIterator[Page]:
+def _server_first(request: pytest.FixtureRequest) -> None:
+    """The test's server starts before its page opens, so that the page closes before the
+    server stops (fixtures end in the reverse order): else a request the page makes in
+    that moment fails, and the test with it."""
+    if "newsroom" in request.fixturenames:
+        request.getfixturevalue("newsroom")
+
+
+@pytest.fixture
+async def page(browser: Browser, _server_first: None) -> AsyncIterator[Page]:
     async with open_page(browser) as page:
         yield page
 

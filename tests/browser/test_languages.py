@@ -28,7 +28,7 @@ async def language_blog(newsroom: Newsroom, slug: str, title: str, language: str
 
 
 @pytest.fixture
-async def tokyo_page(browser: Browser) -> AsyncIterator[Page]:
+async def tokyo_page(browser: Browser, _server_first: None) -> AsyncIterator[Page]:
     """A reader in Tokyo whose browser prefers English: the blog's language wins."""
     async with open_page(browser, locale="en-US", timezone_id="Asia/Tokyo") as page:
         yield page
