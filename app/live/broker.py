@@ -221,13 +221,13 @@ class RedisBroker:
             if pubsub is None:
                 self._confirm(blog_id)
                 continue
-            wanted, listening = blog_id in self._watched, blog_id in self._subscribed
+            wanted, subscribed = blog_id in self._watched, blog_id in self._subscribed
             try:
-                if wanted and not listening:
+                if wanted and not subscribed:
                     self._subscribed.add(blog_id)
                     self._told(blog_id)
                     await self._subscribe(pubsub, channel_of(blog_id))
-                elif listening and not wanted:
+                elif subscribed and not wanted:
                     self._subscribed.discard(blog_id)
                     self._told(blog_id)
                     await self._unsubscribe(pubsub, channel_of(blog_id))
@@ -310,7 +310,6 @@ class RedisBroker:
                     BROKER_SUBSCRIPTIONS.set(len(watched))
                     for blog_id in set(self._watched) ^ watched:  # changed meanwhile
                         self._changes.put_nowait(blog_id)
-                    self._confirm_all()
                     self._subscribed_once.set()
                     BROKER.answered()
                     if not first:
