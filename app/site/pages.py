@@ -5,7 +5,7 @@ from typing import Annotated, Literal
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, HTTPException, Path, Query, Request, Response, status
-from fastapi.responses import FileResponse
+from fastapi.responses import FileResponse, RedirectResponse
 from sqlmodel import col, select
 
 from app.domain.alerts import plain_text, summary
@@ -29,8 +29,9 @@ from app.store.db import Database
 router = APIRouter(include_in_schema=False)
 
 FEED_SIZE = 50
-# The newsroom's language, as its page's picker sets it (web/newsroom/state.js).
+# The newsroom's language, as its page's picker chooses it (`?language=`).
 NEWSROOM_LANGUAGE_COOKIE = "newsroom_language"
+NEWSROOM_LANGUAGE_SECONDS = 365 * 24 * 3600
 
 
 def _render_blog(
@@ -241,9 +242,27 @@ async def blog_feed(request: Request, slug: str) -> Response:
 
 
 @router.get("/newsroom")
-async def newsroom(request: Request) -> Response:
+async def newsroom(
+    request: Request, choose: Annotated[str | None, Query(alias="language")] = None
+) -> Response:
     """The newsroom's compose and curation page; everything it shows comes from the API.
-    It speaks its user's language: the one chosen in it (a cookie), else the browser's."""
+    It speaks its user's language: the one chosen in it (a cookie), else the browser's.
+
+    Its picker asks for `?language=`: the cookie is set by this answer, a redirect, because
+    a browser may send the next request before a cookie written by script reaches its jar."""
+    if choose is not None:
+        if choose not in shipped():
+            raise HTTPException(status.HTTP_400_BAD_REQUEST, f"no newsroom language {choose!r}")
+        redirect = RedirectResponse("/newsroom", status.HTTP_303_SEE_OTHER)
+        redirect.set_cookie(
+            NEWSROOM_LANGUAGE_COOKIE,
+            choose,
+            max_age=NEWSROOM_LANGUAGE_SECONDS,
+            path="/newsroom",
+            httponly=True,
+            samesite="lax",
+        )
+        return redirect
     settings = services(request.app).settings
     chosen = request.cookies.get(NEWSROOM_LANGUAGE_COOKIE, "")
     wanted = [chosen, *preferred(request.headers.get("accept-language", ""))]

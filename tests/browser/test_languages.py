@@ -148,6 +148,7 @@ async def test_the_newsroom_switches_language_and_remembers_it(
     assert await page.evaluate("document.documentElement.lang") == "ru"
     await page.select_option("#ui-language", "ar")
     await expect(page.locator(".nr-top h1")).to_have_text("غرفة الأخبار")
+    await expect(page).to_have_url(f"{newsroom.server.url}/newsroom")  # the choice is a cookie
     assert await page.evaluate("getComputedStyle(document.body).direction") == "rtl"
 
 

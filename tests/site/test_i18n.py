@@ -178,6 +178,23 @@ async def test_the_newsroom_speaks_its_users_language_not_the_blogs(
     assert parse(page.text).html["lang"] == "en"
 
 
+async def test_the_newsroom_picker_sets_the_language_cookie_as_it_redirects(
+    client: httpx.AsyncClient,
+) -> None:
+    chosen = await client.get("/newsroom?language=ru", headers={"Accept-Language": "en"})
+    assert chosen.status_code == 303 and chosen.headers["location"] == "/newsroom"
+    cookie = chosen.headers["set-cookie"]
+    assert cookie.startswith("newsroom_language=ru;")
+    assert "Path=/newsroom" in cookie and "HttpOnly" in cookie and "SameSite=lax" in cookie
+    page = await client.get("/newsroom", headers={"Accept-Language": "en"})
+    assert parse(page.text).html["lang"] == "ru"  # the client kept the cookie
+    refused = await client.get("/newsroom?language=de")
+    assert refused.status_code == 400 and "de" in refused.json()["detail"]
+    assert "set-cookie" not in refused.headers
+    page = await client.get("/newsroom", headers={"Accept-Language": "en"})
+    assert parse(page.text).html["lang"] == "ru"
+
+
 async def test_api_errors_stay_english(client: httpx.AsyncClient, tokens: Tokens) -> None:
     await make_blog(client, tokens, "kyiv", language="ru")
     r = await client.get("/api/blogs/kyiv/entries/99", headers={"Accept-Language": "ru"})

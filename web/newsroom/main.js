@@ -18,7 +18,7 @@ import {
 } from "./compose.js";
 import { renderAlso } from "./entries.js";
 import { QUEUE_SECONDS, refreshQueue, renderQueue } from "./queue.js";
-import { LANGUAGE_COOKIE, TOKEN_KEY, isContributor, state } from "./state.js";
+import { TOKEN_KEY, isContributor, state } from "./state.js";
 
 // --- signing in ------------------------------------------------------------------------
 
@@ -76,13 +76,9 @@ export function wire() {
     signIn($("#token-input").value.trim());
   });
   $("#sign-out").addEventListener("click", signOut);
-  // The newsroom's own language, whatever the blogs' are: remembered in a cookie, which the
-  // server reads to render the page (else the browser's languages).
-  $("#ui-language").addEventListener("change", (change) => {
-    const year = 365 * 24 * 3600;
-    document.cookie = `${LANGUAGE_COOKIE}=${change.target.value}; path=/newsroom; max-age=${year}; samesite=lax`;
-    location.reload();
-  });
+  // The newsroom's own language, whatever the blogs' are: the server remembers it in a
+  // cookie as it answers the picker's form (else the browser's languages).
+  $("#ui-language").addEventListener("change", () => $("#ui-language-form").submit());
   $("#blog-select").addEventListener("change", (change) => openBlog(change.target.value));
   const form = $("#compose-form");
   form.addEventListener("submit", (submit) => {

@@ -3,7 +3,6 @@
 export const TOKEN_KEY = "liveupdates.token";
 export const OUTBOX_KEY = "liveupdates.outbox";
 export const BLOG_KEY = "liveupdates.blog";
-export const LANGUAGE_COOKIE = "newsroom_language"; // read by app/site/pages.py (the newsroom page)
 export const composeKey = (slug) => `liveupdates.compose.${slug}`;
 
 export const state = {
