@@ -30,7 +30,7 @@ def run(title: str, module: str, *args: str) -> str:
         if line.startswith(("|", "from ", "readers ", "missing", "duplicated", "reconnects",
                             "Page of", "target", "all reading", "p99 ", "stalled ", "votes "))
         or line.lstrip().startswith(("alone", "surge", "search", "post p", "indexed", "sqlite:",
-                                     "postgres:"))
+                                     "postgres:", "server CPU", "aiosqlite"))
         or line.endswith(("round(s):", "connected", "will stall"))
     ]  # fmt: skip
     spaced: list[str] = []
@@ -81,6 +81,9 @@ def main() -> None:
     report.append(run(
         "Write path, no readers", "bench.writes", "--readers", "0",
         "--posts", "100" if quick else "500",
+    ))  # fmt: skip
+    report.append(run(
+        "A post's own cost (SQLite)", "bench.posting", "--posts", "100" if quick else "300"
     ))  # fmt: skip
     report.append(run(
         "Live audience", "bench.audience", "--readers", "3000" if quick else "30000",
