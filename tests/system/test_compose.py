@@ -121,10 +121,9 @@ def build_standins() -> None:
             (rootfs / "usr/lib/python3.11/EXTERNALLY-MANAGED").unlink(missing_ok=True)
         # This machine's certificate authorities (its proxy's too): pip reaches PyPI.
         shutil.copy("/etc/ssl/certs/ca-certificates.crt", rootfs / "etc/ssl/certs/")
-        tar = subprocess.Popen(["tar", "-C", str(rootfs), "-c", "."], stdout=subprocess.PIPE)
-        subprocess.run(["docker", "import", "-", BASE], stdin=tar.stdout, check=True,
-                       capture_output=True)  # fmt: skip
-        tar.wait()
+        with subprocess.Popen(["tar", "-C", str(rootfs), "-c", "."], stdout=subprocess.PIPE) as tar:
+            subprocess.run(["docker", "import", "-", BASE], stdin=tar.stdout, check=True,
+                           capture_output=True)  # fmt: skip
     for name, folder in wanted:
         run("docker", "build", "-q", "-t", name, str(STANDINS / folder))
 
