@@ -23,6 +23,7 @@ from app.domain.models import (
     NAME_MAX,
     NOTICE_MAX,
     POLL_OPTION_MAX,
+    PUSH_ENDPOINT_MAX,
     QUESTION_MAX,
     REVIEW_NOTE_MAX,
     TITLE_MAX,
@@ -100,3 +101,5 @@ WebUrl = Annotated[str, StringConstraints(max_length=URL_MAX, pattern=r"^https?:
 ImageUrl = Annotated[
     str, StringConstraints(max_length=URL_MAX, pattern=r"^(https?://|/media/)[^\s<>\"]+$")
 ]
+# A browser's push endpoint: a URL, checked as one when it subscribes (app/api/push.py).
+PushEndpoint = Annotated[str, bounded(PUSH_ENDPOINT_MAX, min_length=1), NoNul]

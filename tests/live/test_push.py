@@ -267,6 +267,7 @@ async def test_bad_subscriptions_are_refused_and_kept_nowhere(
             {**good, "keys": {**keys, "auth": b64(b"short")}},
             {**good, "keys": {**keys, "auth": "!!!"}},
             {**good, "endpoint": "x" * 2000},
+            {**good, "endpoint": f"{good['endpoint']}\x00"},  # Postgres text holds no NUL
             {"endpoint": good["endpoint"]},
             {**good, "extra": 1},
         ]:
@@ -274,6 +275,9 @@ async def test_bad_subscriptions_are_refused_and_kept_nowhere(
             assert answer.status_code == 422, (bad, answer.text)
         assert (await client.post("/api/blogs/nope/push", json=good)).status_code == 404
         assert await subscribed(services(server.app).db) == 0
+        unheard = await client.request("DELETE", "/api/blogs/vote/push",
+                                       json={"endpoint": "\x00\U000c634f"})  # fmt: skip
+        assert unheard.status_code == 422, unheard.text
         assert (await client.post("/api/blogs/vote/push", json=good)).status_code == 201
         gone = await client.request("DELETE", "/api/blogs/vote/push",
                                     json={"endpoint": good["endpoint"]})  # fmt: skip

@@ -5,25 +5,25 @@ from typing import Annotated
 from pydantic import StringConstraints
 from sqlmodel import SQLModel
 
-from app.domain.models import PUSH_ENDPOINT_MAX
 from app.domain.shapes.base import Input
+from app.domain.text import NoNul, PushEndpoint
 
 
 class PushKeys(Input):
-    p256dh: Annotated[str, StringConstraints(min_length=1, max_length=128)]
-    auth: Annotated[str, StringConstraints(min_length=1, max_length=64)]
+    p256dh: Annotated[str, StringConstraints(min_length=1, max_length=128), NoNul]
+    auth: Annotated[str, StringConstraints(min_length=1, max_length=64), NoNul]
 
 
 class PushSubscribe(Input):
     """A browser's `PushSubscription.toJSON()`."""
 
-    endpoint: Annotated[str, StringConstraints(min_length=1, max_length=PUSH_ENDPOINT_MAX)]
+    endpoint: PushEndpoint
     keys: PushKeys
     expirationTime: int | None = None  # noqa: N815 (the browser's name)
 
 
 class PushUnsubscribe(Input):
-    endpoint: Annotated[str, StringConstraints(min_length=1, max_length=PUSH_ENDPOINT_MAX)]
+    endpoint: PushEndpoint
 
 
 class PushKeyPublic(SQLModel):
