@@ -52,6 +52,8 @@ async def test_profiles_are_the_admins(client: httpx.AsyncClient, tokens: Tokens
         {"name": "X", "url": "javascript:alert(1)"},
         {"name": "X", "photo_url": "data:image/png;base64,AA"},
         {"name": "X", "url": 'https://a/"><script>'},
+        {"name": "X", "url": "https://a/\x00"},  # no control character is part of a URL
+        {"name": "X", "photo_url": "/media/a\x07.jpg"},
         {"name": "X", "extra": 1},
     ):
         r = await client.post("/api/authors", json=bad, headers=tokens.auth("admin"))
