@@ -31,7 +31,7 @@ from app.api import (
     tokens,
 )
 from app.api.body_size import BodySizeLimitMiddleware
-from app.api.errors import refused, unavailable
+from app.api.errors import database_error, refused
 from app.api.polls import VotesMiddleware
 from app.config import Settings
 from app.domain.errors import Refusal
@@ -234,8 +234,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @app.exception_handler(PoolTimeoutError)
     @app.exception_handler(ConnectionError)
     @app.exception_handler(TimeoutError)
-    async def database_unavailable(request: Request, exc: Exception) -> JSONResponse:
-        return unavailable(f"{request.method} {request.url.path}", exc)
+    async def database_failed(request: Request, exc: Exception) -> JSONResponse:
+        return database_error(f"{request.method} {request.url.path}", exc)
 
     app.include_router(blogs.router)
     app.include_router(entries.router)

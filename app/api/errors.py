@@ -15,7 +15,7 @@ from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 from app.domain.errors import Conflict, Invalid, NotAllowed, Refusal
 from app.ops.outages import DATABASE
-from app.store.db import timed_out
+from app.store.db import held_nul, timed_out
 from app.store.rate_limits import Key, RateLimit, SharedRateLimit
 
 
@@ -85,9 +85,12 @@ async def refused(request: Request, refusal: Exception) -> JSONResponse:
     return JSONResponse({"detail": refusal.detail}, status_code=REFUSALS[type(refusal)])
 
 
-def unavailable(what: str, exc: Exception) -> JSONResponse:
-    """503 when `exc` is the database being away or too slow for `what` ("POST /path");
-    any other fault is raised again (ours: a 500)."""
+def database_error(what: str, exc: Exception) -> JSONResponse:
+    """The answer to `exc`, raised by the database while serving `what` ("POST /path"): 422
+    for a NUL it cannot hold (an address's or a query's: bodies are checked before), 503
+    when it is away or too slow; any other fault is raised again (ours: a 500)."""
+    if isinstance(exc, DBAPIError) and held_nul(exc):
+        return JSONResponse({"detail": "text must not contain NUL characters"}, status_code=422)
     unreachable = isinstance(exc, OperationalError | InterfaceError)
     if isinstance(exc, DBAPIError) and not unreachable and not timed_out(exc):
         raise exc

@@ -18,7 +18,7 @@ from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.api.deps import ROW_ID_MAX, DatabaseDep, HubDep, RowId, SessionDep, StaffToken
-from app.api.errors import errors, unavailable, within
+from app.api.errors import database_error, errors, within
 from app.domain.models import Blog, Entry, EntryStatus, now
 from app.domain.polls import is_open
 from app.domain.shapes.entries import EntryPublic
@@ -196,7 +196,7 @@ class VotesMiddleware:
         except HTTPException as refusal:
             return JSONResponse({"detail": refusal.detail}, refusal.status_code, refusal.headers)
         except Exception as exc:
-            return unavailable(f"POST {scope['path']}", exc)
+            return database_error(f"POST {scope['path']}", exc)
         answer = JSONResponse({"option": option}, status.HTTP_201_CREATED)
         _set_cookie(answer, fresh)
         return answer

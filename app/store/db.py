@@ -87,6 +87,15 @@ def timed_out(error: DBAPIError) -> bool:
     return getattr(error.orig, "sqlstate", None) in _TIMED_OUT_SQLSTATES
 
 
+# Postgres's text holds no NUL: character_not_in_repertoire (in JSON: untranslatable_character).
+_NUL_SQLSTATES = {"22021", "22P05"}
+
+
+def held_nul(error: DBAPIError) -> bool:
+    """Whether Postgres refused a value for holding a NUL: a request's (its data has none)."""
+    return getattr(error.orig, "sqlstate", None) in _NUL_SQLSTATES
+
+
 class Database:
     """One engine per app; `read()` for queries, `write()` for one committed transaction."""
 

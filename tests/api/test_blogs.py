@@ -65,6 +65,27 @@ async def test_bad_blog_input_is_422(
     assert (await client.get("/api/blogs")).json() == {"blogs": []}
 
 
+async def test_a_nul_in_an_address_is_refused_not_a_fault(
+    client: httpx.AsyncClient, tokens: Tokens, blog: dict[str, object]
+) -> None:
+    # Postgres's text holds no NUL: the lookup it refuses is the request's fault (422);
+    # SQLite finds nothing (404) or filters to nothing. Never a 500, and nothing changes.
+    slug = blog["slug"]
+    for url in [
+        "/blogs/%00", "/blogs/%00/entries/1", "/blogs/%00/search?q=a", "/api/blogs/%00",
+        "/api/blogs/%00/entries", "/api/blogs/%00/tags", "/api/blogs/%00/polls",
+        "/api/blogs/%00/questions", f"/blogs/{slug}?tag=%00",
+        f"/api/blogs/{slug}/entries?tag=%00",
+    ]:  # fmt: skip
+        answer = await client.get(url, headers=tokens.auth("admin"))
+        assert answer.status_code in (200, 404, 422), (url, answer.status_code)
+    posted = await client.post(
+        "/api/blogs/%00/entries", json={"body": "x"}, headers=tokens.auth("editor")
+    )
+    assert posted.status_code in (404, 422)
+    assert (await client.get("/api/blogs")).json()["blogs"][0]["offset"] == 0
+
+
 async def test_malformed_json_is_422(client: httpx.AsyncClient, tokens: Tokens) -> None:
     response = await client.post(
         "/api/blogs",
