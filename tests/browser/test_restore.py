@@ -60,7 +60,10 @@ async def test_an_open_page_shows_the_restored_blog(
                     await _post(client, tokens, f"Lost {n}")
                 for page in (socket_page, events_page):
                     await page.goto(f"{original.url}/blogs/night")
-                    await expect(page.locator("body")).to_have_attribute("data-connection", "live")
+                    # Without WebSockets, Server-Sent Events come after three failed tries
+                    # with backoff and jitter (web/follow.js): up to ~5 s.
+                    body = page.locator("body")
+                    await expect(body).to_have_attribute("data-connection", "live", timeout=15000)
                 await _post(client, tokens, "Lost 3")  # live, to both pages
                 for page in (socket_page, events_page):
                     await expect(_feed(page).get_by_text("Lost 3", exact=True)).to_be_visible()
