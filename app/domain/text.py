@@ -95,15 +95,14 @@ Tag = Annotated[
     str, StringConstraints(max_length=TAG_MAX + 1, pattern=TAG_PATTERN), AfterValidator(valid)
 ]
 AuthorRole = Annotated[str, bounded(AUTHOR_ROLE_MAX), Trimmed, NoNul]
-# A link readers follow: http(s) only (never `javascript:`), no spaces, control characters
-# or angle brackets.
-WebUrl = Annotated[
-    str, StringConstraints(max_length=URL_MAX, pattern=r"^https?://[^\s<>\"\x00-\x1f\x7f]+$")
-]
+# What a URL may hold after its scheme: no spaces, control characters, quotes or angle
+# brackets.
+_URL_REST = r"[^\s<>\"\x00-\x1f\x7f]+$"
+# A link readers follow: http(s) only (never `javascript:`).
+WebUrl = Annotated[str, StringConstraints(max_length=URL_MAX, pattern=r"^https?://" + _URL_REST)]
 # An image: on the web, or uploaded here (POST /api/media answers with a /media/ address).
 ImageUrl = Annotated[
-    str,
-    StringConstraints(max_length=URL_MAX, pattern=r"^(https?://|/media/)[^\s<>\"\x00-\x1f\x7f]+$"),
+    str, StringConstraints(max_length=URL_MAX, pattern=r"^(https?://|/media/)" + _URL_REST)
 ]
 # A browser's push endpoint: a URL, checked as one when it subscribes (app/api/push.py).
 PushEndpoint = Annotated[str, bounded(PUSH_ENDPOINT_MAX, min_length=1), NoNul]

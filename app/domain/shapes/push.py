@@ -2,16 +2,15 @@
 
 from typing import Annotated
 
-from pydantic import StringConstraints
 from sqlmodel import SQLModel
 
 from app.domain.shapes.base import Input
-from app.domain.text import NoNul, PushEndpoint
+from app.domain.text import NoNul, PushEndpoint, bounded
 
 
 class PushKeys(Input):
-    p256dh: Annotated[str, StringConstraints(min_length=1, max_length=128), NoNul]
-    auth: Annotated[str, StringConstraints(min_length=1, max_length=64), NoNul]
+    p256dh: Annotated[str, bounded(128, min_length=1), NoNul]
+    auth: Annotated[str, bounded(64, min_length=1), NoNul]
 
 
 class PushSubscribe(Input):
